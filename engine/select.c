@@ -1,0 +1,74 @@
+/* Algorithm names and the choice of an algorithm for a fence. The choice must come out the
+ * same on every participant, so it uses only what they share: member count, whether data is
+ * collected, the caller's common size hint and the environment (FMX_FENCE_ALGO,
+ * FMX_BARRIER_ALGO). A mismatch is still caught: frames carry the algorithm. */
+#include "internal.h"
+
+#include <string.h>
+
+static const char *const names[FMX_ALGO_COUNT] = {
+    [FMX_ALGO_AUTO] = "auto",   [FMX_ALGO_TREE] = "tree", [FMX_ALGO_RD] = "rd",
+    [FMX_ALGO_BRUCK] = "bruck", [FMX_ALGO_RING] = "ring", [FMX_ALGO_DISSEM] = "dissemination",
+};
+
+const char *fmx_algo_name(int algo)
+{
+    return algo >= 0 && algo < FMX_ALGO_COUNT ? names[algo] : "unknown";
+}
+
+int fmx_algo_parse(const char *name)
+{
+    for (int i = 0; i < FMX_ALGO_COUNT; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    if (strcmp(name, "recursive-doubling") == 0)
+        return FMX_ALGO_RD;
+    if (strcmp(name, "dissem") == 0)
+        return FMX_ALGO_DISSEM;
+    return -EINVAL;
+}
+
+const struct fmx_algo_ops *fmx_algo_ops(int algo)
+{
+    switch (algo) {
+    case FMX_ALGO_TREE:
+        return &fmx_alg_tree;
+    case FMX_ALGO_RD:
+        return &fmx_alg_rd;
+    case FMX_ALGO_BRUCK:
+        return &fmx_alg_bruck;
+    case FMX_ALGO_RING:
+        return &fmx_alg_ring;
+    case FMX_ALGO_DISSEM:
+        return &fmx_alg_dissem;
+    default:
+        return NULL;
+    }
+}
+
+/* Above this total a ring's one-neighbour traffic beats the log-step algorithms' large
+ * messages in memory held per step; below it latency (log2 P steps) dominates. */
+#define RING_THRESHOLD (64u << 20)
+
+int fmx_algo_choose(fmx_engine_t *e, uint32_t P, int collect, size_t size_hint, int requested)
+{
+    int algo = requested;
+
+    if (algo == FMX_ALGO_AUTO)
+        algo = collect ? e->env_fence_algo : e->env_barrier_algo;
+    if (algo == FMX_ALGO_AUTO) {
+        if (!collect)
+            algo = FMX_ALGO_DISSEM;
+        else if (size_hint >= RING_THRESHOLD)
+            algo = FMX_ALGO_RING;
+        else if ((P & (P - 1)) == 0)
+            algo = FMX_ALGO_RD;
+        else
+            algo = FMX_ALGO_BRUCK;
+    }
+    if (algo == FMX_ALGO_DISSEM && collect)
+        algo = FMX_ALGO_BRUCK; /* the same pattern, carrying data */
+    fmx_debug("engine", "fence over %u members, %s, hint %zu bytes: %s", P,
+              collect ? "collecting" : "no data", size_hint, fmx_algo_name(algo));
+    return algo;
+}

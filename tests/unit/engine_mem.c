@@ -1,0 +1,534 @@
+/* Engine behaviour over the in-process transport: every algorithm and member count returns
+ * every member's exact blob; subsets, back-to-back and concurrent fences keep apart; early
+ * frames wait; faults (drops, dead members, garbage) end collectives with errors, never hangs;
+ * direct modex answers late and coalesces. Time is simulated, so deadlines are exact. */
+#include "../blob.h"
+#include "../tap.h"
+#include "fmx_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXP 64
+
+struct sim {
+    fmx_mem_fabric_t *fabric;
+    fmx_engine_t *eng[MAXP];
+    uint32_t P;
+    uint64_t now_ns;
+};
+
+struct outcome {
+    int fired, status;
+    int algo;
+    char error[256];
+    uint32_t count;
+    uint32_t members[MAXP];
+    size_t lens[MAXP];
+    uint8_t *data;
+    size_t total;
+};
+
+static uint64_t sim_clock(void *arg)
+{
+    return ((struct sim *)arg)->now_ns;
+}
+
+static void sim_init(struct sim *s, uint32_t P, uint64_t seed)
+{
+    memset(s, 0, sizeof(*s));
+    s->P = P;
+    if (fmx_mem_fabric_create(P, seed, &s->fabric))
+        abort();
+    for (uint32_t i = 0; i < P; i++) {
+        fmx_engine_config_t cfg = {.self = i,
+                                   .members = P,
+                                   .transport = fmx_mem_endpoint(s->fabric, i),
+                                   .default_timeout_ms = 5000,
+                                   .now_ns = sim_clock,
+                                   .clock_arg = s};
+        if (fmx_engine_create(&cfg, &s->eng[i]))
+            abort();
+    }
+}
+
+static void sim_fini(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->P; i++)
+        fmx_engine_destroy(s->eng[i]);
+    fmx_mem_fabric_destroy(s->fabric);
+}
+
+static void on_done(void *arg, fmx_fence_result_t *r)
+{
+    struct outcome *o = arg;
+
+    o->fired++;
+    o->status = r->status;
+    o->algo = r->algo;
+    snprintf(o->error, sizeof(o->error), "%s", r->error);
+    o->count = r->count;
+    for (uint32_t i = 0; i < r->count && i < MAXP; i++) {
+        o->members[i] = r->members[i];
+        o->lens[i] = r->lens ? r->lens[i] : 0;
+    }
+    free(o->data);
+    o->data = r->data;
+    o->total = r->total;
+}
+
+/* Progresses every live engine, 1 ms of simulated time per round, until all outcomes fired. */
+static int pump(struct sim *s, struct outcome *o, uint32_t n, const uint8_t *skip, int max_rounds)
+{
+    for (int round = 0; round < max_rounds; round++) {
+        uint32_t fired = 0;
+
+        for (uint32_t i = 0; i < s->P; i++)
+            if (!skip || !skip[i])
+                fmx_engine_progress(s->eng[i]);
+        for (uint32_t i = 0; i < n; i++)
+            fired += (!skip || !skip[i]) ? o[i].fired != 0 : 1;
+        if (fired == n)
+            return round;
+        s->now_ns += 1000000;
+    }
+    return -1;
+}
+
+/* Checks that an outcome holds exactly the blobs of `members` for iteration iter. */
+static int check_result(const struct outcome *o, const uint32_t *members, uint32_t n, size_t base,
+                        uint32_t iter, char *why, size_t whylen)
+{
+    size_t off = 0;
+
+    if (o->fired != 1 || o->status != 0) {
+        snprintf(why, whylen, "fired %d status %d (%s)", o->fired, o->status, o->error);
+        return 0;
+    }
+    if (o->count != n) {
+        snprintf(why, whylen, "count %u, want %u", o->count, n);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        size_t want = blob_len(base, members[i], iter);
+        if (o->members[i] != members[i] || o->lens[i] != want) {
+            snprintf(why, whylen, "entry %u: member %u len %zu, want member %u len %zu", i,
+                     o->members[i], o->lens[i], members[i], want);
+            return 0;
+        }
+        size_t bad = blob_check(o->data + off, want, members[i], iter);
+        if (bad != want) {
+            snprintf(why, whylen, "member %u byte %zu differs", members[i], bad);
+            return 0;
+        }
+        off += want;
+    }
+    if (off != o->total) {
+        snprintf(why, whylen, "total %zu, want %zu", o->total, off);
+        return 0;
+    }
+    return 1;
+}
+
+static void start_fence(struct sim *s, uint32_t m, const uint32_t *members, uint32_t n, size_t base,
+                        uint32_t iter, int algo, struct outcome *o)
+{
+    size_t len = blob_len(base, m, iter);
+    uint8_t *blob = malloc(len ? len : 1);
+    fmx_fence_args_t a = {
+        .members = members, .count = n, .blob = blob, .len = len, .collect = 1, .algo = algo};
+
+    blob_fill(blob, len, m, iter);
+    if (fmx_fence_start(s->eng[m], &a, on_done, o))
+        o->status = -999;
+    free(blob);
+}
+
+static void test_all_algorithms(void)
+{
+    static const uint32_t sizes[] = {1, 2, 3, 5, 8, 13, 32, 64};
+    static const int algos[] = {FMX_ALGO_TREE, FMX_ALGO_RD, FMX_ALGO_BRUCK, FMX_ALGO_RING,
+                                FMX_ALGO_AUTO};
+    static const size_t bases[] = {0, 1, 100};
+
+    for (size_t a = 0; a < sizeof(algos) / sizeof(*algos); a++) {
+        for (size_t p = 0; p < sizeof(sizes) / sizeof(*sizes); p++) {
+            uint32_t P = sizes[p], members[MAXP];
+            int good = 1;
+            char why[300] = "";
+
+            for (uint32_t i = 0; i < P; i++)
+                members[i] = i;
+            for (size_t b = 0; b < sizeof(bases) / sizeof(*bases) && good; b++) {
+                struct sim s;
+                struct outcome o[MAXP] = {0};
+
+                sim_init(&s, P, 1 + P + a);
+                fmx_mem_set_faults(s.fabric, 0, 3, 1); /* delayed and reordered */
+                for (uint32_t m = 0; m < P; m++)
+                    start_fence(&s, m, NULL, 0, bases[b], (uint32_t)b, algos[a], &o[m]);
+                if (pump(&s, o, P, NULL, 10000) < 0) {
+                    snprintf(why, sizeof(why), "did not complete");
+                    good = 0;
+                }
+                for (uint32_t m = 0; m < P && good; m++)
+                    good = check_result(&o[m], members, P, bases[b], (uint32_t)b, why, sizeof(why));
+                for (uint32_t m = 0; m < P; m++)
+                    free(o[m].data);
+                sim_fini(&s);
+            }
+            ok(good, "%s, P=%u, blobs of 0/1/100 B: every member holds every blob %s",
+               fmx_algo_name(algos[a]), P, why);
+        }
+    }
+}
+
+static void test_barrier(void)
+{
+    for (int algo = FMX_ALGO_AUTO; algo < FMX_ALGO_COUNT; algo++) {
+        struct sim s;
+        struct outcome o[13] = {0};
+        int good = 1;
+
+        sim_init(&s, 13, 7);
+        fmx_mem_set_faults(s.fabric, 0, 2, 1);
+        for (uint32_t m = 0; m < 13; m++) {
+            fmx_fence_args_t a = {.blob = "ignored", .len = 7, .collect = 0, .algo = algo};
+            fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+        }
+        good = pump(&s, o, 13, NULL, 5000) >= 0;
+        for (uint32_t m = 0; m < 13 && good; m++)
+            good = o[m].fired == 1 && o[m].status == 0 && o[m].data == NULL;
+        ok(good, "fence without data (%s requested) completes on all 13, no data returned",
+           fmx_algo_name(algo));
+        sim_fini(&s);
+    }
+}
+
+static void test_subsets_and_concurrency(void)
+{
+    /* two overlapping subsets of 8 members running fences at once, each three times */
+    static const uint32_t A[] = {0, 2, 3, 5, 7};
+    static const uint32_t B[] = {1, 2, 5, 6};
+    struct sim s;
+    struct outcome oa[3][8] = {0}, ob[3][8] = {0};
+    int good = 1;
+    char why[300] = "";
+
+    sim_init(&s, 8, 11);
+    fmx_mem_set_faults(s.fabric, 0, 4, 1);
+    for (uint32_t it = 0; it < 3; it++) {
+        for (uint32_t i = 0; i < 5; i++)
+            start_fence(&s, A[i], A, 5, 100, it, FMX_ALGO_AUTO, &oa[it][A[i]]);
+        for (uint32_t i = 0; i < 4; i++)
+            start_fence(&s, B[i], B, 4, 50, 100 + it, FMX_ALGO_RING, &ob[it][B[i]]);
+    }
+    for (int round = 0; round < 5000; round++) {
+        for (uint32_t i = 0; i < 8; i++)
+            fmx_engine_progress(s.eng[i]);
+        s.now_ns += 1000000;
+    }
+    for (uint32_t it = 0; it < 3 && good; it++) {
+        for (uint32_t i = 0; i < 5 && good; i++)
+            good = check_result(&oa[it][A[i]], A, 5, 100, it, why, sizeof(why));
+        for (uint32_t i = 0; i < 4 && good; i++)
+            good = check_result(&ob[it][B[i]], B, 4, 50, 100 + it, why, sizeof(why));
+    }
+    ok(good,
+       "3 back-to-back fences on each of two overlapping subsets, all concurrent, "
+       "never mix %s",
+       why);
+    for (uint32_t it = 0; it < 3; it++)
+        for (uint32_t i = 0; i < 8; i++) {
+            free(oa[it][i].data);
+            free(ob[it][i].data);
+        }
+    sim_fini(&s);
+}
+
+static void test_early_frames(void)
+{
+    /* members 1..4 enter and run for a while before member 0 enters at all */
+    struct sim s;
+    struct outcome o[5] = {0};
+    uint32_t members[5] = {0, 1, 2, 3, 4};
+    char why[300] = "";
+    int good;
+
+    sim_init(&s, 5, 3);
+    for (uint32_t m = 1; m < 5; m++)
+        start_fence(&s, m, NULL, 0, 100, 0, FMX_ALGO_BRUCK, &o[m]);
+    for (int r = 0; r < 100; r++)
+        for (uint32_t m = 0; m < 5; m++)
+            fmx_engine_progress(s.eng[m]);
+    good = o[1].fired == 0;
+    start_fence(&s, 0, NULL, 0, 100, 0, FMX_ALGO_BRUCK, &o[0]);
+    good = good && pump(&s, o, 5, NULL, 1000) >= 0;
+    for (uint32_t m = 0; m < 5 && good; m++)
+        good = check_result(&o[m], members, 5, 100, 0, why, sizeof(why));
+    ok(good, "frames that arrive before a member enters the fence are kept and used %s", why);
+    for (uint32_t m = 0; m < 5; m++)
+        free(o[m].data);
+    sim_fini(&s);
+}
+
+static void test_back_to_back_1000(void)
+{
+    struct sim s;
+    uint32_t members[5] = {0, 1, 2, 3, 4};
+    int good = 1;
+    char why[300] = "";
+
+    sim_init(&s, 5, 5);
+    fmx_mem_set_faults(s.fabric, 0, 1, 1);
+    for (uint32_t it = 0; it < 1000 && good; it++) {
+        struct outcome o[5] = {0};
+        for (uint32_t m = 0; m < 5; m++)
+            start_fence(&s, m, NULL, 0, 10, it, FMX_ALGO_AUTO, &o[m]);
+        good = pump(&s, o, 5, NULL, 1000) >= 0;
+        for (uint32_t m = 0; m < 5 && good; m++)
+            good = check_result(&o[m], members, 5, 10, it, why, sizeof(why));
+        for (uint32_t m = 0; m < 5; m++)
+            free(o[m].data);
+        if (!good)
+            snprintf(why + strlen(why), sizeof(why) - strlen(why), " at fence %u", it);
+    }
+    ok(good, "1000 back-to-back fences over 5 members with reordering %s", why);
+    sim_fini(&s);
+}
+
+/* A member that never arrives (dead, silent): every survivor fails by its deadline. */
+static void test_dead_member(int notify)
+{
+    struct sim s;
+    struct outcome o[8] = {0};
+    uint8_t skip[8] = {0};
+    int good, rounds;
+
+    sim_init(&s, 8, 9);
+    fmx_mem_kill(s.fabric, 5, notify);
+    skip[5] = 1;
+    for (uint32_t m = 0; m < 8; m++)
+        if (m != 5) {
+            fmx_fence_args_t a = {.blob = "x", .len = 1, .collect = 1, .timeout_ms = 2000};
+            fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+        }
+    rounds = pump(&s, o, 8, skip, 10000);
+    good = rounds >= 0 && rounds <= 2000;
+    for (uint32_t m = 0; m < 8 && good; m++)
+        if (m != 5)
+            good = o[m].fired == 1 && o[m].status != 0;
+    ok(good, "member 5 %s: all 7 survivors fail within the 2 s deadline (after %d ms): %s",
+       notify ? "lost with a transport error" : "silently gone", rounds, o[0].error);
+    sim_fini(&s);
+}
+
+static void test_dead_member_message(void)
+{
+    struct sim s;
+    struct outcome o[4] = {0};
+    uint8_t skip[4] = {0, 0, 0, 1};
+
+    sim_init(&s, 4, 1);
+    fmx_mem_kill(s.fabric, 3, 0);
+    for (uint32_t m = 0; m < 3; m++) {
+        fmx_fence_args_t a = {.collect = 0, .timeout_ms = 100, .algo = FMX_ALGO_DISSEM};
+        fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+    }
+    pump(&s, o, 4, skip, 1000);
+    ok(o[0].status == -ETIMEDOUT || o[0].status == FMX_ERR_ABORTED,
+       "a barrier with a silent member times out: %s", o[0].error);
+    ok(strstr(o[1].error, "member 3") || strstr(o[1].error, "member 0"),
+       "the error names a member: %s", o[1].error);
+    sim_fini(&s);
+}
+
+static void test_garbage(void)
+{
+    static const uint8_t junk[] = "this is not a frame at all, just bytes on the wire....";
+    struct sim s;
+    struct outcome o[4] = {0};
+    fmx_engine_counters_t ctr;
+    uint8_t truncated[30];
+
+    sim_init(&s, 4, 2);
+    for (uint32_t m = 0; m < 4; m++) {
+        fmx_fence_args_t a = {.blob = "abc", .len = 3, .collect = 1, .timeout_ms = 1000};
+        fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+    }
+    /* before anything is delivered, member 2 "sends" garbage to member 0 */
+    fmx_mem_inject(s.fabric, 2, 0, junk, sizeof(junk));
+    memset(truncated, 0, sizeof(truncated));
+    fmx_mem_inject(s.fabric, 2, 1, truncated, sizeof(truncated));
+    pump(&s, o, 4, NULL, 2000);
+    fmx_engine_get_counters(s.eng[0], &ctr);
+    ok(ctr.bad_frames == 1, "the garbage frame is counted as bad (%llu)",
+       (unsigned long long)ctr.bad_frames);
+    ok(o[0].fired == 1 && o[0].status == FMX_ERR_PROTO && strstr(o[0].error, "member 2"),
+       "the fence fails with an error naming the sender: %s", o[0].error);
+    ok(o[1].fired == 1 && strstr(o[1].error, "member 2"),
+       "a truncated frame is rejected naming the sender: %s", o[1].error);
+    int settled = 1;
+    for (uint32_t m = 2; m < 4; m++)
+        /* a member that finished before the abort reached it must hold every blob */
+        settled = settled && o[m].fired == 1 &&
+            (o[m].status != 0 ||
+             (o[m].count == 4 && o[m].total == 12 && !memcmp(o[m].data, "abcabcabcabc", 12)));
+    ok(settled, "the others end too, each exactly once (%d: %s / %d: %s)", o[2].status, o[2].error,
+       o[3].status, o[3].error);
+    for (uint32_t m = 0; m < 4; m++)
+        free(o[m].data);
+    sim_fini(&s);
+}
+
+static void test_garbage_between_fences(void)
+{
+    struct sim s;
+    struct outcome o[3] = {0};
+    uint32_t all[3] = {0, 1, 2};
+    char why[300] = "";
+    int good;
+
+    sim_init(&s, 3, 2);
+    fmx_mem_inject(s.fabric, 1, 0, "garbage", 7);
+    for (int r = 0; r < 3; r++)
+        fmx_engine_progress(s.eng[0]);
+    ok(strstr(fmx_engine_last_error(s.eng[0]), "bad frame from member 1") != NULL,
+       "garbage while no fence runs is rejected naming the sender: %s",
+       fmx_engine_last_error(s.eng[0]));
+    for (uint32_t m = 0; m < 3; m++)
+        start_fence(&s, m, NULL, 0, 100, 0, FMX_ALGO_AUTO, &o[m]);
+    good = pump(&s, o, 3, NULL, 100) >= 0;
+    for (uint32_t m = 0; m < 3 && good; m++)
+        good = check_result(&o[m], all, 3, 100, 0, why, sizeof(why));
+    ok(good, "and the next fence still works %s", why);
+    for (uint32_t m = 0; m < 3; m++)
+        free(o[m].data);
+    sim_fini(&s);
+}
+
+static void test_drops_time_out(void)
+{
+    struct sim s;
+    struct outcome o[6] = {0};
+    int rounds, good = 1;
+
+    sim_init(&s, 6, 4);
+    fmx_mem_set_faults(s.fabric, 100, 0, 0);
+    for (uint32_t m = 0; m < 6; m++) {
+        fmx_fence_args_t a = {.blob = "x", .len = 1, .collect = 1, .timeout_ms = 300};
+        fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+    }
+    rounds = pump(&s, o, 6, NULL, 5000);
+    for (uint32_t m = 0; m < 6; m++)
+        good = good && o[m].fired == 1 && o[m].status == -ETIMEDOUT &&
+            strstr(o[m].error, "still waiting for member");
+    ok(good && rounds >= 299 && rounds <= 301,
+       "every message dropped: all 6 time out at 300 ms (%d) naming a straggler: %s", rounds,
+       o[0].error);
+    sim_fini(&s);
+}
+
+/* ---- direct modex ---- */
+
+struct dmx_server {
+    fmx_engine_t *eng;
+    fmx_dmodex_req_t *held[8];
+    int nheld, requests;
+};
+
+struct dmx_answer {
+    int fired, status;
+    char blob[64];
+};
+
+static void dmx_handler(void *arg, uint32_t from, const void *key, size_t keylen,
+                        fmx_dmodex_req_t *req)
+{
+    struct dmx_server *srv = arg;
+    (void)from;
+    srv->requests++;
+    if (keylen == 4 && memcmp(key, "late", 4) == 0) {
+        srv->held[srv->nheld++] = req; /* answered later, as uncommitted data would be */
+        return;
+    }
+    if (keylen == 7 && memcmp(key, "missing", 7) == 0) {
+        fmx_dmodex_respond(srv->eng, req, -ENOENT, NULL, 0);
+        return;
+    }
+    char reply[64];
+    int n = snprintf(reply, sizeof(reply), "value-of-%.*s", (int)keylen, (const char *)key);
+    fmx_dmodex_respond(srv->eng, req, 0, reply, (size_t)n);
+}
+
+static void dmx_done(void *arg, int status, const void *blob, size_t len)
+{
+    struct dmx_answer *a = arg;
+    a->fired++;
+    a->status = status;
+    snprintf(a->blob, sizeof(a->blob), "%.*s", (int)len, (const char *)blob);
+}
+
+static void test_dmodex(void)
+{
+    struct sim s;
+    struct dmx_server srv = {0};
+    struct dmx_answer a[6] = {{0}};
+    fmx_engine_counters_t ctr;
+
+    sim_init(&s, 3, 8);
+    srv.eng = s.eng[2];
+    fmx_dmodex_set_handler(s.eng[2], dmx_handler, &srv);
+    fmx_dmodex_request(s.eng[0], 2, "rank7", 5, 1000, dmx_done, &a[0]);
+    fmx_dmodex_request(s.eng[0], 2, "rank7", 5, 1000, dmx_done, &a[1]);
+    fmx_dmodex_request(s.eng[1], 2, "missing", 7, 1000, dmx_done, &a[2]);
+    fmx_dmodex_request(s.eng[1], 2, "late", 4, 3000, dmx_done, &a[3]);
+    fmx_dmodex_request(s.eng[0], 2, "late", 4, 200, dmx_done, &a[4]);
+    for (int r = 0; r < 500; r++) {
+        for (uint32_t m = 0; m < 3; m++)
+            fmx_engine_progress(s.eng[m]);
+        s.now_ns += 1000000;
+    }
+    fmx_engine_get_counters(s.eng[0], &ctr);
+    ok(a[0].fired == 1 && a[1].fired == 1 && !strcmp(a[0].blob, "value-of-rank7") &&
+           !strcmp(a[1].blob, "value-of-rank7"),
+       "two requests for one key both get the reply (%s)", a[0].blob);
+    ok(ctr.dmodex_sent == 2 && ctr.dmodex_coalesced == 1,
+       "...through one message (sent %llu, coalesced %llu)", (unsigned long long)ctr.dmodex_sent,
+       (unsigned long long)ctr.dmodex_coalesced);
+    ok(a[2].fired == 1 && a[2].status == -ENOENT, "the handler's error reaches the requester");
+    ok(a[4].fired == 1 && a[4].status == -ETIMEDOUT, "a request not answered in 200 ms times out");
+    ok(a[3].fired == 0 && srv.nheld == 2, "a request for data not yet there waits");
+    for (int i = 0; i < srv.nheld; i++)
+        fmx_dmodex_respond(s.eng[2], srv.held[i], 0, "committed", 9);
+    for (int r = 0; r < 10; r++)
+        for (uint32_t m = 0; m < 3; m++)
+            fmx_engine_progress(s.eng[m]);
+    ok(a[3].fired == 1 && a[3].status == 0 && !strcmp(a[3].blob, "committed"),
+       "...and gets the data once it is answered, 500 ms later (%s)", a[3].blob);
+    ok(a[4].fired == 1, "the late reply to the timed-out request is dropped, not delivered twice");
+    fmx_mem_kill(s.fabric, 2, 1);
+    fmx_dmodex_request(s.eng[1], 2, "after", 5, 60000, dmx_done, &a[5]);
+    for (int r = 0; r < 10; r++)
+        fmx_engine_progress(s.eng[1]);
+    ok(a[5].fired == 1 && a[5].status == FMX_ERR_PEER_LOST,
+       "a request to a member lost with a transport error fails at once (%d)", a[5].status);
+    sim_fini(&s);
+}
+
+int main(void)
+{
+    test_all_algorithms();
+    test_barrier();
+    test_subsets_and_concurrency();
+    test_early_frames();
+    test_back_to_back_1000();
+    test_dead_member(0);
+    test_dead_member(1);
+    test_dead_member_message();
+    test_garbage();
+    test_garbage_between_fences();
+    test_drops_time_out();
+    test_dmodex();
+    return done_testing();
+}

@@ -1,0 +1,187 @@
+/* Choosing a libfabric provider and opening an RDM endpoint on it. Capabilities are asked for
+ * in hints and what fi_getinfo returns is honoured: memory registration modes, context size,
+ * inject size, max message size, queue sizes. Provider names are never compared. */
+#include "ofi_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The mr_mode bits this transport handles: it registers its bounce buffers (LOCAL), binds them
+ * to the endpoint (ENDPOINT), allocates them itself (ALLOCATED), and, doing no RMA, has no use
+ * for keys or remote addresses (PROV_KEY, VIRT_ADDR). */
+#define MR_HANDLED                                                                                 \
+    (FI_MR_LOCAL | FI_MR_ENDPOINT | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_VIRT_ADDR)
+
+static int fail(fmx_error_t *err, struct ofi_tp *tp, const char *what, int rc)
+{
+    fmx_errprintf(err, "libfabric %s%s%s: %s", what, tp->info ? " on " : "",
+                  tp->info ? tp->info->fabric_attr->prov_name : "", fi_strerror(-rc));
+    fmx_ofi_close(&tp->base);
+    return rc < 0 ? rc : -EIO;
+}
+
+static struct fi_info *make_hints(const char *provider)
+{
+    struct fi_info *hints = fi_allocinfo();
+
+    if (!hints)
+        return NULL;
+    hints->ep_attr->type = FI_EP_RDM;
+    hints->caps = FI_TAGGED | FI_SEND | FI_RECV;
+    hints->mode = FI_CONTEXT | FI_CONTEXT2;
+    hints->domain_attr->mr_mode = MR_HANDLED;
+    hints->domain_attr->threading = FI_THREAD_DOMAIN;
+    hints->tx_attr->msg_order = FI_ORDER_NONE;
+    hints->rx_attr->msg_order = FI_ORDER_NONE;
+    if (provider && *provider)
+        hints->fabric_attr->prov_name = strdup(provider);
+    return hints;
+}
+
+static int choose(struct ofi_tp *tp, const char *provider, fmx_error_t *err)
+{
+    struct fi_info *hints = make_hints(provider);
+    int rc;
+
+    if (!hints)
+        return fail(err, tp, "fi_allocinfo", -ENOMEM);
+    rc = fi_getinfo(FI_VERSION(1, 9), NULL, NULL, 0, hints, &tp->info);
+    fi_freeinfo(hints);
+    if (rc || !tp->info) {
+        const char *want = provider && *provider ? provider : getenv("FI_PROVIDER");
+        fmx_errprintf(
+            err,
+            "no libfabric provider%s%s offers reliable datagram endpoints with "
+            "tagged messages (fi_getinfo: %s); `fi_info -t FI_EP_RDM` lists those present",
+            want ? " named " : "", want ? want : "", fi_strerror(-rc));
+        fmx_ofi_close(&tp->base);
+        return rc ? rc : -ENOENT;
+    }
+    return 0;
+}
+
+/* Chunk size: the provider's max_msg_size, capped by FMX_OFI_CHUNK (default 64 KiB). */
+static void size_buffers(struct ofi_tp *tp)
+{
+    const struct fi_info *i = tp->info;
+    uint64_t chunk = fmx_env_u64("FMX_OFI_CHUNK", 65536);
+    uint64_t depth = fmx_env_u64("FMX_OFI_DEPTH", 32);
+
+    if (chunk > i->ep_attr->max_msg_size)
+        chunk = i->ep_attr->max_msg_size;
+    if (chunk < CHUNK_HEADER + 1)
+        chunk = CHUNK_HEADER + 1;
+    tp->chunk = (size_t)chunk;
+    tp->inject = i->tx_attr->inject_size;
+    tp->nrx = (size_t)(depth < i->rx_attr->size || !i->rx_attr->size ? depth : i->rx_attr->size);
+    tp->ntx = (size_t)(depth < i->tx_attr->size || !i->tx_attr->size ? depth : i->tx_attr->size);
+    if (tp->nrx == 0)
+        tp->nrx = 1;
+    if (tp->ntx == 0)
+        tp->ntx = 1;
+}
+
+static int open_cq(struct ofi_tp *tp)
+{
+    struct fi_cq_attr attr = {
+        .format = FI_CQ_FORMAT_TAGGED, .size = tp->nrx + tp->ntx, .wait_obj = FI_WAIT_FD};
+    int rc = fi_cq_open(tp->domain, &attr, &tp->cq, NULL);
+
+    tp->wait_fd = -1;
+    if (rc == 0 && fi_control(&tp->cq->fid, FI_GETWAIT, &tp->wait_fd) == 0)
+        return 0;
+    if (rc == 0)
+        fi_close(&tp->cq->fid);
+    /* no fd to sleep on: callers fall back to short naps */
+    tp->wait_fd = -1;
+    attr.wait_obj = FI_WAIT_NONE;
+    return fi_cq_open(tp->domain, &attr, &tp->cq, NULL);
+}
+
+static int register_region(struct ofi_tp *tp)
+{
+    uint64_t mode = tp->info->domain_attr->mr_mode;
+    size_t size = (tp->nrx + tp->ntx) * tp->chunk;
+    int rc;
+
+    tp->region = calloc(1, size);
+    if (!tp->region)
+        return -ENOMEM;
+    if (!(mode & FI_MR_LOCAL))
+        return 0;
+    rc = fi_mr_reg(tp->domain, tp->region, size, FI_SEND | FI_RECV, 0, 0, 0, &tp->mr, NULL);
+    if (rc)
+        return rc;
+    if (mode & FI_MR_ENDPOINT) {
+        if ((rc = fi_mr_bind(tp->mr, &tp->ep->fid, 0)) || (rc = fi_mr_enable(tp->mr)))
+            return rc;
+    }
+    tp->desc = fi_mr_desc(tp->mr);
+    return 0;
+}
+
+static int post_all(struct ofi_tp *tp)
+{
+    tp->ops = calloc(tp->nrx + tp->ntx, sizeof(*tp->ops));
+    if (!tp->ops)
+        return -ENOMEM;
+    for (size_t i = 0; i < tp->nrx + tp->ntx; i++) {
+        struct ofi_op *op = &tp->ops[i];
+
+        op->buf = tp->region + i * tp->chunk;
+        if (i < tp->nrx) {
+            op->kind = OP_RX;
+            int rc = fmx_ofi_post_recv(tp, op);
+            if (rc)
+                return rc;
+        } else {
+            op->kind = OP_TX;
+            op->next_free = tp->tx_free;
+            tp->tx_free = op;
+        }
+    }
+    return 0;
+}
+
+int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err)
+{
+    struct ofi_tp *tp = calloc(1, sizeof(*tp));
+    struct fi_av_attr av_attr = {.type = FI_AV_UNSPEC};
+    int rc;
+
+    if (!tp) {
+        fmx_errprintf(err, "out of memory opening a libfabric endpoint");
+        return -ENOMEM;
+    }
+    tp->base.ops = &fmx_ofi_ops;
+    tp->wait_fd = -1;
+    if ((rc = choose(tp, provider, err)))
+        return rc;
+    size_buffers(tp);
+    if ((rc = fi_fabric(tp->info->fabric_attr, &tp->fabric, NULL)))
+        return fail(err, tp, "fi_fabric", rc);
+    if ((rc = fi_domain(tp->fabric, tp->info, &tp->domain, NULL)))
+        return fail(err, tp, "fi_domain", rc);
+    if ((rc = fi_av_open(tp->domain, &av_attr, &tp->av, NULL)))
+        return fail(err, tp, "fi_av_open", rc);
+    if ((rc = open_cq(tp)))
+        return fail(err, tp, "fi_cq_open", rc);
+    if ((rc = fi_endpoint(tp->domain, tp->info, &tp->ep, NULL)))
+        return fail(err, tp, "fi_endpoint", rc);
+    if ((rc = fi_ep_bind(tp->ep, &tp->av->fid, 0)) ||
+        (rc = fi_ep_bind(tp->ep, &tp->cq->fid, FI_TRANSMIT | FI_RECV)))
+        return fail(err, tp, "fi_ep_bind", rc);
+    if ((rc = fi_enable(tp->ep)))
+        return fail(err, tp, "fi_enable", rc);
+    if ((rc = register_region(tp)))
+        return fail(err, tp, "fi_mr_reg", rc);
+    if ((rc = post_all(tp)))
+        return fail(err, tp, "fi_trecv", rc);
+    snprintf(tp->describe, sizeof(tp->describe), "%s FI_EP_RDM (chunk %zu B, inject %zu B, %s)",
+             tp->info->fabric_attr->prov_name, tp->chunk, tp->inject,
+             tp->wait_fd >= 0 ? "wait fd" : "polling");
+    fmx_log(FMX_LOG_INFO, "ofi", "provider %s", tp->describe);
+    *out = &tp->base;
+    return 0;
+}
