@@ -4,6 +4,8 @@
 #ifndef FMX_TRANSPORT_H
 #define FMX_TRANSPORT_H
 
+#include "fmx_common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,8 +73,7 @@ int fmx_transport_wait(fmx_transport_t *t, int timeout_ms);
 
 /* libfabric RDM endpoint. provider: NULL to honour FI_PROVIDER (or take the first RDM provider
  * with tagged messages); otherwise a name like "tcp" or "udp;ofi_rxd". err gets a sentence. */
-struct fmx_error;
-int fmx_ofi_open(const char *provider, fmx_transport_t **out, struct fmx_error *err);
+int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 /* The provider and endpoint type actually chosen, e.g. "tcp;ofi_rxm FI_EP_RDM". */
 const char *fmx_ofi_describe(fmx_transport_t *t);
 

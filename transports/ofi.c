@@ -56,7 +56,8 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
     if (tp->peers || fi_getname(&tp->ep->fid, own, &ownlen))
         return -EINVAL;
     tp->peers = calloc(count, sizeof(*tp->peers));
-    if (!tp->peers)
+    tp->injected = calloc(count, 1);
+    if (!tp->peers || !tp->injected)
         return -ENOMEM;
     for (uint32_t i = 0; i < count; i++) {
         if (fi_av_insert(tp->av, addrs[i], 1, &tp->peers[i], 0, NULL) != 1) {
@@ -80,6 +81,19 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
     return 0;
 }
 
+/* Chunks within the inject size go out by fi_tinject, which gives no completion; the peer is
+ * remembered so that closing can flush it (see drain()). */
+static ssize_t send_chunk(struct ofi_tp *tp, struct ofi_op *op, uint32_t peer, size_t len,
+                          int *injected)
+{
+    *injected = len <= tp->inject;
+    if (*injected) {
+        tp->injected[peer] = 1;
+        return fi_tinject(tp->ep, op->buf, len, tp->peers[peer], tp->self);
+    }
+    return fi_tsend(tp->ep, op->buf, len, tp->desc, tp->peers[peer], tp->self, op);
+}
+
 /* Sends chunks from the queue while bounce buffers and the provider allow. */
 static void push_queue(struct ofi_tp *tp)
 {
@@ -88,6 +102,7 @@ static void push_queue(struct ofi_tp *tp)
     while ((m = tp->outq) && tp->tx_free) {
         struct ofi_op *op = tp->tx_free;
         size_t n = m->len - m->off;
+        int injected;
         ssize_t rc;
         uint8_t *h = op->buf;
 
@@ -98,10 +113,7 @@ static void push_queue(struct ofi_tp *tp)
         memcpy(h + 8, &(uint64_t){m->len}, 8);
         memcpy(h + 16, &(uint64_t){m->off}, 8);
         memcpy(h + CHUNK_HEADER, m->buf + m->off, n);
-        if (CHUNK_HEADER + n <= tp->inject)
-            rc = fi_tinject(tp->ep, h, CHUNK_HEADER + n, tp->peers[m->peer], tp->self);
-        else
-            rc = fi_tsend(tp->ep, h, CHUNK_HEADER + n, tp->desc, tp->peers[m->peer], tp->self, op);
+        rc = send_chunk(tp, op, m->peer, CHUNK_HEADER + n, &injected);
         if (rc == -FI_EAGAIN)
             return; /* the provider is backed up: retry after reading completions */
         if (rc) {
@@ -111,7 +123,7 @@ static void push_queue(struct ofi_tp *tp)
             m->off = m->len;
         } else {
             m->off += n;
-            if (CHUNK_HEADER + n > tp->inject) {
+            if (!injected) {
                 tp->tx_free = op->next_free;
                 op->peer = m->peer;
                 tp->tx_busy++;
@@ -174,6 +186,8 @@ static void on_chunk(struct ofi_tp *tp, uint64_t tag, const uint8_t *c, size_t l
     memcpy(&off, c + 16, 8);
     len -= CHUNK_HEADER;
     c += CHUNK_HEADER;
+    if (total == 0 && len == 0)
+        return; /* a closing peer's flush marker */
     if (src >= tp->npeers || src != (tag & TAG_MASK) || total == 0 || off > total ||
         len > total - off || total > (uint64_t)UINT32_MAX + 64) {
         fmx_log(FMX_LOG_WARN, "ofi",
@@ -261,6 +275,8 @@ static int ofi_progress(fmx_transport_t *t)
         for (ssize_t i = 0; i < n; i++) {
             struct ofi_op *op = ent[i].op_context;
 
+            if (!op)
+                continue; /* a completion we asked no context for */
             if (op->kind == OP_TX) {
                 op->next_free = tp->tx_free;
                 tp->tx_free = op;
@@ -306,13 +322,44 @@ static size_t ofi_max_msg_size(fmx_transport_t *t)
     return tp_of(t)->chunk - CHUNK_HEADER;
 }
 
-/* Gives queued sends up to FMX_OFI_LINGER_MS to leave before the endpoint goes away. */
+/* Gives queued sends up to FMX_OFI_LINGER_MS to leave before the endpoint goes away. Injected
+ * chunks have no completion to wait for, so each peer that got one is sent a header-only flush
+ * chunk by a completing send: providers send to one peer in order (a socket, a reliable
+ * sequence, a queue), so its completion means the injected data went before it. */
 static void drain(struct ofi_tp *tp)
 {
     uint64_t until = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_OFI_LINGER_MS", 2000);
+    uint32_t peer = 0;
 
-    while ((tp->outq || tp->tx_busy) && fmx_now_ns() < until)
+    while (fmx_now_ns() < until) {
+        while (!tp->outq && tp->tx_free && peer < tp->npeers) {
+            struct ofi_op *op = tp->tx_free;
+            uint64_t zero = 0;
+            ssize_t rc;
+
+            if (!tp->injected[peer]) {
+                peer++;
+                continue;
+            }
+            memcpy(op->buf, &tp->self, 4);
+            memcpy(op->buf + 4, &zero, 4);
+            memcpy(op->buf + 8, &zero, 8);
+            memcpy(op->buf + 16, &zero, 8);
+            rc = fi_tsend(tp->ep, op->buf, CHUNK_HEADER, tp->desc, tp->peers[peer], tp->self, op);
+            if (rc == -FI_EAGAIN)
+                break;
+            if (rc == 0) {
+                tp->tx_free = op->next_free;
+                op->peer = peer;
+                tp->tx_busy++;
+            }
+            tp->injected[peer++] = 0;
+        }
+        if (!tp->outq && !tp->tx_busy && peer >= tp->npeers)
+            return;
         ofi_progress(&tp->base);
+    }
+    fmx_log(FMX_LOG_WARN, "ofi", "closing with sends still in flight after the linger time");
 }
 
 void fmx_ofi_close(fmx_transport_t *t)
@@ -348,6 +395,7 @@ void fmx_ofi_close(fmx_transport_t *t)
         free(r);
     }
     free(tp->failed);
+    free(tp->injected);
     free(tp->peers);
     free(tp->ops);
     free(tp->region);

@@ -60,6 +60,7 @@ struct ofi_tp {
     size_t chunk, inject;
     int wait_fd;
     fi_addr_t *peers;
+    uint8_t *injected; /* per peer: sent a chunk by fi_tinject since the last flush */
     uint32_t npeers, self;
     uint32_t next_id;
     struct out_msg *outq, *outq_tail;

@@ -61,7 +61,8 @@ static int choose(struct ofi_tp *tp, const char *provider, fmx_error_t *err)
     return 0;
 }
 
-/* Chunk size: the provider's max_msg_size, capped by FMX_OFI_CHUNK (default 64 KiB). */
+/* Chunk size: the provider's max_msg_size, capped by FMX_OFI_CHUNK (default 64 KiB); inject
+ * size: the provider's, capped by FMX_OFI_INJECT. */
 static void size_buffers(struct ofi_tp *tp)
 {
     const struct fi_info *i = tp->info;
@@ -74,6 +75,8 @@ static void size_buffers(struct ofi_tp *tp)
         chunk = CHUNK_HEADER + 1;
     tp->chunk = (size_t)chunk;
     tp->inject = i->tx_attr->inject_size;
+    if (tp->inject > fmx_env_u64("FMX_OFI_INJECT", SIZE_MAX))
+        tp->inject = (size_t)fmx_env_u64("FMX_OFI_INJECT", SIZE_MAX);
     tp->nrx = (size_t)(depth < i->rx_attr->size || !i->rx_attr->size ? depth : i->rx_attr->size);
     tp->ntx = (size_t)(depth < i->tx_attr->size || !i->tx_attr->size ? depth : i->tx_attr->size);
     if (tp->nrx == 0)

@@ -1,0 +1,157 @@
+/* fmx-mprun: starts N fmx-peer processes on this machine with a private rendezvous directory,
+ * bounds the whole run by --timeout, kills every straggler, and passes only when each peer
+ * exited 0 (or, for --victim, died by SIGKILL). Exits 77 (skipped) when the libfabric provider
+ * asked for by FI_PROVIDER is not present here. */
+#include "fmx_transport.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SKIP 77
+
+static char dir[] = "/tmp/fmx-mprun.XXXXXX";
+
+static void remove_dir(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[512];
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* The provider must be present: opening an endpoint is the honest check. */
+static int provider_present(const char **describe)
+{
+    static char desc[160];
+    fmx_transport_t *tp;
+    fmx_error_t err;
+
+    if (fmx_ofi_open(NULL, &tp, &err)) {
+        fprintf(stderr, "fmx-mprun: %s\n", err.text);
+        return 0;
+    }
+    snprintf(desc, sizeof(desc), "%s", fmx_ofi_describe(tp));
+    *describe = desc;
+    fmx_transport_close(tp);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    int n = 0, timeout_s = 120, victim = -1, argi = 1, failed = 0;
+    const char *describe = "";
+
+    for (; argi < argc && strcmp(argv[argi], "--"); argi++) {
+        if (!strcmp(argv[argi], "-n") && argi + 1 < argc)
+            n = atoi(argv[++argi]);
+        else if (!strcmp(argv[argi], "--timeout") && argi + 1 < argc)
+            timeout_s = atoi(argv[++argi]);
+        else if (!strcmp(argv[argi], "--victim") && argi + 1 < argc)
+            victim = atoi(argv[++argi]);
+    }
+    if (n <= 0 || argi + 1 >= argc) {
+        fprintf(stderr, "usage: fmx-mprun -n N [--timeout S] [--victim R] -- PEER [ARGS...]\n");
+        return 2;
+    }
+    argi++;
+    if (!provider_present(&describe)) {
+        fprintf(stderr, "fmx-mprun: provider %s not present: skipped\n",
+                getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "(any)");
+        return SKIP;
+    }
+    if (!mkdtemp(dir)) {
+        perror("fmx-mprun: mkdtemp");
+        return 2;
+    }
+    pid_t *pids = calloc((size_t)n, sizeof(*pids));
+    int *status = calloc((size_t)n, sizeof(*status));
+    int left = n;
+    for (int r = 0; r < n; r++) {
+        pids[r] = fork();
+        if (pids[r] == 0) {
+            char rank[16], size[16];
+            int extra = 6, k = 0;
+            char **av = calloc((size_t)(argc - argi + extra + 1), sizeof(*av));
+
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            snprintf(rank, sizeof(rank), "%d", r);
+            snprintf(size, sizeof(size), "%d", n);
+            av[k++] = argv[argi];
+            av[k++] = "--rank", av[k++] = rank, av[k++] = "--size", av[k++] = size;
+            av[k++] = "--dir", av[k++] = dir;
+            for (int i = argi + 1; i < argc; i++)
+                av[k++] = argv[i];
+            execv(argv[argi], av);
+            perror("fmx-mprun: exec");
+            _exit(127);
+        }
+    }
+    time_t deadline = time(NULL) + timeout_s;
+    while (left > 0) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+
+        if (pid > 0) {
+            for (int r = 0; r < n; r++)
+                if (pids[r] == pid) {
+                    status[r] = st;
+                    pids[r] = 0;
+                    left--;
+                }
+            continue;
+        }
+        if (time(NULL) > deadline) {
+            for (int r = 0; r < n; r++)
+                if (pids[r]) {
+                    fprintf(stderr, "fmx-mprun: peer %d still running after %d s: killed\n", r,
+                            timeout_s);
+                    kill(pids[r], SIGKILL);
+                    waitpid(pids[r], &status[r], 0);
+                    status[r] = -1;
+                    pids[r] = 0;
+                    left--;
+                    failed = 1;
+                }
+            break;
+        }
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    for (int r = 0; r < n; r++) {
+        int st = status[r];
+        if (st == -1)
+            continue;
+        if (r == victim) {
+            if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+                fprintf(stderr, "fmx-mprun: victim %d was meant to die by SIGKILL\n", r);
+                failed = 1;
+            }
+        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "fmx-mprun: peer %d %s %d\n", r,
+                    WIFEXITED(st) ? "exited with status" : "died of signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+            failed = 1;
+        }
+    }
+    remove_dir();
+    printf("fmx-mprun: %d peers over %s: %s\n", n, describe, failed ? "FAILED" : "passed");
+    free(pids);
+    free(status);
+    return failed;
+}

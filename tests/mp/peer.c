@@ -1,0 +1,507 @@
+/* One member of a multi-process engine test over a real libfabric provider (FI_PROVIDER).
+ * Started by fmx-mprun with --rank/--size/--dir; runs one scenario, checks every byte it
+ * receives, and exits 0 only when everything it saw was right. Exit 3: a wait ran out. */
+#include "../blob.h"
+#include "fmx_engine.h"
+#include "rendezvous.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct opts {
+    uint32_t rank, size;
+    const char *dir, *scenario;
+    char algos[128], sizes[256];
+    uint32_t iters;
+    uint64_t timeout_ms;
+    uint32_t victim; /* kill / garbage scenarios */
+};
+
+struct peer {
+    struct opts o;
+    fmx_transport_t *tp;
+    fmx_engine_t *eng;
+    int failures;
+};
+
+struct pending {
+    int fired, status;
+    char error[256];
+    uint32_t count;
+    uint32_t *members;
+    size_t *lens;
+    uint8_t *data;
+    size_t total;
+};
+
+#define FAIL(p, ...)                                                                               \
+    do {                                                                                           \
+        fprintf(stderr, "peer %u: ", (p)->o.rank);                                                 \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        (p)->failures++;                                                                           \
+    } while (0)
+
+static void on_fence(void *arg, fmx_fence_result_t *r)
+{
+    struct pending *pd = arg;
+
+    pd->fired++;
+    pd->status = r->status;
+    snprintf(pd->error, sizeof(pd->error), "%s", r->error);
+    pd->count = r->count;
+    pd->members = malloc(r->count * sizeof(uint32_t));
+    pd->lens = malloc(r->count * sizeof(size_t));
+    if (pd->members)
+        memcpy(pd->members, r->members, r->count * sizeof(uint32_t));
+    if (pd->lens && r->lens)
+        memcpy(pd->lens, r->lens, r->count * sizeof(size_t));
+    pd->data = r->data;
+    pd->total = r->total;
+}
+
+static void pending_free(struct pending *pd)
+{
+    free(pd->members);
+    free(pd->lens);
+    free(pd->data);
+    memset(pd, 0, sizeof(*pd));
+}
+
+/* Progresses until *done is non-zero or deadline_ms passes; returns 0 or -ETIMEDOUT. */
+static int run_until(struct peer *p, const int *done, uint64_t deadline_ms)
+{
+    uint64_t until = fmx_now_ns() + deadline_ms * 1000000u;
+
+    while (!*done) {
+        if (fmx_now_ns() > until)
+            return -ETIMEDOUT;
+        if (fmx_engine_progress(p->eng) == 0)
+            fmx_engine_wait(p->eng, 100);
+    }
+    return 0;
+}
+
+static int start_fence(struct peer *p, const uint32_t *members, uint32_t n, size_t base,
+                       uint32_t iter, int algo, int collect, struct pending *pd)
+{
+    size_t len = blob_len(base, p->o.rank, iter);
+    uint8_t *blob = malloc(len ? len : 1);
+    fmx_fence_args_t a = {.members = members,
+                          .count = n,
+                          .blob = blob,
+                          .len = len,
+                          .collect = collect,
+                          .algo = algo,
+                          .timeout_ms = p->o.timeout_ms};
+    int rc;
+
+    blob_fill(blob, len, p->o.rank, iter);
+    rc = fmx_fence_start(p->eng, &a, on_fence, pd);
+    free(blob);
+    return rc;
+}
+
+static void check_fence(struct peer *p, const struct pending *pd, const uint32_t *members,
+                        uint32_t n, size_t base, uint32_t iter, const char *what)
+{
+    size_t off = 0;
+
+    if (pd->fired != 1 || pd->status) {
+        FAIL(p, "%s: fired %d, status %d: %s", what, pd->fired, pd->status, pd->error);
+        return;
+    }
+    if (pd->count != n) {
+        FAIL(p, "%s: %u participants, want %u", what, pd->count, n);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t m = members ? members[i] : i;
+        size_t want = blob_len(base, m, iter);
+
+        if (pd->members[i] != m || pd->lens[i] != want) {
+            FAIL(p, "%s: entry %u is member %u with %zu bytes, want member %u with %zu", what, i,
+                 pd->members[i], pd->lens[i], m, want);
+            return;
+        }
+        size_t bad = blob_check(pd->data + off, want, m, iter);
+        if (bad != want) {
+            FAIL(p, "%s: byte %zu of member %u's blob differs", what, bad, m);
+            return;
+        }
+        off += want;
+    }
+    if (off != pd->total)
+        FAIL(p, "%s: %zu bytes in all, want %zu", what, pd->total, off);
+}
+
+/* Fences over every member for each algorithm and blob size listed. */
+static void scenario_fences(struct peer *p)
+{
+    char algos[128], sizes[256], *sa, *ss, *a, *s;
+    uint32_t iter = 0;
+
+    snprintf(algos, sizeof(algos), "%s", p->o.algos);
+    for (a = strtok_r(algos, ",", &sa); a; a = strtok_r(NULL, ",", &sa)) {
+        int algo = fmx_algo_parse(a);
+
+        snprintf(sizes, sizeof(sizes), "%s", p->o.sizes);
+        for (s = strtok_r(sizes, ",", &ss); s; s = strtok_r(NULL, ",", &ss)) {
+            size_t base = strtoull(s, NULL, 0);
+
+            for (uint32_t k = 0; k < p->o.iters; k++, iter++) {
+                struct pending pd = {0};
+                char what[96];
+
+                snprintf(what, sizeof(what), "%s fence of %zu B #%u", a, base, k);
+                if (start_fence(p, NULL, 0, base, iter, algo, 1, &pd) ||
+                    run_until(p, &pd.fired, p->o.timeout_ms + 5000))
+                    FAIL(p, "%s did not complete: %s", what, fmx_engine_last_error(p->eng));
+                else
+                    check_fence(p, &pd, NULL, p->o.size, base, iter, what);
+                pending_free(&pd);
+                if (p->failures)
+                    return;
+            }
+        }
+    }
+}
+
+/* Two overlapping subsets, each running iters fences, all in flight at once. */
+static void scenario_subsets(struct peer *p)
+{
+    uint32_t n = p->o.size, A[n], B[n], na = 0, nb = 0, inA = 0, inB = 0, it;
+    struct pending *pa = calloc(p->o.iters, sizeof(*pa)), *pb = calloc(p->o.iters, sizeof(*pb));
+    int all = 0;
+
+    for (uint32_t r = 0; r < n; r++) {
+        if (r % 2 == 0 || r == 1)
+            A[na++] = r, inA |= r == p->o.rank;
+        if (r % 3 != 0)
+            B[nb++] = r, inB |= r == p->o.rank;
+    }
+    for (it = 0; it < p->o.iters; it++) {
+        if (inA && start_fence(p, A, na, 100, it, FMX_ALGO_AUTO, 1, &pa[it]))
+            FAIL(p, "subset A fence %u did not start", it);
+        if (inB && start_fence(p, B, nb, 64, 1000 + it, FMX_ALGO_RING, 1, &pb[it]))
+            FAIL(p, "subset B fence %u did not start", it);
+    }
+    uint64_t until = fmx_now_ns() + (p->o.timeout_ms + 5000) * 1000000u;
+    while (!all && fmx_now_ns() < until) {
+        all = 1;
+        for (it = 0; it < p->o.iters; it++)
+            all &= (!inA || pa[it].fired) && (!inB || pb[it].fired);
+        if (!all && fmx_engine_progress(p->eng) == 0)
+            fmx_engine_wait(p->eng, 100);
+    }
+    for (it = 0; it < p->o.iters; it++) {
+        if (inA)
+            check_fence(p, &pa[it], A, na, 100, it, "subset A fence");
+        if (inB)
+            check_fence(p, &pb[it], B, nb, 64, 1000 + it, "subset B fence");
+        pending_free(&pa[it]);
+        pending_free(&pb[it]);
+    }
+    free(pa);
+    free(pb);
+}
+
+/* dmodex: each member serves its own blob under key "rank<r>", answering every request on the
+ * second pass through its loop (late, as data not yet committed would be). */
+struct dmx_state {
+    struct peer *p;
+    fmx_dmodex_req_t *held[4096];
+    uint32_t nheld;
+    int immediate; /* after this member's own requests are done, serve at once */
+    uint8_t *mine;
+    size_t len;
+};
+
+static void dmx_handler(void *arg, uint32_t from, const void *key, size_t keylen,
+                        fmx_dmodex_req_t *req)
+{
+    struct dmx_state *st = arg;
+    (void)from;
+    (void)key;
+    (void)keylen;
+    if (st->immediate)
+        fmx_dmodex_respond(st->p->eng, req, 0, st->mine, st->len);
+    else if (st->nheld < 4096)
+        st->held[st->nheld++] = req;
+    else
+        fmx_dmodex_respond(st->p->eng, req, -EBUSY, NULL, 0);
+}
+
+struct dmx_answer {
+    int fired, status;
+    uint32_t from;
+    int ok;
+};
+
+static void dmx_done(void *arg, int status, const void *blob, size_t len)
+{
+    struct dmx_answer *a = arg;
+    size_t want = blob_len(300, a->from, 77);
+
+    a->fired++;
+    a->status = status;
+    a->ok = status == 0 && len == want && blob_check(blob, len, a->from, 77) == want;
+}
+
+static struct dmx_state st;
+
+static void scenario_dmodex(struct peer *p)
+{
+    uint32_t n = p->o.size;
+    struct dmx_answer *ans = calloc(2 * n, sizeof(*ans));
+    size_t len = blob_len(300, p->o.rank, 77);
+    uint8_t *mine = malloc(len);
+    uint64_t until = fmx_now_ns() + (p->o.timeout_ms + 5000) * 1000000u;
+    uint32_t fired = 0;
+
+    st.p = p;
+    st.mine = mine;
+    st.len = len;
+    blob_fill(mine, len, p->o.rank, 77);
+    fmx_dmodex_set_handler(p->eng, dmx_handler, &st);
+    for (uint32_t r = 0; r < n; r++) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "rank%u", r);
+        for (int twice = 0; twice < 2; twice++) {
+            ans[2 * r + twice].from = r;
+            if (r != p->o.rank)
+                fmx_dmodex_request(p->eng, r, key, (size_t)kl, p->o.timeout_ms, dmx_done,
+                                   &ans[2 * r + twice]);
+        }
+    }
+    while (fired < 2 * (n - 1) && fmx_now_ns() < until) {
+        if (fmx_engine_progress(p->eng) == 0)
+            fmx_engine_wait(p->eng, 20);
+        for (uint32_t i = 0; i < st.nheld; i++)
+            fmx_dmodex_respond(p->eng, st.held[i], 0, mine, len);
+        st.nheld = 0;
+        fired = 0;
+        for (uint32_t i = 0; i < 2 * n; i++)
+            fired += ans[i].fired;
+    }
+    for (uint32_t r = 0; r < n; r++)
+        for (int twice = 0; twice < 2 && r != p->o.rank; twice++)
+            if (!ans[2 * r + twice].ok)
+                FAIL(p, "direct modex from member %u: fired %d status %d, data %s", r,
+                     ans[2 * r + twice].fired, ans[2 * r + twice].status,
+                     ans[2 * r + twice].ok ? "right" : "wrong or missing");
+    fmx_engine_counters_t c;
+    fmx_engine_get_counters(p->eng, &c);
+    if (c.dmodex_sent != n - 1 || c.dmodex_coalesced != n - 1)
+        FAIL(p, "direct modex sent %llu requests (%llu coalesced), want %u and %u",
+             (unsigned long long)c.dmodex_sent, (unsigned long long)c.dmodex_coalesced, n - 1,
+             n - 1);
+    /* keep serving, at once, until everyone is through the final barrier */
+    st.immediate = 1;
+    for (uint32_t i = 0; i < st.nheld; i++)
+        fmx_dmodex_respond(p->eng, st.held[i], 0, mine, len);
+    st.nheld = 0;
+    free(ans);
+}
+
+/* The victim dies by SIGKILL after entering a fence; every survivor must fail in time. */
+static void scenario_kill(struct peer *p)
+{
+    struct pending pd = {0};
+    uint64_t t0 = fmx_now_ns();
+
+    if (start_fence(p, NULL, 0, 1000, 0, FMX_ALGO_AUTO, 1, &pd)) {
+        FAIL(p, "fence did not start");
+        return;
+    }
+    if (p->o.rank == p->o.victim) {
+        for (int i = 0; i < 20; i++) { /* send our first step, then die */
+            fmx_engine_progress(p->eng);
+            fmx_engine_wait(p->eng, 5);
+        }
+        raise(SIGKILL);
+    }
+    if (run_until(p, &pd.fired, p->o.timeout_ms + 5000)) {
+        FAIL(p, "no error %llu ms after member %u died", (unsigned long long)p->o.timeout_ms + 5000,
+             p->o.victim);
+    } else if (pd.status == 0) {
+        /* possible only if the victim's data reached us before it died */
+        check_fence(p, &pd, NULL, p->o.size, 1000, 0, "fence that completed before the kill");
+    } else {
+        fprintf(stderr, "peer %u: fence failed as expected after %llu ms: %s\n", p->o.rank,
+                (unsigned long long)((fmx_now_ns() - t0) / 1000000u), pd.error);
+    }
+    pending_free(&pd);
+}
+
+/* The victim sends garbage and truncated frames to everyone instead of joining the fence. */
+static void scenario_garbage(struct peer *p)
+{
+    struct pending pd = {0};
+
+    if (p->o.rank == p->o.victim) {
+        for (uint32_t r = 0; r < p->o.size; r++) {
+            static const char junk[] = "definitely not an fmx frame, just noise on the wire";
+            uint8_t *g = malloc(sizeof(junk)), *t = calloc(1, 20);
+            uint8_t *hdr = calloc(1, 64);
+
+            if (r == p->o.rank || !g || !t || !hdr) {
+                free(g), free(t), free(hdr);
+                continue;
+            }
+            memcpy(g, junk, sizeof(junk));
+            fmx_transport_send(p->tp, r, g, sizeof(junk));
+            fmx_transport_send(p->tp, r, t, 20);
+            /* a valid header announcing more payload than follows */
+            hdr[0] = 0x46, hdr[1] = 0x4d, hdr[2] = 0x58, hdr[3] = 0x31, hdr[4] = 1, hdr[5] = 1;
+            hdr[24] = (uint8_t)p->o.rank;
+            hdr[32] = 200;
+            fmx_transport_send(p->tp, r, hdr, 64);
+        }
+        for (int i = 0; i < 50; i++)
+            fmx_engine_progress(p->eng);
+        return;
+    }
+    if (start_fence(p, NULL, 0, 10, 0, FMX_ALGO_AUTO, 1, &pd) ||
+        run_until(p, &pd.fired, p->o.timeout_ms + 5000)) {
+        FAIL(p, "no error after garbage from member %u", p->o.victim);
+    } else {
+        char name[32];
+        snprintf(name, sizeof(name), "member %u", p->o.victim);
+        if (pd.status == 0 || !strstr(fmx_engine_last_error(p->eng), name))
+            FAIL(p, "fence status %d, last error \"%s\": want an error naming %s", pd.status,
+                 fmx_engine_last_error(p->eng), name);
+        else
+            fprintf(stderr, "peer %u: rejected as expected: %s\n", p->o.rank,
+                    fmx_engine_last_error(p->eng));
+    }
+    pending_free(&pd);
+}
+
+static int final_barrier(struct peer *p)
+{
+    struct pending pd = {0};
+    int rc = start_fence(p, NULL, 0, 0, 0, FMX_ALGO_AUTO, 0, &pd);
+
+    if (rc == 0)
+        rc = run_until(p, &pd.fired, p->o.timeout_ms + 5000);
+    if (rc || pd.status)
+        FAIL(p, "final barrier: %s", rc ? "timed out" : pd.error);
+    pending_free(&pd);
+    return rc;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {{"rank", 1, 0, 'r'},   {"size", 1, 0, 'n'},
+                                       {"dir", 1, 0, 'd'},    {"scenario", 1, 0, 's'},
+                                       {"algos", 1, 0, 'a'},  {"sizes", 1, 0, 'b'},
+                                       {"iters", 1, 0, 'i'},  {"timeout-ms", 1, 0, 't'},
+                                       {"victim", 1, 0, 'v'}, {0, 0, 0, 0}};
+    int c;
+
+    *o = (struct opts){.scenario = "fences", .iters = 1, .timeout_ms = 20000};
+    snprintf(o->algos, sizeof(o->algos), "auto");
+    snprintf(o->sizes, sizeof(o->sizes), "100");
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o->rank = (uint32_t)atoi(optarg);
+            break;
+        case 'n':
+            o->size = (uint32_t)atoi(optarg);
+            break;
+        case 'd':
+            o->dir = optarg;
+            break;
+        case 's':
+            o->scenario = optarg;
+            break;
+        case 'a':
+            snprintf(o->algos, sizeof(o->algos), "%s", optarg);
+            break;
+        case 'b':
+            snprintf(o->sizes, sizeof(o->sizes), "%s", optarg);
+            break;
+        case 'i':
+            o->iters = (uint32_t)atoi(optarg);
+            break;
+        case 't':
+            o->timeout_ms = strtoull(optarg, NULL, 0);
+            break;
+        case 'v':
+            o->victim = (uint32_t)atoi(optarg);
+            break;
+        default:
+            return -1;
+        }
+    }
+    return o->dir && o->size && o->rank < o->size ? 0 : -1;
+}
+
+static int setup(struct peer *p)
+{
+    fmx_error_t err = {{0}};
+    uint8_t addr[256];
+    size_t len = sizeof(addr);
+    void **addrs;
+    size_t *lens;
+    int rc;
+
+    if ((rc = fmx_ofi_open(NULL, &p->tp, &err))) {
+        fprintf(stderr, "peer %u: %s\n", p->o.rank, err.text);
+        return rc;
+    }
+    if ((rc = p->tp->ops->get_addr(p->tp, addr, &len)) ||
+        (rc = rdv_exchange(p->o.dir, p->o.rank, p->o.size, addr, len, 60000, &addrs, &lens))) {
+        fprintf(stderr, "peer %u: address exchange: %s\n", p->o.rank, fmx_strerror(rc));
+        return rc;
+    }
+    rc = p->tp->ops->add_peers(p->tp, p->o.size, (const void *const *)addrs, lens);
+    rdv_free(p->o.size, addrs, lens);
+    if (rc)
+        return rc;
+    fmx_engine_config_t cfg = {.self = p->o.rank, .members = p->o.size, .transport = p->tp};
+    return fmx_engine_create(&cfg, &p->eng);
+}
+
+int main(int argc, char **argv)
+{
+    struct peer p = {0};
+    int faulty;
+
+    if (parse(argc, argv, &p.o)) {
+        fprintf(stderr,
+                "usage: fmx-peer --rank R --size N --dir DIR [--scenario fences|subsets|"
+                "dmodex|kill|garbage] [--algos a,b] [--sizes 0,100] [--iters N] "
+                "[--timeout-ms MS] [--victim R]\n");
+        return 2;
+    }
+    if (setup(&p))
+        return 2;
+    faulty = !strcmp(p.o.scenario, "kill") || !strcmp(p.o.scenario, "garbage");
+    if (!strcmp(p.o.scenario, "fences"))
+        scenario_fences(&p);
+    else if (!strcmp(p.o.scenario, "subsets"))
+        scenario_subsets(&p);
+    else if (!strcmp(p.o.scenario, "dmodex"))
+        scenario_dmodex(&p);
+    else if (!strcmp(p.o.scenario, "kill"))
+        scenario_kill(&p);
+    else if (!strcmp(p.o.scenario, "garbage"))
+        scenario_garbage(&p);
+    else {
+        fprintf(stderr, "peer: unknown scenario %s\n", p.o.scenario);
+        return 2;
+    }
+    if (!faulty && !p.failures)
+        final_barrier(&p);
+    fmx_dmodex_set_handler(p.eng, NULL, NULL);
+    fmx_engine_destroy(p.eng);
+    fmx_transport_close(p.tp);
+    free(st.mine);
+    return p.failures ? 1 : 0;
+}
