@@ -1,8 +1,7 @@
-/* libfabric transport: one FI_EP_RDM endpoint with tagged messages. Messages are cut into
- * chunks no larger than the provider's max_msg_size (and FMX_OFI_CHUNK), copied through a
- * registered bounce region (so FI_MR_LOCAL and FI_MR_ENDPOINT providers work), and reassembled
- * by (source, message id) on arrival. A fixed set of receives is reposted as soon as each chunk
- * is copied out, so the provider never queues unexpected messages for long. */
+/* libfabric transport, data path: one FI_EP_RDM endpoint with tagged messages. Messages up to
+ * the eager size go out as one chunk copied through a registered bounce region (fi_tinject
+ * when within the provider's inject size); larger ones go by rendezvous (ofi_rdv.c). A fixed set
+ * of wildcard receives is reposted as soon as each chunk is handled. */
 #include "ofi_internal.h"
 
 #include <stdio.h>
@@ -14,7 +13,7 @@ static struct ofi_tp *tp_of(fmx_transport_t *t)
     return (struct ofi_tp *)t;
 }
 
-static void owe_peer_error(struct ofi_tp *tp, uint32_t peer)
+void fmx_ofi_owe_peer_error(struct ofi_tp *tp, uint32_t peer)
 {
     uint32_t *n = realloc(tp->failed, (tp->nfailed + 1) * sizeof(*n));
 
@@ -29,7 +28,7 @@ int fmx_ofi_post_recv(struct ofi_tp *tp, struct ofi_op *op)
     ssize_t rc;
 
     do {
-        rc = fi_trecv(tp->ep, op->buf, tp->chunk, tp->desc, FI_ADDR_UNSPEC, 0, TAG_MASK, op);
+        rc = fi_trecv(tp->ep, op->buf, tp->eager, tp->desc, FI_ADDR_UNSPEC, 0, EAGER_IGNORE, op);
         if (rc == -FI_EAGAIN)
             fi_cq_read(tp->cq, NULL, 0);
     } while (rc == -FI_EAGAIN);
@@ -62,9 +61,8 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
     for (uint32_t i = 0; i < count; i++) {
         if (fi_av_insert(tp->av, addrs[i], 1, &tp->peers[i], 0, NULL) != 1) {
             fmx_log(FMX_LOG_ERROR, "ofi",
-                    "peer %u: its address does not insert into the %s "
-                    "address vector",
-                    i, tp->describe);
+                    "peer %u: its address does not insert into the %s address vector", i,
+                    tp->describe);
             return -EINVAL;
         }
         if (!found && lens[i] == ownlen && memcmp(addrs[i], own, ownlen) == 0) {
@@ -81,82 +79,70 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
     return 0;
 }
 
-/* Chunks within the inject size go out by fi_tinject, which gives no completion; the peer is
- * remembered so that closing can flush it (see drain()). */
-static ssize_t send_chunk(struct ofi_tp *tp, struct ofi_op *op, uint32_t peer, size_t len,
-                          int *injected)
+static void put_header(uint8_t *h, uint32_t src, uint8_t kind, uint32_t id, uint64_t length)
 {
-    *injected = len <= tp->inject;
-    if (*injected) {
-        tp->injected[peer] = 1;
-        return fi_tinject(tp->ep, op->buf, len, tp->peers[peer], tp->self);
-    }
-    return fi_tsend(tp->ep, op->buf, len, tp->desc, tp->peers[peer], tp->self, op);
+    memset(h, 0, CHUNK_HEADER);
+    memcpy(h, &src, 4);
+    h[4] = kind;
+    memcpy(h + 8, &id, 4);
+    memcpy(h + 16, &length, 8);
 }
 
-/* Sends chunks from the queue while bounce buffers and the provider allow. */
+/* Sends queued eager messages while bounce buffers and the provider allow. Chunks within the
+ * inject size go by fi_tinject, which gives no completion; the peer is remembered so that
+ * closing can flush it (see drain()). */
 static void push_queue(struct ofi_tp *tp)
 {
     struct out_msg *m;
 
     while ((m = tp->outq) && tp->tx_free) {
         struct ofi_op *op = tp->tx_free;
-        size_t n = m->len - m->off;
-        int injected;
+        size_t n = CHUNK_HEADER + (m->kind == CHUNK_DATA ? m->length : 0);
+        int inject = n <= tp->inject;
         ssize_t rc;
-        uint8_t *h = op->buf;
 
-        if (n > tp->chunk - CHUNK_HEADER)
-            n = tp->chunk - CHUNK_HEADER;
-        memcpy(h, &tp->self, 4);
-        memcpy(h + 4, &m->id, 4);
-        memcpy(h + 8, &(uint64_t){m->len}, 8);
-        memcpy(h + 16, &(uint64_t){m->off}, 8);
-        memcpy(h + CHUNK_HEADER, m->buf + m->off, n);
-        rc = send_chunk(tp, op, m->peer, CHUNK_HEADER + n, &injected);
+        put_header(op->buf, tp->self, m->kind, m->id, m->length);
+        if (m->kind == CHUNK_DATA)
+            memcpy(op->buf + CHUNK_HEADER, m->payload, m->length);
+        if (inject)
+            rc = fi_tinject(tp->ep, op->buf, n, tp->peers[m->peer], tp->self);
+        else
+            rc = fi_tsend(tp->ep, op->buf, n, tp->desc, tp->peers[m->peer], tp->self, op);
         if (rc == -FI_EAGAIN)
             return; /* the provider is backed up: retry after reading completions */
         if (rc) {
             fmx_log(FMX_LOG_WARN, "ofi", "send to peer %u failed: %s", m->peer,
                     fi_strerror((int)-rc));
-            owe_peer_error(tp, m->peer);
-            m->off = m->len;
+            fmx_ofi_owe_peer_error(tp, m->peer);
+        } else if (inject) {
+            tp->injected[m->peer] = 1;
         } else {
-            m->off += n;
-            if (!injected) {
-                tp->tx_free = op->next_free;
-                op->peer = m->peer;
-                tp->tx_busy++;
-            }
+            tp->tx_free = op->next_free;
+            op->peer = m->peer;
+            tp->tx_busy++;
         }
-        if (m->off == m->len) {
-            tp->outq = m->next;
-            if (!tp->outq)
-                tp->outq_tail = NULL;
-            free(m->buf);
-            free(m);
-        }
+        tp->outq = m->next;
+        if (!tp->outq)
+            tp->outq_tail = NULL;
+        free(m->payload);
+        free(m);
     }
 }
 
-static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
+int fmx_ofi_queue(struct ofi_tp *tp, uint32_t peer, uint8_t kind, uint32_t id, uint64_t length,
+                  uint8_t *payload)
 {
-    struct ofi_tp *tp = tp_of(t);
-    struct out_msg *m;
+    struct out_msg *m = calloc(1, sizeof(*m));
 
-    if (peer >= tp->npeers || len == 0) {
-        free(buf);
-        return -EINVAL;
-    }
-    m = calloc(1, sizeof(*m));
     if (!m) {
-        free(buf);
+        free(payload);
         return -ENOMEM;
     }
     m->peer = peer;
-    m->id = tp->next_id++;
-    m->buf = buf;
-    m->len = len;
+    m->kind = kind;
+    m->id = id;
+    m->length = length;
+    m->payload = payload;
     if (tp->outq_tail)
         tp->outq_tail->next = m;
     else
@@ -166,73 +152,63 @@ static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
     return 0;
 }
 
-/* Validates one arrived chunk and delivers the message it completes, if any. */
+static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
+{
+    struct ofi_tp *tp = tp_of(t);
+
+    if (peer >= tp->npeers || len == 0) {
+        free(buf);
+        return -EINVAL;
+    }
+    if (CHUNK_HEADER + len <= tp->eager)
+        return fmx_ofi_queue(tp, peer, CHUNK_DATA, 0, len, buf);
+    return fmx_rdv_send(tp, peer, buf, len);
+}
+
+/* Validates one eager chunk and acts on it. */
 static void on_chunk(struct ofi_tp *tp, uint64_t tag, const uint8_t *c, size_t len)
 {
     uint32_t src, id;
-    uint64_t total, off;
-    struct reasm *r, **pp;
+    uint64_t length;
 
     if (len < CHUNK_HEADER) {
         fmx_log(FMX_LOG_WARN, "ofi",
-                "dropped a %zu-byte chunk from peer %llu: shorter than "
-                "its header",
-                len, (unsigned long long)(tag & TAG_MASK));
+                "dropped a %zu-byte chunk from peer %llu: shorter than its header", len,
+                (unsigned long long)(tag & EAGER_IGNORE));
         return;
     }
     memcpy(&src, c, 4);
-    memcpy(&id, c + 4, 4);
-    memcpy(&total, c + 8, 8);
-    memcpy(&off, c + 16, 8);
-    len -= CHUNK_HEADER;
-    c += CHUNK_HEADER;
-    if (total == 0 && len == 0)
-        return; /* a closing peer's flush marker */
-    if (src >= tp->npeers || src != (tag & TAG_MASK) || total == 0 || off > total ||
-        len > total - off || total > (uint64_t)UINT32_MAX + 64) {
+    memcpy(&id, c + 8, 4);
+    memcpy(&length, c + 16, 8);
+    if (src >= tp->npeers || src != (tag & EAGER_IGNORE) ||
+        (c[4] == CHUNK_DATA && length != len - CHUNK_HEADER) || c[4] > CHUNK_FLUSH ||
+        (c[4] == CHUNK_RTS && length > (uint64_t)UINT32_MAX + 64)) {
         fmx_log(FMX_LOG_WARN, "ofi",
-                "dropped a malformed chunk from peer %u (tag %llu, "
-                "offset %llu of %llu)",
-                src, (unsigned long long)tag, (unsigned long long)off, (unsigned long long)total);
+                "dropped a malformed %zu-byte chunk from peer %u (tag %llu, kind %u, length %llu)",
+                len, src, (unsigned long long)tag, c[4], (unsigned long long)length);
         return;
     }
-    if (off == 0 && len == total) { /* the common case: one chunk, no copy */
+    switch (c[4]) {
+    case CHUNK_DATA:
         if (tp->base.events.recv)
-            tp->base.events.recv(tp->base.events_arg, src, c, len);
-        return;
+            tp->base.events.recv(tp->base.events_arg, src, c + CHUNK_HEADER, length);
+        break;
+    case CHUNK_RTS:
+        fmx_rdv_on_rts(tp, src, id, length);
+        break;
+    case CHUNK_CTS:
+        fmx_rdv_on_cts(tp, src, id);
+        break;
+    default: /* a closing peer's flush marker */
+        break;
     }
-    for (pp = &tp->reasm; (r = *pp); pp = &r->next)
-        if (r->peer == src && r->id == id)
-            break;
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r || !(r->buf = malloc(total))) {
-            fmx_log(FMX_LOG_ERROR, "ofi", "out of memory for a %llu-byte message from peer %u",
-                    (unsigned long long)total, src);
-            free(r);
-            return;
-        }
-        r->peer = src;
-        r->id = id;
-        r->total = total;
-        r->next = tp->reasm;
-        tp->reasm = r;
-        pp = &tp->reasm;
-    }
-    if (r->total != total || r->got + len > total) {
-        fmx_log(FMX_LOG_WARN, "ofi", "dropped an inconsistent chunk of message %u from peer %u", id,
-                src);
-        return;
-    }
-    memcpy(r->buf + off, c, len);
-    r->got += len;
-    if (r->got < r->total)
-        return;
-    *pp = r->next;
-    if (tp->base.events.recv)
-        tp->base.events.recv(tp->base.events_arg, src, r->buf, r->total);
-    free(r->buf);
-    free(r);
+}
+
+static void on_tx_done(struct ofi_tp *tp, struct ofi_op *op)
+{
+    op->next_free = tp->tx_free;
+    tp->tx_free = op;
+    tp->tx_busy--;
 }
 
 static void on_cq_error(struct ofi_tp *tp)
@@ -240,20 +216,23 @@ static void on_cq_error(struct ofi_tp *tp)
     struct fi_cq_err_entry err = {0};
     struct ofi_op *op;
 
-    if (fi_cq_readerr(tp->cq, &err, 0) != 1)
+    if (fi_cq_readerr(tp->cq, &err, 0) != 1 || !(op = err.op_context))
         return;
-    op = err.op_context;
-    if (!op)
-        return;
-    if (op->kind == OP_TX) {
+    switch (op->kind) {
+    case OP_TX:
         fmx_log(FMX_LOG_WARN, "ofi", "send to peer %u failed: %s", op->peer, fi_strerror(err.err));
-        owe_peer_error(tp, op->peer);
-        op->next_free = tp->tx_free;
-        tp->tx_free = op;
-        tp->tx_busy--;
-    } else if (err.err != FI_ECANCELED) {
-        fmx_log(FMX_LOG_WARN, "ofi", "receive failed: %s", fi_strerror(err.err));
-        fmx_ofi_post_recv(tp, op);
+        fmx_ofi_owe_peer_error(tp, op->peer);
+        on_tx_done(tp, op);
+        break;
+    case OP_RX:
+        if (err.err != FI_ECANCELED) {
+            fmx_log(FMX_LOG_WARN, "ofi", "receive failed: %s", fi_strerror(err.err));
+            fmx_ofi_post_recv(tp, op);
+        }
+        break;
+    default:
+        fmx_rdv_on_piece(tp, op, err.err ? err.err : FI_EIO);
+        break;
     }
 }
 
@@ -277,19 +256,20 @@ static int ofi_progress(fmx_transport_t *t)
 
             if (!op)
                 continue; /* a completion we asked no context for */
-            if (op->kind == OP_TX) {
-                op->next_free = tp->tx_free;
-                tp->tx_free = op;
-                tp->tx_busy--;
-                continue;
-            }
-            on_chunk(tp, ent[i].tag, op->buf, ent[i].len);
-            fmx_ofi_post_recv(tp, op);
             events++;
+            if (op->kind == OP_TX) {
+                on_tx_done(tp, op);
+            } else if (op->kind == OP_RX) {
+                on_chunk(tp, ent[i].tag, op->buf, ent[i].len);
+                fmx_ofi_post_recv(tp, op);
+            } else {
+                fmx_rdv_on_piece(tp, op, 0);
+            }
         }
     }
     if (n < 0 && n != -FI_EAGAIN)
         fmx_log(FMX_LOG_WARN, "ofi", "fi_cq_read: %s", fi_strerror((int)-n));
+    fmx_rdv_push(tp);
     push_queue(tp);
     while (tp->nfailed) {
         uint32_t peer = tp->failed[--tp->nfailed];
@@ -310,7 +290,7 @@ static int ofi_prepare_wait(fmx_transport_t *t)
     struct ofi_tp *tp = tp_of(t);
     struct fid *fids[1] = {&tp->cq->fid};
 
-    if (tp->outq || tp->nfailed)
+    if (tp->outq || tp->nfailed || fmx_rdv_push(tp))
         return -EAGAIN;
     if (tp->wait_fd < 0)
         return 0;
@@ -319,13 +299,13 @@ static int ofi_prepare_wait(fmx_transport_t *t)
 
 static size_t ofi_max_msg_size(fmx_transport_t *t)
 {
-    return tp_of(t)->chunk - CHUNK_HEADER;
+    return tp_of(t)->max_piece;
 }
 
 /* Gives queued sends up to FMX_OFI_LINGER_MS to leave before the endpoint goes away. Injected
- * chunks have no completion to wait for, so each peer that got one is sent a header-only flush
- * chunk by a completing send: providers send to one peer in order (a socket, a reliable
- * sequence, a queue), so its completion means the injected data went before it. */
+ * chunks have no completion to wait for, so each peer that got one is sent a FLUSH chunk by a
+ * completing send: providers send to one peer in order (a socket, a reliable sequence, a
+ * queue), so its completion means the injected data went before it. */
 static void drain(struct ofi_tp *tp)
 {
     uint64_t until = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_OFI_LINGER_MS", 2000);
@@ -334,17 +314,13 @@ static void drain(struct ofi_tp *tp)
     while (fmx_now_ns() < until) {
         while (!tp->outq && tp->tx_free && peer < tp->npeers) {
             struct ofi_op *op = tp->tx_free;
-            uint64_t zero = 0;
             ssize_t rc;
 
             if (!tp->injected[peer]) {
                 peer++;
                 continue;
             }
-            memcpy(op->buf, &tp->self, 4);
-            memcpy(op->buf + 4, &zero, 4);
-            memcpy(op->buf + 8, &zero, 8);
-            memcpy(op->buf + 16, &zero, 8);
+            put_header(op->buf, tp->self, CHUNK_FLUSH, 0, 0);
             rc = fi_tsend(tp->ep, op->buf, CHUNK_HEADER, tp->desc, tp->peers[peer], tp->self, op);
             if (rc == -FI_EAGAIN)
                 break;
@@ -355,23 +331,24 @@ static void drain(struct ofi_tp *tp)
             }
             tp->injected[peer++] = 0;
         }
-        if (!tp->outq && !tp->tx_busy && peer >= tp->npeers)
+        if (!tp->outq && !tp->tx_busy && !tp->rdv_tx && peer >= tp->npeers)
             return;
         ofi_progress(&tp->base);
     }
-    fmx_log(FMX_LOG_WARN, "ofi", "closing with sends still in flight after the linger time");
+    fmx_log(FMX_LOG_WARN, "ofi", "closing with sends still in flight after %llu ms",
+            (unsigned long long)fmx_env_u64("FMX_OFI_LINGER_MS", 2000));
 }
 
 void fmx_ofi_close(fmx_transport_t *t)
 {
     struct ofi_tp *tp = tp_of(t);
     struct out_msg *m;
-    struct reasm *r;
 
     if (tp->ep && tp->peers)
         drain(tp);
     if (tp->ep)
         fi_close(&tp->ep->fid);
+    fmx_rdv_free_all(tp);
     if (tp->mr)
         fi_close(&tp->mr->fid);
     if (tp->av)
@@ -386,13 +363,8 @@ void fmx_ofi_close(fmx_transport_t *t)
         fi_freeinfo(tp->info);
     while ((m = tp->outq)) {
         tp->outq = m->next;
-        free(m->buf);
+        free(m->payload);
         free(m);
-    }
-    while ((r = tp->reasm)) {
-        tp->reasm = r->next;
-        free(r->buf);
-        free(r);
     }
     free(tp->failed);
     free(tp->injected);

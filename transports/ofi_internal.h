@@ -1,5 +1,5 @@
-/* Shared between ofi.c (the data path) and ofi_setup.c (choosing a provider and opening its
- * resources). Nothing outside transports/ includes it. */
+/* Shared between ofi.c (eager messages, progress), ofi_rdv.c (large messages by rendezvous) and
+ * ofi_setup.c (choosing a provider and opening its resources). Not used outside transports/. */
 #ifndef FMX_OFI_INTERNAL_H
 #define FMX_OFI_INTERNAL_H
 
@@ -13,33 +13,50 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
-#define CHUNK_HEADER 24u /* u32 src, u32 message id, u64 total, u64 offset */
-#define TAG_MASK 0xffffffffull
+/* Every eager message starts with this header: u32 src, u8 kind, 3 pad, u32 id, u32 pad,
+ * u64 length (the payload for DATA, the whole message for RTS). */
+#define CHUNK_HEADER 24u
+enum chunk_kind { CHUNK_DATA = 0, CHUNK_RTS = 1, CHUNK_CTS = 2, CHUNK_FLUSH = 3 };
+
+/* Eager messages carry the sender's index in the low 32 tag bits and nothing above; the
+ * posted wildcard receives ignore only those bits. Rendezvous pieces carry RDV_TAG_BIT. */
+#define EAGER_IGNORE 0xffffffffull
+#define RDV_TAG_BIT (1ull << 62)
 #define CQ_BATCH 16
 
-enum op_kind { OP_RX, OP_TX };
+enum op_kind { OP_RX, OP_TX, OP_RDV_RX, OP_RDV_TX };
 
-/* One posted receive or one send in flight; the fi_context2 must stay first. */
+/* One posted receive or send in flight; the fi_context2 must stay first. */
 struct ofi_op {
     struct fi_context2 ctx;
     enum op_kind kind;
     uint32_t peer;
     struct ofi_op *next_free;
-    uint8_t *buf; /* chunk-sized slice of the registered region */
+    uint8_t *buf; /* eager: a slice of the registered bounce region */
+    struct rdv *rdv; /* rendezvous: the message this piece belongs to */
 };
 
+/* A queued eager message: control (RTS, CTS, FLUSH) or data. */
 struct out_msg {
     struct out_msg *next;
     uint32_t peer, id;
-    uint8_t *buf;
-    size_t len, off;
+    uint8_t kind;
+    uint64_t length;
+    uint8_t *payload; /* DATA: owned */
 };
 
-struct reasm {
-    struct reasm *next;
+/* A large message on its way out (after RTS) or in (after RTS arrived). */
+struct rdv {
+    struct rdv *next;
     uint32_t peer, id;
-    uint64_t total, got;
     uint8_t *buf;
+    size_t len;
+    struct fid_mr *mr;
+    void *desc;
+    size_t npieces, posted, done;
+    struct ofi_op *pieces;
+    int ready; /* tx: CTS arrived; rx: 1 buffer ready, 2 receives posted and CTS queued */
+    int failed; /* a piece failed: the message is not delivered */
 };
 
 struct ofi_tp {
@@ -57,22 +74,37 @@ struct ofi_tp {
     size_t nrx, ntx;
     struct ofi_op *tx_free;
     size_t tx_busy;
-    size_t chunk, inject;
+    size_t eager; /* bytes in one eager message, header included */
+    size_t inject;
+    size_t max_piece; /* the provider's max_msg_size, or FMX_OFI_MAX_MSG */
+    int local_mr; /* FI_MR_LOCAL: buffers handed to the provider are registered */
     int wait_fd;
     fi_addr_t *peers;
-    uint8_t *injected; /* per peer: sent a chunk by fi_tinject since the last flush */
+    uint8_t *injected; /* per peer: sent something by fi_tinject since the last flush */
     uint32_t npeers, self;
     uint32_t next_id;
     struct out_msg *outq, *outq_tail;
-    struct reasm *reasm;
+    struct rdv *rdv_tx, *rdv_rx;
     uint32_t *failed; /* peers whose peer_error is owed */
     size_t nfailed;
-    char describe[128];
+    char describe[160];
 };
 
 extern const fmx_transport_ops_t fmx_ofi_ops;
 int fmx_ofi_post_recv(struct ofi_tp *tp, struct ofi_op *op);
 /* Releases whatever part of tp was opened; drains queued sends first when peers are known. */
 void fmx_ofi_close(fmx_transport_t *t);
+int fmx_ofi_queue(struct ofi_tp *tp, uint32_t peer, uint8_t kind, uint32_t id, uint64_t length,
+                  uint8_t *payload);
+void fmx_ofi_owe_peer_error(struct ofi_tp *tp, uint32_t peer);
+
+/* ofi_rdv.c */
+int fmx_rdv_send(struct ofi_tp *tp, uint32_t peer, uint8_t *buf, size_t len);
+void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len);
+void fmx_rdv_on_cts(struct ofi_tp *tp, uint32_t src, uint32_t id);
+void fmx_rdv_on_piece(struct ofi_tp *tp, struct ofi_op *op, int err);
+/* Posts pieces the provider refused earlier; returns 1 while some are still waiting. */
+int fmx_rdv_push(struct ofi_tp *tp);
+void fmx_rdv_free_all(struct ofi_tp *tp);
 
 #endif

@@ -61,22 +61,29 @@ static int choose(struct ofi_tp *tp, const char *provider, fmx_error_t *err)
     return 0;
 }
 
-/* Chunk size: the provider's max_msg_size, capped by FMX_OFI_CHUNK (default 64 KiB); inject
- * size: the provider's, capped by FMX_OFI_INJECT. */
+/* Eager size: the provider's inject size, at least 4 KiB (FMX_OFI_EAGER overrides): within it
+ * providers copy a message at once, so one that arrives before a receive is posted is safe.
+ * Rendezvous pieces: the provider's max_msg_size, or less with FMX_OFI_MAX_MSG. */
 static void size_buffers(struct ofi_tp *tp)
 {
     const struct fi_info *i = tp->info;
-    uint64_t chunk = fmx_env_u64("FMX_OFI_CHUNK", 65536);
-    uint64_t depth = fmx_env_u64("FMX_OFI_DEPTH", 32);
+    uint64_t eager = fmx_env_u64("FMX_OFI_EAGER", 0);
+    uint64_t depth = fmx_env_u64("FMX_OFI_DEPTH", 64);
+    uint64_t piece = fmx_env_u64("FMX_OFI_MAX_MSG", UINT64_MAX);
 
-    if (chunk > i->ep_attr->max_msg_size)
-        chunk = i->ep_attr->max_msg_size;
-    if (chunk < CHUNK_HEADER + 1)
-        chunk = CHUNK_HEADER + 1;
-    tp->chunk = (size_t)chunk;
     tp->inject = i->tx_attr->inject_size;
     if (tp->inject > fmx_env_u64("FMX_OFI_INJECT", SIZE_MAX))
         tp->inject = (size_t)fmx_env_u64("FMX_OFI_INJECT", SIZE_MAX);
+    if (!eager)
+        eager = tp->inject > 4096 ? tp->inject : 4096;
+    if (eager > i->ep_attr->max_msg_size)
+        eager = i->ep_attr->max_msg_size;
+    if (eager < CHUNK_HEADER + 64)
+        eager = CHUNK_HEADER + 64;
+    tp->eager = (size_t)eager;
+    tp->max_piece = (size_t)(piece < i->ep_attr->max_msg_size ? piece : i->ep_attr->max_msg_size);
+    if (tp->max_piece < 64)
+        tp->max_piece = 64;
     tp->nrx = (size_t)(depth < i->rx_attr->size || !i->rx_attr->size ? depth : i->rx_attr->size);
     tp->ntx = (size_t)(depth < i->tx_attr->size || !i->tx_attr->size ? depth : i->tx_attr->size);
     if (tp->nrx == 0)
@@ -105,13 +112,14 @@ static int open_cq(struct ofi_tp *tp)
 static int register_region(struct ofi_tp *tp)
 {
     uint64_t mode = tp->info->domain_attr->mr_mode;
-    size_t size = (tp->nrx + tp->ntx) * tp->chunk;
+    size_t size = (tp->nrx + tp->ntx) * tp->eager;
     int rc;
 
     tp->region = calloc(1, size);
     if (!tp->region)
         return -ENOMEM;
-    if (!(mode & FI_MR_LOCAL))
+    tp->local_mr = (mode & FI_MR_LOCAL) != 0;
+    if (!tp->local_mr)
         return 0;
     rc = fi_mr_reg(tp->domain, tp->region, size, FI_SEND | FI_RECV, 0, 0, 0, &tp->mr, NULL);
     if (rc)
@@ -132,7 +140,7 @@ static int post_all(struct ofi_tp *tp)
     for (size_t i = 0; i < tp->nrx + tp->ntx; i++) {
         struct ofi_op *op = &tp->ops[i];
 
-        op->buf = tp->region + i * tp->chunk;
+        op->buf = tp->region + i * tp->eager;
         if (i < tp->nrx) {
             op->kind = OP_RX;
             int rc = fmx_ofi_post_recv(tp, op);
@@ -181,8 +189,9 @@ int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err)
         return fail(err, tp, "fi_mr_reg", rc);
     if ((rc = post_all(tp)))
         return fail(err, tp, "fi_trecv", rc);
-    snprintf(tp->describe, sizeof(tp->describe), "%s FI_EP_RDM (chunk %zu B, inject %zu B, %s)",
-             tp->info->fabric_attr->prov_name, tp->chunk, tp->inject,
+    snprintf(tp->describe, sizeof(tp->describe),
+             "%s FI_EP_RDM (inject %zu B, eager %zu B, max message %zu B, %s)",
+             tp->info->fabric_attr->prov_name, tp->inject, tp->eager, tp->max_piece,
              tp->wait_fd >= 0 ? "wait fd" : "polling");
     fmx_log(FMX_LOG_INFO, "ofi", "provider %s", tp->describe);
     *out = &tp->base;

@@ -1,0 +1,207 @@
+/* Large messages by rendezvous: the sender announces (RTS) and waits; the receiver allocates
+ * the exact buffer, registers it where the provider needs that, posts one tagged receive per
+ * piece of at most max_msg_size, and only then answers (CTS); the sender then sends straight
+ * from the caller's buffer. Data above the eager size thus never arrives unexpected, which some
+ * providers cannot buffer (libfabric 1.17's shm hangs on unexpected messages above its inject
+ * size), and nothing is copied on the way. */
+#include "ofi_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t piece_tag(uint32_t src, uint32_t id)
+{
+    return RDV_TAG_BIT | ((uint64_t)(id & 0x3fffffffu) << 32) | src;
+}
+
+static int make_pieces(struct ofi_tp *tp, struct rdv *r, enum op_kind kind)
+{
+    r->npieces = r->len / tp->max_piece + (r->len % tp->max_piece != 0);
+    r->pieces = calloc(r->npieces, sizeof(*r->pieces));
+    if (!r->pieces)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->npieces; i++) {
+        r->pieces[i].kind = kind;
+        r->pieces[i].peer = r->peer;
+        r->pieces[i].rdv = r;
+        r->pieces[i].buf = r->buf + i * tp->max_piece;
+    }
+    if (tp->local_mr) {
+        int rc = fi_mr_reg(tp->domain, r->buf, r->len, kind == OP_RDV_TX ? FI_SEND : FI_RECV, 0, 0,
+                           0, &r->mr, NULL);
+        if (rc)
+            return rc;
+        if (tp->info->domain_attr->mr_mode & FI_MR_ENDPOINT) {
+            if ((rc = fi_mr_bind(r->mr, &tp->ep->fid, 0)) || (rc = fi_mr_enable(r->mr)))
+                return rc;
+        }
+        r->desc = fi_mr_desc(r->mr);
+    }
+    return 0;
+}
+
+static void rdv_free(struct rdv *r)
+{
+    if (r->mr)
+        fi_close(&r->mr->fid);
+    free(r->pieces);
+    free(r->buf);
+    free(r);
+}
+
+int fmx_rdv_send(struct ofi_tp *tp, uint32_t peer, uint8_t *buf, size_t len)
+{
+    struct rdv *r = calloc(1, sizeof(*r));
+    int rc;
+
+    if (!r) {
+        free(buf);
+        return -ENOMEM;
+    }
+    r->peer = peer;
+    r->id = tp->next_id++;
+    r->buf = buf;
+    r->len = len;
+    if ((rc = make_pieces(tp, r, OP_RDV_TX))) {
+        fmx_log(FMX_LOG_ERROR, "ofi", "registering a %zu-byte message for peer %u: %s", len, peer,
+                fi_strerror(-rc));
+        rdv_free(r);
+        return rc;
+    }
+    r->next = tp->rdv_tx;
+    tp->rdv_tx = r;
+    return fmx_ofi_queue(tp, peer, CHUNK_RTS, r->id, len, NULL);
+}
+
+void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len)
+{
+    struct rdv *r = calloc(1, sizeof(*r));
+
+    if (r && (r->buf = malloc(len))) {
+        r->peer = src;
+        r->id = id;
+        r->len = len;
+        if (make_pieces(tp, r, OP_RDV_RX) == 0) {
+            r->ready = 1; /* receives are posted by the next fmx_rdv_push() */
+            r->next = tp->rdv_rx;
+            tp->rdv_rx = r;
+            return;
+        }
+    }
+    fmx_log(FMX_LOG_ERROR, "ofi", "no memory to receive a %llu-byte message from peer %u",
+            (unsigned long long)len, src);
+    if (r)
+        rdv_free(r);
+    fmx_ofi_owe_peer_error(tp, src);
+}
+
+void fmx_rdv_on_cts(struct ofi_tp *tp, uint32_t src, uint32_t id)
+{
+    for (struct rdv *r = tp->rdv_tx; r; r = r->next) {
+        if (r->peer == src && r->id == id && !r->ready) {
+            r->ready = 1;
+            return;
+        }
+    }
+    fmx_log(FMX_LOG_WARN, "ofi", "peer %u cleared message %u, which was never announced", src, id);
+}
+
+/* Posts the pieces of one message; returns 1 when the provider asked to retry later. */
+static int post_pieces(struct ofi_tp *tp, struct rdv *r, int tx)
+{
+    while (r->posted < r->npieces) {
+        struct ofi_op *op = &r->pieces[r->posted];
+        size_t off = r->posted * tp->max_piece;
+        size_t n = r->len - off < tp->max_piece ? r->len - off : tp->max_piece;
+        ssize_t rc;
+
+        if (tx)
+            rc = fi_tsend(tp->ep, op->buf, n, r->desc, tp->peers[r->peer],
+                          piece_tag(tp->self, r->id), op);
+        else
+            rc = fi_trecv(tp->ep, op->buf, n, r->desc, FI_ADDR_UNSPEC, piece_tag(r->peer, r->id), 0,
+                          op);
+        if (rc == -FI_EAGAIN)
+            return 1;
+        if (rc) {
+            fmx_log(FMX_LOG_WARN, "ofi", "%s message %u %s peer %u: %s",
+                    tx ? "sending" : "receiving", r->id, tx ? "to" : "from", r->peer,
+                    fi_strerror((int)-rc));
+            fmx_ofi_owe_peer_error(tp, r->peer);
+            r->failed = 1;
+            r->done += r->npieces - r->posted; /* those will never complete */
+            r->posted = r->npieces;
+            return 0;
+        }
+        r->posted++;
+    }
+    /* all receives are posted: the sender may go */
+    if (!tx && r->ready == 1) {
+        r->ready = 2;
+        fmx_ofi_queue(tp, r->peer, CHUNK_CTS, r->id, 0, NULL);
+    }
+    return 0;
+}
+
+/* Frees a message once every piece handed to the provider has completed. */
+static int settle(struct ofi_tp *tp, struct rdv **pp, int tx)
+{
+    struct rdv *r = *pp;
+
+    if (r->done < r->npieces)
+        return 0;
+    *pp = r->next;
+    if (!tx && !r->failed && tp->base.events.recv)
+        tp->base.events.recv(tp->base.events_arg, r->peer, r->buf, r->len);
+    rdv_free(r);
+    return 1;
+}
+
+int fmx_rdv_push(struct ofi_tp *tp)
+{
+    int waiting = 0;
+
+    for (int tx = 0; tx < 2; tx++) {
+        struct rdv **pp = tx ? &tp->rdv_tx : &tp->rdv_rx;
+
+        while (*pp) {
+            if ((*pp)->ready)
+                waiting |= post_pieces(tp, *pp, tx);
+            if (!settle(tp, pp, tx))
+                pp = &(*pp)->next;
+        }
+    }
+    return waiting;
+}
+
+void fmx_rdv_on_piece(struct ofi_tp *tp, struct ofi_op *op, int err)
+{
+    struct rdv *r = op->rdv;
+    int tx = op->kind == OP_RDV_TX;
+    struct rdv **pp = tx ? &tp->rdv_tx : &tp->rdv_rx;
+
+    if (err) {
+        fmx_log(FMX_LOG_WARN, "ofi", "message %u %s peer %u failed: %s", r->id, tx ? "to" : "from",
+                r->peer, fi_strerror(err));
+        fmx_ofi_owe_peer_error(tp, r->peer);
+        r->failed = 1;
+    }
+    r->done++;
+    while (*pp != r)
+        pp = &(*pp)->next;
+    settle(tp, pp, tx);
+}
+
+void fmx_rdv_free_all(struct ofi_tp *tp)
+{
+    struct rdv *r;
+
+    while ((r = tp->rdv_tx)) {
+        tp->rdv_tx = r->next;
+        rdv_free(r);
+    }
+    while ((r = tp->rdv_rx)) {
+        tp->rdv_rx = r->next;
+        rdv_free(r);
+    }
+}
