@@ -265,6 +265,8 @@ void fmx_engine_destroy(fmx_engine_t *e)
 
     if (!e)
         return;
+    /* the transport outlives the engine: it must not call back into freed memory */
+    fmx_transport_set_events(e->tp, &(fmx_transport_events_t){0}, NULL);
     while (e->colls) {
         struct fmx_coll *c = e->colls;
         if (c->started)

@@ -39,7 +39,8 @@ typedef struct fmx_engine_config {
 
 /* Creates an engine and takes over the transport's events (the transport stays the caller's). */
 int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out);
-/* Fails outstanding work with -ECANCELED (callbacks fire) and frees the engine. NULL is fine. */
+/* Detaches from the transport, fails outstanding work with -ECANCELED (callbacks fire) and
+ * frees the engine. NULL is fine. */
 void fmx_engine_destroy(fmx_engine_t *e);
 
 /* Runs transport progress, deadlines and due callbacks. Returns > 0 when something happened. */
