@@ -208,7 +208,12 @@ static void on_tx_done(struct ofi_tp *tp, struct ofi_op *op)
 {
     op->next_free = tp->tx_free;
     tp->tx_free = op;
-    tp->tx_busy--;
+    if (op->kind == OP_FLUSH) {
+        op->kind = OP_TX;
+        tp->flush_busy--;
+    } else {
+        tp->tx_busy--;
+    }
 }
 
 static void on_cq_error(struct ofi_tp *tp)
@@ -219,6 +224,9 @@ static void on_cq_error(struct ofi_tp *tp)
     if (fi_cq_readerr(tp->cq, &err, 0) != 1 || !(op = err.op_context))
         return;
     switch (op->kind) {
+    case OP_FLUSH: /* the peer has gone: it needed nothing more */
+        on_tx_done(tp, op);
+        break;
     case OP_TX:
         fmx_log(FMX_LOG_WARN, "ofi", "send to peer %u failed: %s", op->peer, fi_strerror(err.err));
         fmx_ofi_owe_peer_error(tp, op->peer);
@@ -257,7 +265,7 @@ static int ofi_progress(fmx_transport_t *t)
             if (!op)
                 continue; /* a completion we asked no context for */
             events++;
-            if (op->kind == OP_TX) {
+            if (op->kind == OP_TX || op->kind == OP_FLUSH) {
                 on_tx_done(tp, op);
             } else if (op->kind == OP_RX) {
                 on_chunk(tp, ent[i].tag, op->buf, ent[i].len);
@@ -302,41 +310,58 @@ static size_t ofi_max_msg_size(fmx_transport_t *t)
     return tp_of(t)->max_piece;
 }
 
-/* Gives queued sends up to FMX_OFI_LINGER_MS to leave before the endpoint goes away. Injected
- * chunks have no completion to wait for, so each peer that got one is sent a FLUSH chunk by a
- * completing send: providers send to one peer in order (a socket, a reliable sequence, a
- * queue), so its completion means the injected data went before it. */
+/* Posts a FLUSH chunk to every peer that was sent something by fi_tinject; returns how many
+ * peers still refused it (-FI_EAGAIN). */
+static uint32_t post_flushes(struct ofi_tp *tp)
+{
+    uint32_t refused = 0;
+
+    for (uint32_t peer = 0; peer < tp->npeers; peer++) {
+        struct ofi_op *op = tp->tx_free;
+        ssize_t rc;
+
+        if (!tp->injected[peer])
+            continue;
+        if (!op)
+            return refused + 1;
+        put_header(op->buf, tp->self, CHUNK_FLUSH, 0, 0);
+        rc = fi_tsend(tp->ep, op->buf, CHUNK_HEADER, tp->desc, tp->peers[peer], tp->self, op);
+        if (rc == -FI_EAGAIN) {
+            refused++;
+            continue;
+        }
+        tp->injected[peer] = 0;
+        if (rc == 0) {
+            tp->tx_free = op->next_free;
+            op->kind = OP_FLUSH;
+            op->peer = peer;
+            tp->flush_busy++;
+        }
+    }
+    return refused;
+}
+
+/* Lets queued data leave before the endpoint goes away: up to FMX_OFI_LINGER_MS (2 s) for real
+ * sends to complete. Chunks sent by fi_tinject have no completion, so each peer that got one is
+ * then sent a FLUSH chunk by a completing send: providers send to one peer in order (a socket,
+ * a reliable sequence, a queue), so its completion means the injected data went first. A peer
+ * that has already exited refuses or never completes the flush; it needed nothing more, so
+ * flushing gives up after FMX_OFI_FLUSH_MS (200 ms). */
 static void drain(struct ofi_tp *tp)
 {
-    uint64_t until = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_OFI_LINGER_MS", 2000);
-    uint32_t peer = 0;
+    uint64_t now = fmx_now_ns();
+    uint64_t linger = now + 1000000ull * fmx_env_u64("FMX_OFI_LINGER_MS", 2000);
+    uint64_t flush_ms = fmx_env_u64("FMX_OFI_FLUSH_MS", 200);
 
-    while (fmx_now_ns() < until) {
-        while (!tp->outq && tp->tx_free && peer < tp->npeers) {
-            struct ofi_op *op = tp->tx_free;
-            ssize_t rc;
-
-            if (!tp->injected[peer]) {
-                peer++;
-                continue;
-            }
-            put_header(op->buf, tp->self, CHUNK_FLUSH, 0, 0);
-            rc = fi_tsend(tp->ep, op->buf, CHUNK_HEADER, tp->desc, tp->peers[peer], tp->self, op);
-            if (rc == -FI_EAGAIN)
-                break;
-            if (rc == 0) {
-                tp->tx_free = op->next_free;
-                op->peer = peer;
-                tp->tx_busy++;
-            }
-            tp->injected[peer++] = 0;
-        }
-        if (!tp->outq && !tp->tx_busy && !tp->rdv_tx && peer >= tp->npeers)
-            return;
+    while ((tp->outq || tp->tx_busy || tp->rdv_tx) && fmx_now_ns() < linger)
         ofi_progress(&tp->base);
-    }
-    fmx_log(FMX_LOG_WARN, "ofi", "closing with sends still in flight after %llu ms",
-            (unsigned long long)fmx_env_u64("FMX_OFI_LINGER_MS", 2000));
+    if (tp->outq || tp->tx_busy || tp->rdv_tx)
+        fmx_log(FMX_LOG_WARN, "ofi", "closing with %s still in flight after %llu ms",
+                tp->rdv_tx ? "large messages" : "messages",
+                (unsigned long long)fmx_env_u64("FMX_OFI_LINGER_MS", 2000));
+    uint64_t until = fmx_now_ns() + 1000000ull * flush_ms;
+    while ((post_flushes(tp) || tp->flush_busy) && fmx_now_ns() < until)
+        ofi_progress(&tp->base);
 }
 
 void fmx_ofi_close(fmx_transport_t *t)

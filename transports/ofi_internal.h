@@ -24,7 +24,7 @@ enum chunk_kind { CHUNK_DATA = 0, CHUNK_RTS = 1, CHUNK_CTS = 2, CHUNK_FLUSH = 3 
 #define RDV_TAG_BIT (1ull << 62)
 #define CQ_BATCH 16
 
-enum op_kind { OP_RX, OP_TX, OP_RDV_RX, OP_RDV_TX };
+enum op_kind { OP_RX, OP_TX, OP_FLUSH, OP_RDV_RX, OP_RDV_TX };
 
 /* One posted receive or send in flight; the fi_context2 must stay first. */
 struct ofi_op {
@@ -73,7 +73,8 @@ struct ofi_tp {
     struct ofi_op *ops;
     size_t nrx, ntx;
     struct ofi_op *tx_free;
-    size_t tx_busy;
+    size_t tx_busy; /* eager sends awaiting completion */
+    size_t flush_busy; /* FLUSH chunks awaiting completion (closing only) */
     size_t eager; /* bytes in one eager message, header included */
     size_t inject;
     size_t max_piece; /* the provider's max_msg_size, or FMX_OFI_MAX_MSG */
