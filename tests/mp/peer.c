@@ -391,6 +391,33 @@ static int final_barrier(struct peer *p)
     return rc;
 }
 
+/* Member 0 reports what its engine counted, so a run shows what it exercised. */
+static void report(struct peer *p)
+{
+    fmx_engine_counters_t c;
+    char line[512];
+    int n = 0;
+
+    fmx_engine_get_counters(p->eng, &c);
+    n += snprintf(line + n, sizeof(line) - (size_t)n,
+                  "member 0 of %u: sent %llu messages "
+                  "(%llu bytes), received %llu (%llu bytes)",
+                  p->o.size, (unsigned long long)c.msgs_sent, (unsigned long long)c.bytes_sent,
+                  (unsigned long long)c.msgs_recv, (unsigned long long)c.bytes_recv);
+    for (int a = 1; a < FMX_ALGO_COUNT && n < (int)sizeof(line) - 64; a++)
+        if (c.fences_done[a])
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "; %s %llu x %.0f us",
+                          fmx_algo_name(a), (unsigned long long)c.fences_done[a],
+                          (double)c.fence_ns[a] / (double)c.fences_done[a] / 1e3);
+    if (c.dmodex_sent)
+        snprintf(line + n, sizeof(line) - (size_t)n,
+                 "; direct modex %llu sent, %llu coalesced, "
+                 "%llu served",
+                 (unsigned long long)c.dmodex_sent, (unsigned long long)c.dmodex_coalesced,
+                 (unsigned long long)c.dmodex_served);
+    printf("%s\n", line);
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {{"rank", 1, 0, 'r'},   {"size", 1, 0, 'n'},
@@ -497,6 +524,8 @@ int main(int argc, char **argv)
     if (!faulty && !p.failures)
         final_barrier(&p);
     fmx_dmodex_set_handler(p.eng, NULL, NULL);
+    if (!p.failures && p.o.rank == 0 && !faulty)
+        report(&p);
     fmx_engine_destroy(p.eng);
     fmx_transport_close(p.tp);
     free(st.mine);
