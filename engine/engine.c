@@ -517,3 +517,15 @@ int fmx_engine_wait(fmx_engine_t *e, int max_ms)
         t = max_ms;
     return fmx_transport_wait(e->tp, t);
 }
+
+int fmx_engine_fd(fmx_engine_t *e)
+{
+    return e->tp->ops->wait_fd(e->tp);
+}
+
+int fmx_engine_prepare_wait(fmx_engine_t *e)
+{
+    if (e->done || e->dmx_due)
+        return -EAGAIN;
+    return e->tp->ops->prepare_wait(e->tp);
+}

@@ -47,6 +47,11 @@ void fmx_engine_destroy(fmx_engine_t *e);
 int fmx_engine_progress(fmx_engine_t *e);
 /* Sleeps until the transport has work, the next deadline, or max_ms (-1: no limit). */
 int fmx_engine_wait(fmx_engine_t *e, int max_ms);
+/* For a caller's own poll loop: the fd that turns readable when progress has work (-1 when the
+ * transport has none: then poll with a short timeout), and whether it is safe to sleep on it
+ * now (0) or progress must run first (-EAGAIN). Sleep at most fmx_engine_timeout_ms(). */
+int fmx_engine_fd(fmx_engine_t *e);
+int fmx_engine_prepare_wait(fmx_engine_t *e);
 /* Milliseconds to the next deadline, or -1 when nothing is pending. */
 int fmx_engine_timeout_ms(fmx_engine_t *e);
 /* The last error sentence the engine decided (a bad frame, a timeout...), or "". */

@@ -6,6 +6,7 @@
 #include "rendezvous.h"
 
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,22 @@ static void pending_free(struct pending *pd)
     memset(pd, 0, sizeof(*pd));
 }
 
+/* Sleeps the way a daemon's poll loop would: on the engine's fd, no longer than its next
+ * deadline; transports without an fd fall back to fmx_engine_wait's short naps. */
+static void idle(struct peer *p, int max_ms)
+{
+    struct pollfd pfd = {.fd = fmx_engine_fd(p->eng), .events = POLLIN};
+    int t = fmx_engine_timeout_ms(p->eng);
+
+    if (pfd.fd < 0) {
+        fmx_engine_wait(p->eng, max_ms);
+        return;
+    }
+    if (fmx_engine_prepare_wait(p->eng) != 0)
+        return;
+    poll(&pfd, 1, t < 0 || t > max_ms ? max_ms : t);
+}
+
 /* Progresses until *done is non-zero or deadline_ms passes; returns 0 or -ETIMEDOUT. */
 static int run_until(struct peer *p, const int *done, uint64_t deadline_ms)
 {
@@ -81,7 +98,7 @@ static int run_until(struct peer *p, const int *done, uint64_t deadline_ms)
         if (fmx_now_ns() > until)
             return -ETIMEDOUT;
         if (fmx_engine_progress(p->eng) == 0)
-            fmx_engine_wait(p->eng, 100);
+            idle(p, 100);
     }
     return 0;
 }
@@ -196,7 +213,7 @@ static void scenario_subsets(struct peer *p)
         for (it = 0; it < p->o.iters; it++)
             all &= (!inA || pa[it].fired) && (!inB || pb[it].fired);
         if (!all && fmx_engine_progress(p->eng) == 0)
-            fmx_engine_wait(p->eng, 100);
+            idle(p, 100);
     }
     for (it = 0; it < p->o.iters; it++) {
         if (inA)
@@ -280,7 +297,7 @@ static void scenario_dmodex(struct peer *p)
     }
     while (fired < 2 * (n - 1) && fmx_now_ns() < until) {
         if (fmx_engine_progress(p->eng) == 0)
-            fmx_engine_wait(p->eng, 20);
+            idle(p, 20);
         for (uint32_t i = 0; i < st.nheld; i++)
             fmx_dmodex_respond(p->eng, st.held[i], 0, mine, len);
         st.nheld = 0;
