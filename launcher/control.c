@@ -1,0 +1,334 @@
+/* Control-channel framing, packing and TCP helpers (see control.h). */
+#include "control.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEADER 8u
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 256;
+    uint8_t *n;
+
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap == *cap)
+        return 0;
+    if (!(n = realloc(*buf, ncap)))
+        return -ENOMEM;
+    *buf = n;
+    *cap = ncap;
+    return 0;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void fmx_pack_init(fmx_pack_t *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void fmx_pack_free(fmx_pack_t *p)
+{
+    free(p->data);
+    memset(p, 0, sizeof(*p));
+}
+
+static void put(fmx_pack_t *p, const void *b, size_t n)
+{
+    if (p->err || grow(&p->data, &p->cap, p->len + n)) {
+        p->err = 1;
+        return;
+    }
+    if (n)
+        memcpy(p->data + p->len, b, n);
+    p->len += n;
+}
+
+void fmx_pack_u32(fmx_pack_t *p, uint32_t v)
+{
+    uint8_t b[4];
+
+    put_le32(b, v);
+    put(p, b, 4);
+}
+
+void fmx_pack_bytes(fmx_pack_t *p, const void *b, size_t n)
+{
+    if (n > UINT32_MAX) {
+        p->err = 1;
+        return;
+    }
+    fmx_pack_u32(p, (uint32_t)n);
+    put(p, b, n);
+}
+
+void fmx_pack_str(fmx_pack_t *p, const char *s)
+{
+    fmx_pack_bytes(p, s ? s : "", s ? strlen(s) : 0);
+}
+
+void fmx_unpack_init(fmx_pack_t *p, const void *data, size_t len)
+{
+    memset(p, 0, sizeof(*p));
+    p->data = (uint8_t *)data;
+    p->len = len;
+}
+
+uint32_t fmx_unpack_u32(fmx_pack_t *p)
+{
+    uint32_t v;
+
+    if (p->err || p->len - p->pos < 4) {
+        p->err = 1;
+        return 0;
+    }
+    v = get_le32(p->data + p->pos);
+    p->pos += 4;
+    return v;
+}
+
+const void *fmx_unpack_bytes(fmx_pack_t *p, size_t *n)
+{
+    uint32_t len = fmx_unpack_u32(p);
+    const void *b;
+
+    if (p->err || p->len - p->pos < len) {
+        p->err = 1;
+        *n = 0;
+        return NULL;
+    }
+    b = p->data + p->pos;
+    p->pos += len;
+    *n = len;
+    return b;
+}
+
+char *fmx_unpack_str(fmx_pack_t *p)
+{
+    size_t n;
+    const char *b = fmx_unpack_bytes(p, &n);
+    char *s;
+
+    if (!b || memchr(b, '\0', n) || !(s = malloc(n + 1))) {
+        p->err = 1;
+        return NULL;
+    }
+    memcpy(s, b, n);
+    s[n] = '\0';
+    return s;
+}
+
+fmx_conn_t *fmx_conn_new(int fd, const char *peer)
+{
+    fmx_conn_t *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return c;
+}
+
+void fmx_conn_free(fmx_conn_t *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+int fmx_conn_flush(fmx_conn_t *c)
+{
+    while (c->out_pos < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+        c->out_pos += (size_t)n;
+    }
+    c->out_len = c->out_pos = 0;
+    return 0;
+}
+
+int fmx_conn_flush_blocking(fmx_conn_t *c, int timeout_ms)
+{
+    uint64_t until = fmx_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    int rc;
+
+    while ((rc = fmx_conn_flush(c)) == -EAGAIN) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        uint64_t now = fmx_now_ns();
+
+        if (now >= until)
+            return -ETIMEDOUT;
+        poll(&pfd, 1, (int)((until - now) / 1000000u) + 1);
+    }
+    return rc;
+}
+
+int fmx_conn_send(fmx_conn_t *c, uint16_t type, const fmx_pack_t *body)
+{
+    size_t blen = body ? body->len : 0;
+    uint8_t *h;
+    int rc;
+
+    if ((body && body->err) || blen > FMX_CTL_MAX_MESSAGE)
+        return -EINVAL;
+    if (c->out_pos && c->out_pos == c->out_len)
+        c->out_len = c->out_pos = 0;
+    if ((rc = grow(&c->out, &c->out_cap, c->out_len + HEADER + blen)))
+        return rc;
+    h = c->out + c->out_len;
+    put_le32(h, (uint32_t)blen);
+    h[4] = (uint8_t)type;
+    h[5] = (uint8_t)(type >> 8);
+    h[6] = h[7] = 0;
+    if (blen)
+        memcpy(h + HEADER, body->data, blen);
+    c->out_len += HEADER + blen;
+    rc = fmx_conn_flush(c);
+    return rc == -EAGAIN ? 0 : rc;
+}
+
+int fmx_conn_read(fmx_conn_t *c, fmx_error_t *err)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (grow(&c->in, &c->in_cap, c->in_len + 65536))
+            return -ENOMEM;
+        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            fmx_errprintf(err, "%s closed the connection", c->peer);
+            return -EPIPE;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        fmx_errprintf(err, "reading from %s: %s", c->peer, strerror(errno));
+        return -errno;
+    }
+}
+
+int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *err)
+{
+    uint32_t len;
+
+    if (c->consumed) {
+        memmove(c->in, c->in + c->consumed, c->in_len - c->consumed);
+        c->in_len -= c->consumed;
+        c->consumed = 0;
+    }
+    if (c->in_len < HEADER)
+        return 0;
+    len = get_le32(c->in);
+    if (len > FMX_CTL_MAX_MESSAGE || c->in[6] || c->in[7]) {
+        fmx_errprintf(err, "%s sent a malformed control message (length %u, type %u)", c->peer, len,
+                      (unsigned)(c->in[4] | c->in[5] << 8));
+        return -EPROTO;
+    }
+    if (c->in_len < HEADER + (size_t)len)
+        return 0;
+    *type = (uint16_t)(c->in[4] | c->in[5] << 8);
+    fmx_unpack_init(body, c->in + HEADER, len);
+    c->consumed = HEADER + len;
+    return 1;
+}
+
+int fmx_tcp_listen(const char *host, uint16_t port, uint16_t *bound, fmx_error_t *err)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    socklen_t slen = sizeof(sa);
+    int fd, one = 1;
+
+    if (host && *host) {
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+        int rc = getaddrinfo(host, NULL, &hints, &res);
+        if (rc) {
+            fmx_errprintf(err, "cannot resolve %s: %s", host, gai_strerror(rc));
+            return -ENOENT;
+        }
+        sa.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        freeaddrinfo(res);
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fmx_errprintf(err, "socket: %s", strerror(errno));
+        return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024) ||
+        getsockname(fd, (struct sockaddr *)&sa, &slen)) {
+        int e = errno;
+        fmx_errprintf(err, "cannot listen on %s:%u: %s", host && *host ? host : "*", port,
+                      strerror(e));
+        close(fd);
+        return -e;
+    }
+    *bound = ntohs(sa.sin_port);
+    return fd;
+}
+
+int fmx_tcp_connect(const char *host, uint16_t port, int timeout_ms, fmx_error_t *err)
+{
+    uint64_t until = fmx_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    char service[8];
+    int last = 0;
+
+    snprintf(service, sizeof(service), "%u", port);
+    for (;;) {
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+        int rc = getaddrinfo(host, service, &hints, &res);
+
+        if (rc == 0) {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+            if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+                freeaddrinfo(res);
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                return fd;
+            }
+            last = errno;
+            if (fd >= 0)
+                close(fd);
+            freeaddrinfo(res);
+        }
+        if (fmx_now_ns() >= until) {
+            fmx_errprintf(err, "cannot reach %s:%u within %d ms: %s", host, port, timeout_ms,
+                          rc ? gai_strerror(rc) : strerror(last));
+            return rc ? -ENOENT : -(last ? last : ETIMEDOUT);
+        }
+        nanosleep(&(struct timespec){0, 100000000}, NULL); /* names may resolve late (k8s) */
+    }
+}

@@ -1,0 +1,79 @@
+/* The launcher's control channel: length-prefixed messages over a TCP connection between
+ * pmixrun and each pmixd (bootstrap, stdio, exit statuses, abort). A message is u32 length,
+ * u16 type, u16 zero, then fields packed with fmx_pack_* and read back with fmx_unpack_*, which
+ * check every length against the message. Knows nothing of PMIx or the engine. */
+#ifndef FMX_CONTROL_H
+#define FMX_CONTROL_H
+
+#include "fmx_common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FMX_CTL_MAX_MESSAGE (64u << 20)
+
+enum fmx_ctl_type {
+    FMX_CTL_HELLO = 1, /* d->r: secret, node index, hostname, fabric address */
+    FMX_CTL_JOB = 2, /* r->d: the job description (jobspec.h) */
+    FMX_CTL_ADDRS = 3, /* r->d: every daemon's fabric address */
+    FMX_CTL_IO = 4, /* d->r: rank, stream (1 out, 2 err), bytes */
+    FMX_CTL_EXIT = 5, /* d->r: rank, wait status */
+    FMX_CTL_ABORT = 6, /* d->r: rank, status, message (PMIx_Abort) */
+    FMX_CTL_KILL = 7, /* r->d: terminate every local rank now */
+    FMX_CTL_LOG = 8, /* d->r: a line for the user's terminal */
+    FMX_CTL_ERROR = 9, /* d->r: the daemon cannot go on: message */
+    FMX_CTL_SHUTDOWN = 10 /* r->d: all ranks are done, exit */
+};
+
+/* A growable packing buffer, or a cursor over a received message. */
+typedef struct fmx_pack {
+    uint8_t *data;
+    size_t len, cap, pos;
+    int err; /* sticky: a failed get or put leaves it set */
+} fmx_pack_t;
+
+void fmx_pack_init(fmx_pack_t *p);
+void fmx_pack_free(fmx_pack_t *p);
+void fmx_pack_u32(fmx_pack_t *p, uint32_t v);
+void fmx_pack_bytes(fmx_pack_t *p, const void *b, size_t n); /* u32 length, bytes */
+void fmx_pack_str(fmx_pack_t *p, const char *s);
+
+/* Reading: a cursor over len bytes at data (not owned). */
+void fmx_unpack_init(fmx_pack_t *p, const void *data, size_t len);
+uint32_t fmx_unpack_u32(fmx_pack_t *p);
+/* Points into the message; *n gets the length. NULL and p->err on a short message. */
+const void *fmx_unpack_bytes(fmx_pack_t *p, size_t *n);
+/* A malloc'd, NUL-terminated copy (NULL on error). */
+char *fmx_unpack_str(fmx_pack_t *p);
+
+/* One end of a control connection: a non-blocking socket with input and output buffers. */
+typedef struct fmx_conn {
+    int fd;
+    char peer[96]; /* who is at the other end, for error messages */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    size_t consumed; /* bytes of the message handed out last, dropped on the next call */
+    uint8_t *out;
+    size_t out_len, out_cap, out_pos;
+} fmx_conn_t;
+
+fmx_conn_t *fmx_conn_new(int fd, const char *peer);
+void fmx_conn_free(fmx_conn_t *c);
+/* Queues a message and writes what the socket takes now. */
+int fmx_conn_send(fmx_conn_t *c, uint16_t type, const fmx_pack_t *body);
+/* Writes queued output; 0 when all is written, -EAGAIN when some remains, <0 on error. */
+int fmx_conn_flush(fmx_conn_t *c);
+/* Writes all queued output, waiting up to timeout_ms. */
+int fmx_conn_flush_blocking(fmx_conn_t *c, int timeout_ms);
+/* Reads what is available: 0, -EPIPE at end of stream, or another error (err says which). */
+int fmx_conn_read(fmx_conn_t *c, fmx_error_t *err);
+/* Takes the next complete message: 1 with type/body set (body valid until the next call),
+ * 0 when none is complete yet, <0 when the peer sent an impossible length (err says so). */
+int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *err);
+
+/* TCP helpers. host may be a name or address; port 0 picks a free port. */
+int fmx_tcp_listen(const char *host, uint16_t port, uint16_t *bound, fmx_error_t *err);
+/* Connects with a deadline, retrying refused connections and unresolved names until then. */
+int fmx_tcp_connect(const char *host, uint16_t port, int timeout_ms, fmx_error_t *err);
+
+#endif

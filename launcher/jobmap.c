@@ -1,0 +1,249 @@
+/* Hostfile and host-list parsing, and the assignment of ranks to nodes (see jobmap.h). */
+#include "jobmap.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int add_node(fmx_jobmap_t *map, const char *host, const char *name, uint32_t slots)
+{
+    fmx_node_t *n;
+
+    for (uint32_t i = 0; i < map->nnodes; i++) {
+        if (!strcmp(map->nodes[i].name, name)) {
+            map->nodes[i].slots += slots;
+            return 0;
+        }
+    }
+    n = realloc(map->nodes, (map->nnodes + 1) * sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    map->nodes = n;
+    n = &map->nodes[map->nnodes];
+    memset(n, 0, sizeof(*n));
+    n->host = strdup(host);
+    n->name = strdup(name);
+    n->slots = slots;
+    if (!n->host || !n->name) {
+        free(n->host);
+        free(n->name);
+        return -ENOMEM;
+    }
+    map->nnodes++;
+    return 0;
+}
+
+static int valid_host(const char *h)
+{
+    if (!*h || strlen(h) > 253)
+        return 0;
+    for (; *h; h++)
+        if (!isalnum((unsigned char)*h) && !strchr("-._", *h))
+            return 0;
+    return 1;
+}
+
+/* Parses "slots=N" style values: a positive integer below 2^20. */
+static int parse_count(const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    v = strtoul(s, &end, 10);
+    if (*end || v == 0 || v > (1u << 20))
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_line(fmx_jobmap_t *map, char *line, const char *path, int lineno, fmx_error_t *err)
+{
+    char *save, *host = strtok_r(line, " \t\r\n", &save), *tok;
+    uint32_t slots = 0, max_slots = 0;
+
+    if (!host)
+        return 0;
+    if (!valid_host(host)) {
+        fmx_errprintf(err, "%s:%d: \"%s\" is not a host name", path, lineno, host);
+        return -EINVAL;
+    }
+    while ((tok = strtok_r(NULL, " \t\r\n", &save))) {
+        uint32_t *dst = NULL;
+        const char *val = strchr(tok, '=');
+
+        if (!strncmp(tok, "slots=", 6) || !strncmp(tok, "slot=", 5) || !strncmp(tok, "cpu=", 4))
+            dst = &slots;
+        else if (!strncmp(tok, "max_slots=", 10) || !strncmp(tok, "max-slots=", 10))
+            dst = &max_slots;
+        if (!dst) {
+            fmx_errprintf(err, "%s:%d: unknown attribute \"%s\" (expected slots=N or max_slots=N)",
+                          path, lineno, tok);
+            return -EINVAL;
+        }
+        if (parse_count(val + 1, dst)) {
+            fmx_errprintf(err, "%s:%d: \"%s\" needs a positive number", path, lineno, tok);
+            return -EINVAL;
+        }
+    }
+    if (max_slots && slots > max_slots) {
+        fmx_errprintf(err, "%s:%d: slots=%u exceeds max_slots=%u", path, lineno, slots, max_slots);
+        return -EINVAL;
+    }
+    return add_node(map, host, host, slots ? slots : 1);
+}
+
+int fmx_hostfile_read(fmx_jobmap_t *map, const char *path, fmx_error_t *err)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int lineno = 0, rc = 0;
+
+    if (!f) {
+        fmx_errprintf(err, "cannot open hostfile %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        char *hash = strchr(line, '#');
+
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            fmx_errprintf(err, "%s:%d: line longer than %zu characters", path, lineno,
+                          sizeof(line) - 2);
+            rc = -EINVAL;
+            break;
+        }
+        if (hash)
+            *hash = '\0';
+        rc = parse_line(map, line, path, lineno, err);
+    }
+    fclose(f);
+    if (rc == 0 && map->nnodes == 0) {
+        fmx_errprintf(err, "%s: no hosts in the hostfile", path);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+int fmx_hostlist_parse(fmx_jobmap_t *map, const char *spec, fmx_error_t *err)
+{
+    char *copy = strdup(spec), *save, *item;
+    int rc = 0;
+
+    if (!copy)
+        return -ENOMEM;
+    for (item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        uint32_t slots = 1;
+
+        if (colon) {
+            *colon = '\0';
+            if (parse_count(colon + 1, &slots)) {
+                fmx_errprintf(err, "--host %s: \"%s\" is not a slot count", spec, colon + 1);
+                rc = -EINVAL;
+                break;
+            }
+        }
+        if (!valid_host(item)) {
+            fmx_errprintf(err, "--host %s: \"%s\" is not a host name", spec, item);
+            rc = -EINVAL;
+            break;
+        }
+        rc = add_node(map, item, item, slots);
+    }
+    free(copy);
+    if (rc == 0 && map->nnodes == 0) {
+        fmx_errprintf(err, "--host \"%s\" names no host", spec);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+int fmx_jobmap_add_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_error_t *err)
+{
+    char host[256], name[300];
+
+    if (gethostname(host, sizeof(host)))
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    for (uint32_t i = 0; i < count; i++) {
+        if (count == 1)
+            snprintf(name, sizeof(name), "%s", host);
+        else
+            snprintf(name, sizeof(name), "%s-v%u", host, i);
+        if (add_node(map, "localhost", name, slots)) {
+            fmx_errprintf(err, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int fmx_jobmap_assign(fmx_jobmap_t *map, uint32_t np, uint32_t npernode, int oversubscribe,
+                      fmx_error_t *err)
+{
+    uint64_t capacity = 0, left;
+    uint32_t rank = 0;
+
+    for (uint32_t i = 0; i < map->nnodes; i++)
+        capacity += npernode ? npernode : map->nodes[i].slots;
+    if (np == 0)
+        np = (uint32_t)(capacity < UINT32_MAX ? capacity : UINT32_MAX);
+    if (np > capacity && (npernode || !oversubscribe)) {
+        if (npernode)
+            fmx_errprintf(err, "%u ranks do not fit %u nodes at %u per node (-N)", np, map->nnodes,
+                          npernode);
+        else
+            fmx_errprintf(err,
+                          "%u ranks but only %llu slots on %u node%s: add slots in the "
+                          "hostfile (slots=N) or --host (host:N), or pass --oversubscribe",
+                          np, (unsigned long long)capacity, map->nnodes,
+                          map->nnodes == 1 ? "" : "s");
+        return -EINVAL;
+    }
+    /* fill slots node by node, then spread what is left evenly */
+    left = np;
+    for (uint32_t i = 0; i < map->nnodes; i++) {
+        uint32_t cap = npernode ? npernode : map->nodes[i].slots;
+        map->nodes[i].nranks = (uint32_t)(left < cap ? left : cap);
+        left -= map->nodes[i].nranks;
+    }
+    for (uint32_t i = 0; left; i = (i + 1) % map->nnodes, left--)
+        map->nodes[i].nranks++;
+    for (uint32_t i = 0; i < map->nnodes; i++) {
+        map->nodes[i].first_rank = rank;
+        rank += map->nodes[i].nranks;
+    }
+    map->size = np;
+    return 0;
+}
+
+uint32_t fmx_jobmap_node_of(const fmx_jobmap_t *map, uint32_t rank)
+{
+    uint32_t lo = 0, hi = map->nnodes;
+
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (map->nodes[mid].first_rank <= rank)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    /* empty nodes share first_rank with the next one: step past them */
+    while (lo + 1 < map->nnodes && map->nodes[lo].nranks == 0)
+        lo++;
+    return lo;
+}
+
+void fmx_jobmap_free(fmx_jobmap_t *map)
+{
+    for (uint32_t i = 0; i < map->nnodes; i++) {
+        free(map->nodes[i].host);
+        free(map->nodes[i].name);
+    }
+    free(map->nodes);
+    memset(map, 0, sizeof(*map));
+}

@@ -1,0 +1,495 @@
+/* pmixd: one per node. Connects to pmixrun's control channel, proves it belongs to the job
+ * (FMX_JOB_SECRET), opens its fabric endpoint, learns the job and every daemon's address,
+ * starts the PMIx server and this node's ranks, and then runs one poll loop: control messages,
+ * engine progress, PMIx requests, children's output and exits. */
+#include "control.h"
+#include "glue.h"
+#include "jobspec.h"
+#include "ranks.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define IO_CHUNK 65536
+
+struct daemon {
+    fmx_conn_t *ctl;
+    fmx_jobspec_t job;
+    fmx_transport_t *tp;
+    fmx_engine_t *eng;
+    fmx_glue_t *glue;
+    fmx_rank_proc_t *ranks;
+    uint32_t nranks, live;
+    int sigfd;
+    char tmpdir[256];
+    int stop;
+};
+
+static void send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
+{
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_str(&p, text);
+    fmx_conn_send(d->ctl, type, &p);
+    fmx_pack_free(&p);
+}
+
+/* Reports a fatal error to pmixrun (who prints it) and to our own stderr. */
+static void fatal(struct daemon *d, const char *text)
+{
+    fprintf(stderr, "pmixd: %s\n", text);
+    if (d->ctl) {
+        send_text(d, FMX_CTL_ERROR, UINT32_MAX, text);
+        fmx_conn_flush_blocking(d->ctl, 2000);
+    }
+}
+
+/* ---- glue callbacks ---- */
+
+static void on_abort(void *arg, uint32_t rank, int status, const char *msg)
+{
+    struct daemon *d = arg;
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_u32(&p, (uint32_t)status);
+    fmx_pack_str(&p, msg);
+    fmx_conn_send(d->ctl, FMX_CTL_ABORT, &p);
+    fmx_pack_free(&p);
+}
+
+static void on_log(void *arg, uint32_t rank, const char *msg)
+{
+    send_text(arg, FMX_CTL_LOG, rank, msg);
+}
+
+/* ---- bootstrap ---- */
+
+static int wait_message(struct daemon *d, uint16_t want, fmx_pack_t *body, int timeout_ms,
+                        fmx_error_t *err)
+{
+    uint64_t until = fmx_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint16_t type;
+    int rc;
+
+    for (;;) {
+        rc = fmx_conn_next(d->ctl, &type, body, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && type == want)
+            return 0;
+        if (rc == 1 && (type == FMX_CTL_KILL || type == FMX_CTL_SHUTDOWN)) {
+            fmx_errprintf(err, "pmixrun ended the job during start-up");
+            return -ECANCELED;
+        }
+        if (rc == 1)
+            continue;
+        struct pollfd pfd = {.fd = d->ctl->fd, .events = POLLIN};
+        uint64_t now = fmx_now_ns();
+        if (now >= until) {
+            fmx_errprintf(err, "no job description from pmixrun within %d ms", timeout_ms);
+            return -ETIMEDOUT;
+        }
+        poll(&pfd, 1, (int)((until - now) / 1000000u) + 1);
+        if ((rc = fmx_conn_read(d->ctl, err)) < 0)
+            return rc;
+    }
+}
+
+static int bootstrap(struct daemon *d, const char *host, uint16_t port, uint32_t node,
+                     fmx_error_t *err)
+{
+    const char *secret = getenv("FMX_JOB_SECRET");
+    uint8_t addr[256];
+    size_t alen = sizeof(addr);
+    char hostname[256] = "";
+    fmx_pack_t p;
+    int fd, rc;
+
+    if (!secret || !*secret) {
+        fmx_errprintf(err, "FMX_JOB_SECRET is not set: pmixd is started by pmixrun");
+        return -EINVAL;
+    }
+    if ((fd = fmx_tcp_connect(host, port, 30000, err)) < 0)
+        return fd;
+    d->ctl = fmx_conn_new(fd, "pmixrun");
+    if ((rc = fmx_ofi_open(NULL, &d->tp, err)) || (rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
+        if (rc && !err->text[0])
+            fmx_errprintf(err, "cannot read the fabric address: %s", fmx_strerror(rc));
+        return rc ? rc : -EIO;
+    }
+    gethostname(hostname, sizeof(hostname) - 1);
+    fmx_pack_init(&p);
+    fmx_pack_str(&p, secret);
+    fmx_pack_u32(&p, node);
+    fmx_pack_str(&p, hostname);
+    fmx_pack_bytes(&p, addr, alen);
+    rc = fmx_conn_send(d->ctl, FMX_CTL_HELLO, &p);
+    fmx_pack_free(&p);
+    if (rc || (rc = wait_message(d, FMX_CTL_JOB, &p, 60000, err)) ||
+        (rc = fmx_jobspec_unpack(&d->job, &p, "pmixrun", err)))
+        return rc ? rc : -EIO;
+    return 0;
+}
+
+static int connect_peers(struct daemon *d, fmx_error_t *err)
+{
+    uint32_t n = d->job.map.nnodes;
+    const void **addrs = calloc(n, sizeof(*addrs));
+    size_t *lens = calloc(n, sizeof(*lens));
+    fmx_pack_t p;
+    int rc;
+
+    if (!addrs || !lens)
+        rc = -ENOMEM;
+    else if ((rc = wait_message(d, FMX_CTL_ADDRS, &p, 60000, err)) == 0) {
+        for (uint32_t i = 0; i < n; i++)
+            addrs[i] = fmx_unpack_bytes(&p, &lens[i]);
+        if (p.err || p.pos != p.len) {
+            fmx_errprintf(err, "malformed address list from pmixrun");
+            rc = -EPROTO;
+        } else if ((rc = d->tp->ops->add_peers(d->tp, n, (const void *const *)addrs, lens))) {
+            fmx_errprintf(err, "cannot reach the other daemons' fabric addresses: %s",
+                          fmx_strerror(rc));
+        }
+    }
+    free(addrs);
+    free(lens);
+    if (rc)
+        return rc;
+    fmx_engine_config_t cfg = {.self = d->job.self,
+                               .members = n,
+                               .transport = d->tp,
+                               .default_timeout_ms = d->job.timeout_ms};
+    if ((rc = fmx_engine_create(&cfg, &d->eng)))
+        fmx_errprintf(err, "cannot start the engine: %s", fmx_strerror(rc));
+    return rc;
+}
+
+/* ---- ranks ---- */
+
+static int make_tmpdir(struct daemon *d, fmx_error_t *err)
+{
+    const char *base = getenv("TMPDIR");
+
+    snprintf(d->tmpdir, sizeof(d->tmpdir), "%s/fmx.%s.%u.XXXXXX", base && *base ? base : "/tmp",
+             d->job.nspace, d->job.self);
+    if (!mkdtemp(d->tmpdir)) {
+        fmx_errprintf(err, "cannot create a session directory under %s: %s",
+                      base && *base ? base : "/tmp", strerror(errno));
+        d->tmpdir[0] = '\0';
+        return -errno;
+    }
+    return 0;
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    struct dirent *de;
+    char child[4096];
+
+    if (dir) {
+        while ((de = readdir(dir))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+            if (de->d_type == DT_DIR)
+                remove_tree(child);
+            else
+                unlink(child);
+        }
+        closedir(dir);
+    }
+    rmdir(path);
+}
+
+/* The environment of one rank: ours, then the job's exports, then what PMIx needs. */
+static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t *err)
+{
+    extern char **environ;
+    char **pmix_env = NULL, num[16];
+    int rc = 0;
+
+    for (char **e = environ; *e && !rc; e++)
+        if (strncmp(*e, "FMX_JOB_SECRET=", 15))
+            rc = fmx_env_set(env, *e);
+    for (uint32_t i = 0; i < d->job.nenv && !rc; i++)
+        rc = fmx_env_set(env, d->job.env[i]);
+    if (rc || (rc = fmx_glue_child_env(d->glue, rank, &pmix_env, err)))
+        return rc;
+    for (char **e = pmix_env; *e && !rc; e++)
+        rc = fmx_env_set(env, *e);
+    fmx_glue_free_env(pmix_env);
+    snprintf(num, sizeof(num), "%u", rank);
+    if (!rc)
+        rc = fmx_env_set_kv(env, "FMX_RANK", num);
+    if (!rc)
+        rc = fmx_env_set_kv(env, "TMPDIR", d->tmpdir);
+    return rc;
+}
+
+static int start_ranks(struct daemon *d, fmx_error_t *err)
+{
+    const fmx_node_t *me = &d->job.map.nodes[d->job.self];
+
+    d->nranks = me->nranks;
+    d->ranks = calloc(d->nranks ? d->nranks : 1, sizeof(*d->ranks));
+    if (!d->ranks)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < d->nranks; i++) {
+        fmx_rank_proc_t *rp = &d->ranks[i];
+        fmx_env_t env = {0};
+        int rc;
+
+        rp->rank = me->first_rank + i;
+        rp->out = rp->err = -1;
+        rc = rank_env(d, rp->rank, &env, err);
+        if (rc == 0)
+            rc = fmx_rank_spawn(rp, d->job.argv, env.v, d->job.wdir, err);
+        fmx_env_free(&env);
+        if (rp->pid > 0)
+            d->live++;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void kill_ranks(struct daemon *d, int sig)
+{
+    for (uint32_t i = 0; i < d->nranks; i++)
+        if (d->ranks[i].pid > 0 && !d->ranks[i].reaped)
+            kill(-d->ranks[i].pid, sig); /* its process group: helpers it forked go too */
+}
+
+/* ---- the loop ---- */
+
+static void forward(struct daemon *d, fmx_rank_proc_t *rp, int *fd, uint32_t stream)
+{
+    char buf[IO_CHUNK];
+    ssize_t n = read(*fd, buf, sizeof(buf));
+    fmx_pack_t p;
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rp->rank);
+    fmx_pack_u32(&p, stream);
+    fmx_pack_bytes(&p, buf, (size_t)n);
+    fmx_conn_send(d->ctl, FMX_CTL_IO, &p);
+    fmx_pack_free(&p);
+}
+
+/* Reports exits once a rank is reaped and its output is drained, so no output follows it. */
+static void report_exits(struct daemon *d)
+{
+    struct signalfd_siginfo si;
+    int status;
+    pid_t pid;
+
+    while (read(d->sigfd, &si, sizeof(si)) > 0)
+        ;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        for (uint32_t i = 0; i < d->nranks; i++)
+            if (d->ranks[i].pid == pid) {
+                d->ranks[i].reaped = 1;
+                d->ranks[i].status = status;
+            }
+    for (uint32_t i = 0; i < d->nranks; i++) {
+        fmx_rank_proc_t *rp = &d->ranks[i];
+        fmx_pack_t p;
+
+        if (!rp->reaped || rp->reaped == 2 || rp->out >= 0 || rp->err >= 0)
+            continue;
+        rp->reaped = 2;
+        d->live--;
+        fmx_pack_init(&p);
+        fmx_pack_u32(&p, rp->rank);
+        fmx_pack_u32(&p, (uint32_t)rp->status);
+        fmx_conn_send(d->ctl, FMX_CTL_EXIT, &p);
+        fmx_pack_free(&p);
+    }
+}
+
+static void on_control(struct daemon *d)
+{
+    fmx_error_t err = {{0}};
+    fmx_pack_t body;
+    uint16_t type;
+    int rc = fmx_conn_read(d->ctl, &err);
+
+    while (rc >= 0 && (rc = fmx_conn_next(d->ctl, &type, &body, &err)) == 1) {
+        if (type == FMX_CTL_KILL) {
+            kill_ranks(d, SIGKILL);
+        } else if (type == FMX_CTL_SHUTDOWN) {
+            d->stop = 1;
+        }
+    }
+    if (rc < 0) { /* pmixrun is gone: nobody is left to serve */
+        fprintf(stderr, "pmixd: node %u: %s; ending the job's ranks here\n", d->job.self, err.text);
+        kill_ranks(d, SIGKILL);
+        d->stop = 1;
+    }
+}
+
+static void loop(struct daemon *d)
+{
+    size_t cap = 4 + 2 * (size_t)d->nranks;
+    struct pollfd *pfd = calloc(cap, sizeof(*pfd));
+
+    while (pfd && !d->stop) {
+        size_t n = 0;
+        int t = fmx_engine_timeout_ms(d->eng), efd = fmx_engine_fd(d->eng);
+
+        pfd[n++] =
+            (struct pollfd){.fd = d->ctl->fd, .events = POLLIN | (d->ctl->out_len ? POLLOUT : 0)};
+        pfd[n++] = (struct pollfd){.fd = fmx_glue_fd(d->glue), .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = efd, .events = POLLIN};
+        for (uint32_t i = 0; i < d->nranks; i++) {
+            pfd[n++] = (struct pollfd){.fd = d->ranks[i].out, .events = POLLIN};
+            pfd[n++] = (struct pollfd){.fd = d->ranks[i].err, .events = POLLIN};
+        }
+        if (efd < 0) /* no fd from the fabric: come back soon to progress it */
+            t = t < 0 || t > 1 ? 1 : t;
+        if (fmx_engine_prepare_wait(d->eng) != 0)
+            t = 0;
+        poll(pfd, n, t);
+        if (pfd[0].revents & POLLIN)
+            on_control(d);
+        if (pfd[0].revents & POLLOUT)
+            fmx_conn_flush(d->ctl);
+        if (pfd[1].revents)
+            fmx_glue_dispatch(d->glue);
+        for (uint32_t i = 0; i < d->nranks; i++) {
+            if (pfd[4 + 2 * i].revents)
+                forward(d, &d->ranks[i], &d->ranks[i].out, 1);
+            if (pfd[5 + 2 * i].revents)
+                forward(d, &d->ranks[i], &d->ranks[i].err, 2);
+        }
+        report_exits(d);
+        fmx_engine_progress(d->eng);
+    }
+    free(pfd);
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: pmixd --control HOST:PORT --node INDEX [--secret-stdin]\n"
+            "  started by pmixrun (or a launch agent on its behalf) with FMX_JOB_SECRET "
+            "set\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {{"control", 1, 0, 'c'},
+                                       {"node", 1, 0, 'n'},
+                                       {"secret-stdin", 0, 0, 's'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    char secret[128];
+    struct daemon d = {.sigfd = -1};
+    fmx_error_t err = {{0}};
+    char *host = NULL, *colon;
+    long node = -1, port = 0;
+    sigset_t mask;
+    int c, rc = 1;
+
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'c' && (colon = strrchr(optarg, ':'))) {
+            host = strndup(optarg, (size_t)(colon - optarg));
+            port = strtol(colon + 1, NULL, 10);
+        } else if (c == 'n') {
+            node = strtol(optarg, NULL, 10);
+        } else if (c == 's') {
+            /* a launch agent's remote command: the secret comes on stdin, not in `ps` */
+            if (!fgets(secret, sizeof(secret), stdin)) {
+                fprintf(stderr, "pmixd: --secret-stdin: nothing on stdin\n");
+                return 2;
+            }
+            secret[strcspn(secret, "\n")] = '\0';
+            setenv("FMX_JOB_SECRET", secret, 1);
+        } else {
+            usage();
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!host || port <= 0 || port > 65535 || node < 0) {
+        usage();
+        free(host);
+        return 2;
+    }
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (bootstrap(&d, host, (uint16_t)port, (uint32_t)node, &err) || connect_peers(&d, &err) ||
+        make_tmpdir(&d, &err)) {
+        fatal(&d, err.text);
+        goto out;
+    }
+    const char **names = calloc(d.job.map.nnodes, sizeof(*names));
+    uint32_t *first = calloc(d.job.map.nnodes, sizeof(*first));
+    uint32_t *count = calloc(d.job.map.nnodes, sizeof(*count));
+    for (uint32_t i = 0; names && first && count && i < d.job.map.nnodes; i++) {
+        names[i] = d.job.map.nodes[i].name;
+        first[i] = d.job.map.nodes[i].first_rank;
+        count[i] = d.job.map.nodes[i].nranks;
+    }
+    fmx_glue_job_t gj = {.nspace = d.job.nspace,
+                         .size = d.job.map.size,
+                         .nnodes = d.job.map.nnodes,
+                         .self = d.job.self,
+                         .node_names = names,
+                         .first_rank = first,
+                         .nranks = count,
+                         .tmpdir = d.tmpdir};
+    fmx_glue_host_t gh = {.abort = on_abort, .log = on_log};
+    rc = names && first && count ? fmx_glue_start(&gj, d.eng, &gh, &d, &d.glue, &err) : -ENOMEM;
+    free(names);
+    free(first);
+    free(count);
+    if (rc || (rc = start_ranks(&d, &err))) {
+        fatal(&d, err.text[0] ? err.text : fmx_strerror(rc));
+        kill_ranks(&d, SIGKILL);
+        rc = 1;
+    }
+    loop(&d);
+    rc = 0;
+out:
+    kill_ranks(&d, SIGKILL);
+    while (d.ranks && waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    if (d.ctl)
+        fmx_conn_flush_blocking(d.ctl, 2000);
+    fmx_glue_stop(d.glue);
+    fmx_engine_destroy(d.eng);
+    fmx_transport_close(d.tp);
+    if (d.tmpdir[0])
+        remove_tree(d.tmpdir);
+    fmx_conn_free(d.ctl);
+    fmx_jobspec_free(&d.job);
+    free(d.ranks);
+    free(host);
+    return rc;
+}

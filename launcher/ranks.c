@@ -1,0 +1,127 @@
+/* Environment merging and the fork/exec of ranks (see ranks.h). */
+#include "ranks.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int fmx_env_set(fmx_env_t *e, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    size_t nlen = eq ? (size_t)(eq - entry) : strlen(entry);
+    char *copy = strdup(entry);
+
+    if (!copy)
+        return -ENOMEM;
+    for (size_t i = 0; i < e->n; i++) {
+        if (!strncmp(e->v[i], entry, nlen) && e->v[i][nlen] == '=') {
+            free(e->v[i]);
+            e->v[i] = copy;
+            return 0;
+        }
+    }
+    if (e->n + 2 > e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        char **v = realloc(e->v, cap * sizeof(*v));
+        if (!v) {
+            free(copy);
+            return -ENOMEM;
+        }
+        e->v = v;
+        e->cap = cap;
+    }
+    e->v[e->n++] = copy;
+    e->v[e->n] = NULL;
+    return 0;
+}
+
+int fmx_env_set_kv(fmx_env_t *e, const char *name, const char *value)
+{
+    size_t len = strlen(name) + strlen(value) + 2;
+    char *entry = malloc(len);
+    int rc;
+
+    if (!entry)
+        return -ENOMEM;
+    snprintf(entry, len, "%s=%s", name, value);
+    rc = fmx_env_set(e, entry);
+    free(entry);
+    return rc;
+}
+
+void fmx_env_free(fmx_env_t *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->v[i]);
+    free(e->v);
+    memset(e, 0, sizeof(*e));
+}
+
+/* In the child: only async-signal-safe calls until exec. */
+static void child(int out[2], int err[2], int report, char *const argv[], char *const env[],
+                  const char *wdir)
+{
+    int e;
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setpgid(0, 0);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    close(out[0]);
+    close(err[0]);
+    close(out[1]);
+    close(err[1]);
+    if (wdir && *wdir && chdir(wdir)) {
+        e = -errno; /* negative: the working directory, not the program */
+        (void)!write(report, &e, sizeof(e));
+        _exit(127);
+    }
+    execvpe(argv[0], argv, env);
+    e = errno;
+    (void)!write(report, &e, sizeof(e));
+    _exit(127);
+}
+
+int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
+                   fmx_error_t *err)
+{
+    int out[2], errp[2], rep[2], code = 0;
+    ssize_t n;
+
+    if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
+        fmx_errprintf(err, "rank %u: pipe: %s", rp->rank, strerror(errno));
+        return -errno;
+    }
+    rp->pid = fork();
+    if (rp->pid < 0) {
+        fmx_errprintf(err, "rank %u: fork: %s", rp->rank, strerror(errno));
+        return -errno;
+    }
+    if (rp->pid == 0)
+        child(out, errp, rep[1], argv, env, wdir);
+    close(out[1]);
+    close(errp[1]);
+    close(rep[1]);
+    do
+        n = read(rep[0], &code, sizeof(code));
+    while (n < 0 && errno == EINTR);
+    close(rep[0]);
+    rp->out = out[0];
+    rp->err = errp[0];
+    fcntl(rp->out, F_SETFL, O_NONBLOCK);
+    fcntl(rp->err, F_SETFL, O_NONBLOCK);
+    if (n == (ssize_t)sizeof(code)) {
+        if (code < 0)
+            fmx_errprintf(err, "rank %u: cannot enter working directory %s: %s", rp->rank, wdir,
+                          strerror(-code));
+        else
+            fmx_errprintf(err, "rank %u: cannot execute %s: %s", rp->rank, argv[0], strerror(code));
+        return code < 0 ? code : -code;
+    }
+    return 0;
+}

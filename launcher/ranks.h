@@ -1,0 +1,32 @@
+/* Starting a node's ranks: fork and exec with the merged environment, stdout and stderr on
+ * pipes the daemon forwards, and exec failures reported as a sentence, not a silent 127. */
+#ifndef FMX_RANKS_H
+#define FMX_RANKS_H
+
+#include "fmx_common.h"
+
+#include <sys/types.h>
+
+typedef struct fmx_rank_proc {
+    uint32_t rank;
+    pid_t pid;
+    int out, err; /* read ends; -1 once at end of file */
+    int reaped;
+    int status; /* wait status once reaped */
+} fmx_rank_proc_t;
+
+/* A growable NULL-terminated "NAME=value" array; fmx_env_set replaces an existing NAME. */
+typedef struct fmx_env {
+    char **v;
+    size_t n, cap;
+} fmx_env_t;
+
+int fmx_env_set(fmx_env_t *e, const char *entry);
+int fmx_env_set_kv(fmx_env_t *e, const char *name, const char *value);
+void fmx_env_free(fmx_env_t *e);
+
+/* Starts argv[0] (searched in PATH when it has no '/') in wdir with env. */
+int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
+                   fmx_error_t *err);
+
+#endif

@@ -1,0 +1,49 @@
+/* The OpenPMIx server of one pmixd, wired to the engine. Upcalls from libpmix's thread only
+ * copy their arguments into a request and post it to the daemon's loop (fmx_glue_fd() turns
+ * readable); fmx_glue_dispatch() runs them there and completes the PMIx callbacks later.
+ * fence_nb becomes an engine fence over the daemons hosting the participants; direct_modex an
+ * engine request to the daemon holding the rank, answered with PMIx_server_dmodex_request. */
+#ifndef FMX_GLUE_H
+#define FMX_GLUE_H
+
+#include "fmx_common.h"
+#include "fmx_engine.h"
+
+#include <stdint.h>
+
+/* What the glue needs to know of the job: one namespace, ranks in consecutive blocks per node
+ * (node i runs first_rank[i] .. first_rank[i] + nranks[i] - 1), this daemon is node `self`,
+ * and engine member i is node i. */
+typedef struct fmx_glue_job {
+    const char *nspace;
+    uint32_t size;
+    uint32_t nnodes, self;
+    const char *const *node_names;
+    const uint32_t *first_rank, *nranks;
+    const char *tmpdir; /* this daemon's private directory */
+} fmx_glue_job_t;
+
+/* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop. */
+typedef struct fmx_glue_host {
+    void (*abort)(void *arg, uint32_t rank, int status, const char *msg);
+    void (*log)(void *arg, uint32_t rank, const char *msg);
+    void (*finalized)(void *arg, uint32_t rank);
+} fmx_glue_host_t;
+
+typedef struct fmx_glue fmx_glue_t;
+
+/* Starts the PMIx server and registers the namespace and this node's ranks. The job and host
+ * structs are copied; engine stays the caller's and must outlive the glue. */
+int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
+                   void *host_arg, fmx_glue_t **out, fmx_error_t *err);
+/* The environment a local rank needs (PMIx_server_setup_fork): a NULL-terminated array to free
+ * with fmx_glue_free_env. */
+int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err);
+void fmx_glue_free_env(char **env);
+int fmx_glue_fd(fmx_glue_t *g);
+/* Runs the requests the PMIx thread posted. */
+void fmx_glue_dispatch(fmx_glue_t *g);
+/* Finalizes the PMIx server; pending requests are failed. */
+void fmx_glue_stop(fmx_glue_t *g);
+
+#endif

@@ -1,0 +1,154 @@
+/* The information a namespace is registered with: job-level keys (sizes, node and proc maps),
+ * this node's keys (local size and peers), and for every rank of the job, local or not, its
+ * local rank, node rank, node id and hostname. Types follow what clients check exactly (Open
+ * MPI fails on a uint16 local rank registered as uint32). */
+#include "glue_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct infos {
+    pmix_info_t *v;
+    size_t n, cap;
+};
+
+static pmix_info_t *next_info(struct infos *in)
+{
+    if (in->n == in->cap) {
+        size_t cap = in->cap ? in->cap * 2 : 32;
+        pmix_info_t *v;
+        PMIX_INFO_CREATE(v, cap);
+        if (!v)
+            return NULL;
+        for (size_t i = 0; i < in->n; i++)
+            PMIX_INFO_XFER(&v[i], &in->v[i]);
+        if (in->v)
+            PMIX_INFO_FREE(in->v, in->cap);
+        in->v = v;
+        in->cap = cap;
+    }
+    return &in->v[in->n++];
+}
+
+#define ADD(in, key, val, type)                                                                    \
+    do {                                                                                           \
+        pmix_info_t *i_ = next_info(in);                                                           \
+        if (!i_)                                                                                   \
+            return -ENOMEM;                                                                        \
+        PMIX_INFO_LOAD(i_, key, val, type);                                                        \
+    } while (0)
+
+/* "a,b,c" of the node names that run ranks, and "0,1;2,3" of their ranks. */
+static int maps(const fmx_glue_job_t *job, char **nodes, char **procs)
+{
+    size_t nlen = 1, plen = 1;
+    char *n, *p;
+
+    for (uint32_t i = 0; i < job->nnodes; i++) {
+        nlen += strlen(job->node_names[i]) + 1;
+        plen += (size_t)job->nranks[i] * 11 + 1;
+    }
+    n = calloc(1, nlen);
+    p = calloc(1, plen);
+    if (!n || !p) {
+        free(n);
+        free(p);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0, first = 1; i < job->nnodes; i++) {
+        if (!job->nranks[i])
+            continue;
+        if (!first) {
+            strcat(n, ",");
+            strcat(p, ";");
+        }
+        first = 0;
+        strcat(n, job->node_names[i]);
+        for (uint32_t r = 0; r < job->nranks[i]; r++)
+            sprintf(p + strlen(p), r ? ",%u" : "%u", job->first_rank[i] + r);
+    }
+    *nodes = n;
+    *procs = p;
+    return 0;
+}
+
+static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t node, uint32_t rank)
+{
+    pmix_info_t *pi = next_info(in), *d;
+    pmix_data_array_t *darray;
+    pmix_rank_t r = rank;
+    uint16_t local = (uint16_t)(rank - job->first_rank[node]);
+    uint32_t zero = 0;
+
+    if (!pi)
+        return -ENOMEM;
+    PMIX_DATA_ARRAY_CREATE(darray, 6, PMIX_INFO);
+    if (!darray)
+        return -ENOMEM;
+    d = darray->array;
+    PMIX_INFO_LOAD(&d[0], PMIX_RANK, &r, PMIX_PROC_RANK);
+    PMIX_INFO_LOAD(&d[1], PMIX_LOCAL_RANK, &local, PMIX_UINT16);
+    PMIX_INFO_LOAD(&d[2], PMIX_NODE_RANK, &local, PMIX_UINT16);
+    PMIX_INFO_LOAD(&d[3], PMIX_NODEID, &node, PMIX_UINT32);
+    PMIX_INFO_LOAD(&d[4], PMIX_HOSTNAME, job->node_names[node], PMIX_STRING);
+    PMIX_INFO_LOAD(&d[5], PMIX_APPNUM, &zero, PMIX_UINT32);
+    PMIX_LOAD_KEY(pi->key, PMIX_PROC_DATA);
+    pi->value.type = PMIX_DATA_ARRAY;
+    pi->value.data.darray = darray;
+    return 0;
+}
+
+int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout)
+{
+    struct infos in = {0};
+    uint32_t self = job->self, zero = 0, nnodes = 0;
+    char *nodes = NULL, *procs = NULL, *node_regex = NULL, *proc_regex = NULL, *peers;
+    pmix_rank_t leader = job->first_rank[self];
+    int rc;
+
+    for (uint32_t i = 0; i < job->nnodes; i++)
+        nnodes += job->nranks[i] != 0;
+    if ((rc = maps(job, &nodes, &procs)))
+        return rc;
+    if (PMIx_generate_regex(nodes, &node_regex) != PMIX_SUCCESS ||
+        PMIx_generate_ppn(procs, &proc_regex) != PMIX_SUCCESS) {
+        free(nodes);
+        free(procs);
+        return -EINVAL;
+    }
+    free(nodes);
+    free(procs);
+    peers = calloc(1, (size_t)job->nranks[self] * 11 + 1);
+    if (!peers)
+        return -ENOMEM;
+    for (uint32_t r = 0; r < job->nranks[self]; r++)
+        sprintf(peers + strlen(peers), r ? ",%u" : "%u", job->first_rank[self] + r);
+
+    ADD(&in, PMIX_UNIV_SIZE, &job->size, PMIX_UINT32);
+    ADD(&in, PMIX_JOB_SIZE, &job->size, PMIX_UINT32);
+    ADD(&in, PMIX_MAX_PROCS, &job->size, PMIX_UINT32);
+    ADD(&in, PMIX_JOBID, job->nspace, PMIX_STRING);
+    ADD(&in, PMIX_APPNUM, &zero, PMIX_UINT32);
+    ADD(&in, PMIX_NUM_NODES, &nnodes, PMIX_UINT32);
+    ADD(&in, PMIX_NODE_MAP, node_regex, PMIX_REGEX);
+    ADD(&in, PMIX_PROC_MAP, proc_regex, PMIX_REGEX);
+    ADD(&in, PMIX_LOCAL_SIZE, &job->nranks[self], PMIX_UINT32);
+    ADD(&in, PMIX_NODE_SIZE, &job->nranks[self], PMIX_UINT32);
+    ADD(&in, PMIX_LOCAL_PEERS, peers, PMIX_STRING);
+    ADD(&in, PMIX_LOCALLDR, &leader, PMIX_PROC_RANK);
+    ADD(&in, PMIX_NODEID, &self, PMIX_UINT32);
+    ADD(&in, PMIX_HOSTNAME, job->node_names[self], PMIX_STRING);
+    ADD(&in, PMIX_TMPDIR, job->tmpdir, PMIX_STRING);
+    ADD(&in, PMIX_NSDIR, job->tmpdir, PMIX_STRING);
+    free(peers);
+    free(node_regex);
+    free(proc_regex);
+    for (uint32_t node = 0; node < job->nnodes; node++)
+        for (uint32_t r = 0; r < job->nranks[node]; r++)
+            if ((rc = add_proc_data(&in, job, node, job->first_rank[node] + r)))
+                return rc;
+    *out = in.v;
+    *nout = in.n;
+    return 0;
+}

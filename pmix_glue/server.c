@@ -1,0 +1,677 @@
+/* The PMIx server module of a pmixd. Each upcall copies its arguments into one request, queues
+ * it and wakes the daemon's loop; fmx_glue_dispatch() does the work there and owns the request
+ * from then on: it completes the PMIx callback (now, or when the engine finishes) and frees
+ * the request exactly once. Nothing here runs engine code on libpmix's thread. */
+#include "glue_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum req_kind { REQ_FENCE, REQ_DMODEX, REQ_DMODEX_ANSWER, REQ_ABORT, REQ_LOG, REQ_FINALIZED };
+
+struct req {
+    struct req *next;
+    enum req_kind kind;
+    fmx_glue_t *g;
+    pmix_proc_t proc; /* the client, or the rank asked for */
+    pmix_proc_t *procs; /* fence participants, sorted */
+    size_t nprocs;
+    int collect;
+    uint64_t timeout_ms;
+    char *data; /* fence blob, direct modex answer, or message */
+    size_t ndata;
+    int status;
+    fmx_dmodex_req_t *token; /* the engine request a direct modex answer belongs to */
+    pmix_modex_cbfunc_t modex_cb;
+    pmix_op_cbfunc_t op_cb;
+    void *cbdata;
+};
+
+struct fmx_glue {
+    fmx_glue_job_t job;
+    char **names;
+    uint32_t *first, *count;
+    fmx_engine_t *eng;
+    fmx_glue_host_t host;
+    void *host_arg;
+    int efd;
+    pthread_mutex_t lock;
+    struct req *head, *tail;
+};
+
+/* libpmix calls the module through globals: one server per process. */
+static fmx_glue_t *the_glue;
+
+static void post(fmx_glue_t *g, struct req *r)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&g->lock);
+    if (g->tail)
+        g->tail->next = r;
+    else
+        g->head = r;
+    g->tail = r;
+    pthread_mutex_unlock(&g->lock);
+    if (write(g->efd, &one, sizeof(one)) < 0)
+        fmx_log(FMX_LOG_ERROR, "glue", "cannot wake the daemon loop: %s", strerror(errno));
+}
+
+static struct req *new_req(enum req_kind kind, const pmix_proc_t *proc, void *cbdata)
+{
+    struct req *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->kind = kind;
+    r->g = the_glue;
+    r->cbdata = cbdata;
+    if (proc)
+        memcpy(&r->proc, proc, sizeof(*proc));
+    return r;
+}
+
+static void free_req(struct req *r)
+{
+    free(r->procs);
+    free(r->data);
+    free(r);
+}
+
+static uint64_t timeout_of(const pmix_info_t *info, size_t ninfo)
+{
+    for (size_t i = 0; i < ninfo; i++)
+        if (PMIX_CHECK_KEY(&info[i], PMIX_TIMEOUT) && info[i].value.type == PMIX_INT &&
+            info[i].value.data.integer > 0)
+            return (uint64_t)info[i].value.data.integer * 1000u;
+    return 0;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+    const pmix_proc_t *x = a, *y = b;
+    int c = strncmp(x->nspace, y->nspace, PMIX_MAX_NSLEN);
+
+    return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* ---- upcalls (libpmix's thread) ---- */
+
+static pmix_status_t up_fence(const pmix_proc_t procs[], size_t nprocs, const pmix_info_t info[],
+                              size_t ninfo, char *data, size_t ndata, pmix_modex_cbfunc_t cbfunc,
+                              void *cbdata)
+{
+    struct req *r = new_req(REQ_FENCE, NULL, cbdata);
+
+    if (!r || !(r->procs = malloc((nprocs ? nprocs : 1) * sizeof(*procs))) ||
+        !(r->data = malloc(ndata ? ndata : 1))) {
+        if (r)
+            free_req(r);
+        return PMIX_ERR_NOMEM;
+    }
+    memcpy(r->procs, procs, nprocs * sizeof(*procs));
+    qsort(r->procs, nprocs, sizeof(*procs), cmp_proc);
+    r->nprocs = nprocs;
+    if (ndata)
+        memcpy(r->data, data, ndata);
+    r->ndata = ndata;
+    r->collect = 0;
+    for (size_t i = 0; i < ninfo; i++)
+        if (PMIX_CHECK_KEY(&info[i], PMIX_COLLECT_DATA))
+            r->collect = PMIX_INFO_TRUE(&info[i]);
+    r->timeout_ms = timeout_of(info, ninfo);
+    r->modex_cb = cbfunc;
+    post(r->g, r);
+    return PMIX_SUCCESS;
+}
+
+static pmix_status_t up_dmodex(const pmix_proc_t *proc, const pmix_info_t info[], size_t ninfo,
+                               pmix_modex_cbfunc_t cbfunc, void *cbdata)
+{
+    struct req *r = new_req(REQ_DMODEX, proc, cbdata);
+
+    if (!r)
+        return PMIX_ERR_NOMEM;
+    r->timeout_ms = timeout_of(info, ninfo);
+    r->modex_cb = cbfunc;
+    post(r->g, r);
+    return PMIX_SUCCESS;
+}
+
+static pmix_status_t up_abort(const pmix_proc_t *proc, void *server_object, int status,
+                              const char msg[], pmix_proc_t procs[], size_t nprocs,
+                              pmix_op_cbfunc_t cbfunc, void *cbdata)
+{
+    struct req *r = new_req(REQ_ABORT, proc, cbdata);
+
+    (void)server_object;
+    (void)procs;
+    (void)nprocs;
+    if (!r)
+        return PMIX_ERR_NOMEM;
+    r->status = status;
+    r->data = strdup(msg ? msg : "");
+    r->op_cb = cbfunc;
+    post(r->g, r);
+    return PMIX_SUCCESS;
+}
+
+static void up_log(const pmix_proc_t *client, const pmix_info_t data[], size_t ndata,
+                   const pmix_info_t directives[], size_t ndirs, pmix_op_cbfunc_t cbfunc,
+                   void *cbdata)
+{
+    struct req *r = new_req(REQ_LOG, client, cbdata);
+    size_t len = 0;
+
+    (void)directives;
+    (void)ndirs;
+    if (!r) {
+        if (cbfunc)
+            cbfunc(PMIX_ERR_NOMEM, cbdata); /* nothing was queued: answering now is all we can */
+        return;
+    }
+    r->op_cb = cbfunc;
+    for (size_t i = 0; i < ndata; i++) {
+        const pmix_value_t *v = &data[i].value;
+        const char *s = NULL;
+        size_t n = 0;
+
+        if (v->type == PMIX_STRING && v->data.string)
+            s = v->data.string, n = strlen(s);
+        else if (v->type == PMIX_BYTE_OBJECT)
+            s = v->data.bo.bytes, n = v->data.bo.size;
+        if (!s)
+            continue;
+        char *grown = realloc(r->data, len + n + 2);
+        if (!grown)
+            break;
+        r->data = grown;
+        memcpy(r->data + len, s, n);
+        len += n;
+        r->data[len] = '\0';
+    }
+    post(r->g, r);
+}
+
+static pmix_status_t up_connected(const pmix_proc_t *proc, void *server_object,
+                                  pmix_op_cbfunc_t cbfunc, void *cbdata)
+{
+    (void)proc;
+    (void)server_object;
+    (void)cbfunc;
+    (void)cbdata;
+    return PMIX_OPERATION_SUCCEEDED;
+}
+
+static pmix_status_t up_finalized(const pmix_proc_t *proc, void *server_object,
+                                  pmix_op_cbfunc_t cbfunc, void *cbdata)
+{
+    struct req *r = new_req(REQ_FINALIZED, proc, NULL);
+
+    (void)server_object;
+    (void)cbfunc;
+    (void)cbdata;
+    if (r)
+        post(r->g, r);
+    return PMIX_OPERATION_SUCCEEDED;
+}
+
+/* PMIx_server_dmodex_request answered (libpmix's thread): copy, and send from the loop. */
+static void on_local_data(pmix_status_t status, char *data, size_t sz, void *cbdata)
+{
+    struct req *r = cbdata;
+
+    r->kind = REQ_DMODEX_ANSWER;
+    r->status = status;
+    if (status == PMIX_SUCCESS && sz && (r->data = malloc(sz))) {
+        memcpy(r->data, data, sz);
+        r->ndata = sz;
+    } else if (status == PMIX_SUCCESS && sz) {
+        r->status = PMIX_ERR_NOMEM;
+    }
+    post(r->g, r);
+}
+
+static pmix_server_module_t module = {
+    .client_connected = up_connected,
+    .client_finalized = up_finalized,
+    .abort = up_abort,
+    .fence_nb = up_fence,
+    .direct_modex = up_dmodex,
+    .log = up_log,
+};
+
+/* ---- requests (the daemon's loop) ---- */
+
+static pmix_status_t pmix_status_of(int rc)
+{
+    switch (rc) {
+    case 0:
+        return PMIX_SUCCESS;
+    case -ETIMEDOUT:
+        return PMIX_ERR_TIMEOUT;
+    case -ENOENT:
+        return PMIX_ERR_NOT_FOUND;
+    case FMX_ERR_PEER_LOST:
+        return PMIX_ERR_LOST_CONNECTION;
+    default:
+        return PMIX_ERROR;
+    }
+}
+
+/* Statuses cross the engine in its own convention (0 or -errno) and are translated back. */
+static int errno_of(pmix_status_t st)
+{
+    switch (st) {
+    case PMIX_SUCCESS:
+        return 0;
+    case PMIX_ERR_TIMEOUT:
+        return -ETIMEDOUT;
+    case PMIX_ERR_NOT_FOUND:
+        return -ENOENT;
+    case PMIX_ERR_NOMEM:
+        return -ENOMEM;
+    default:
+        return -EIO;
+    }
+}
+
+static uint32_t node_of(const fmx_glue_t *g, pmix_rank_t rank)
+{
+    for (uint32_t i = 0; i < g->job.nnodes; i++)
+        if (rank >= g->first[i] && rank - g->first[i] < g->count[i])
+            return i;
+    return UINT32_MAX;
+}
+
+static void release_data(void *cbdata)
+{
+    free(cbdata);
+}
+
+static void fence_done(void *arg, fmx_fence_result_t *res)
+{
+    struct req *r = arg;
+
+    if (res->status)
+        fmx_log(FMX_LOG_ERROR, "glue", "fence over %zu procs failed: %s", r->nprocs, res->error);
+    /* the concatenated node blobs go to libpmix, which frees them through release_data */
+    r->modex_cb(pmix_status_of(res->status), (char *)res->data, res->total, r->cbdata, release_data,
+                res->data);
+    free_req(r);
+}
+
+static void run_fence(fmx_glue_t *g, struct req *r)
+{
+    uint32_t *members = calloc(g->job.nnodes, sizeof(*members)), n = 0;
+    uint8_t *in = calloc(g->job.nnodes, 1);
+    fmx_fence_args_t a = {0};
+    int rc = -ENOMEM;
+
+    if (!members || !in)
+        goto fail;
+    for (size_t i = 0; i < r->nprocs; i++) {
+        const pmix_proc_t *p = &r->procs[i];
+
+        if (strncmp(p->nspace, g->job.nspace, PMIX_MAX_NSLEN)) {
+            fmx_log(FMX_LOG_ERROR, "glue", "fence names namespace %s, not this job's %s", p->nspace,
+                    g->job.nspace);
+            rc = -EINVAL;
+            goto fail;
+        }
+        for (uint32_t node = 0; node < g->job.nnodes; node++)
+            if (g->count[node] &&
+                (p->rank == PMIX_RANK_WILDCARD ||
+                 (p->rank >= g->first[node] && p->rank - g->first[node] < g->count[node])))
+                in[node] = 1;
+    }
+    for (uint32_t node = 0; node < g->job.nnodes; node++)
+        if (in[node])
+            members[n++] = node;
+    a.members = members;
+    a.count = n;
+    a.key = r->procs;
+    a.keylen = r->nprocs * sizeof(*r->procs);
+    a.blob = r->data;
+    a.len = r->ndata;
+    a.collect = r->collect || r->ndata; /* data handed to us must reach the others */
+    a.timeout_ms = r->timeout_ms;
+    rc = fmx_fence_start(g->eng, &a, fence_done, r);
+    free(members);
+    free(in);
+    if (rc == 0)
+        return;
+fail:
+    free(members);
+    free(in);
+    r->modex_cb(pmix_status_of(rc), NULL, 0, r->cbdata, NULL, NULL);
+    free_req(r);
+}
+
+/* The requester's side of direct modex: the engine brings the other node's answer. */
+static void dmodex_done(void *arg, int status, const void *blob, size_t len)
+{
+    struct req *r = arg;
+    char *copy = NULL;
+
+    if (status)
+        fmx_log(FMX_LOG_WARN, "glue", "direct modex for %s:%u failed: %s", r->proc.nspace,
+                r->proc.rank, fmx_strerror(status));
+    if (status == 0 && len && !(copy = malloc(len)))
+        status = -ENOMEM;
+    if (copy)
+        memcpy(copy, blob, len);
+    r->modex_cb(pmix_status_of(status), copy, copy ? len : 0, r->cbdata, release_data, copy);
+    free_req(r);
+}
+
+static void run_dmodex(fmx_glue_t *g, struct req *r)
+{
+    uint32_t node = node_of(g, r->proc.rank);
+    int rc;
+
+    if (node == UINT32_MAX || node == g->job.self) {
+        r->modex_cb(PMIX_ERR_NOT_FOUND, NULL, 0, r->cbdata, NULL, NULL);
+        free_req(r);
+        return;
+    }
+    fmx_debug("glue", "direct modex: %s:%u from node %u", r->proc.nspace, r->proc.rank, node);
+    rc = fmx_dmodex_request(g->eng, node, &r->proc, sizeof(r->proc), r->timeout_ms, dmodex_done, r);
+    if (rc) {
+        r->modex_cb(pmix_status_of(rc), NULL, 0, r->cbdata, NULL, NULL);
+        free_req(r);
+    }
+}
+
+/* The holder's side: another node asks for one of our ranks' data. */
+static void on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
+                             fmx_dmodex_req_t *token)
+{
+    fmx_glue_t *g = arg;
+    struct req *r;
+    pmix_status_t st;
+
+    if (keylen != sizeof(pmix_proc_t)) {
+        fmx_log(FMX_LOG_WARN, "glue", "node %u sent a direct modex key of %zu bytes", from, keylen);
+        fmx_dmodex_respond(g->eng, token, -EINVAL, NULL, 0);
+        return;
+    }
+    if (!(r = new_req(REQ_DMODEX_ANSWER, key, NULL))) {
+        fmx_dmodex_respond(g->eng, token, -ENOMEM, NULL, 0);
+        return;
+    }
+    r->token = token;
+    st = PMIx_server_dmodex_request(&r->proc, on_local_data, r);
+    if (st != PMIX_SUCCESS) {
+        fmx_dmodex_respond(g->eng, token, errno_of(st), NULL, 0);
+        free_req(r);
+    }
+}
+
+static void run(fmx_glue_t *g, struct req *r)
+{
+    switch (r->kind) {
+    case REQ_FENCE:
+        run_fence(g, r);
+        return;
+    case REQ_DMODEX:
+        run_dmodex(g, r);
+        return;
+    case REQ_DMODEX_ANSWER:
+        fmx_dmodex_respond(g->eng, r->token, errno_of(r->status), r->data, r->ndata);
+        break;
+    case REQ_ABORT:
+        g->host.abort(g->host_arg, r->proc.rank, r->status, r->data ? r->data : "");
+        if (r->op_cb)
+            r->op_cb(PMIX_SUCCESS, r->cbdata);
+        break;
+    case REQ_LOG:
+        if (r->data)
+            g->host.log(g->host_arg, r->proc.rank, r->data);
+        if (r->op_cb)
+            r->op_cb(PMIX_SUCCESS, r->cbdata);
+        break;
+    case REQ_FINALIZED:
+        if (g->host.finalized)
+            g->host.finalized(g->host_arg, r->proc.rank);
+        break;
+    }
+    free_req(r);
+}
+
+void fmx_glue_dispatch(fmx_glue_t *g)
+{
+    uint64_t n;
+    struct req *r;
+
+    if (read(g->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        fmx_log(FMX_LOG_WARN, "glue", "eventfd: %s", strerror(errno));
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        r = g->head;
+        if (r) {
+            g->head = r->next;
+            if (!g->head)
+                g->tail = NULL;
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (!r)
+            return;
+        r->next = NULL;
+        run(g, r);
+    }
+}
+
+int fmx_glue_fd(fmx_glue_t *g)
+{
+    return g->efd;
+}
+
+/* ---- start and stop ---- */
+
+struct sync {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    pmix_status_t status;
+};
+
+static void sync_cb(pmix_status_t status, void *cbdata)
+{
+    struct sync *s = cbdata;
+
+    pthread_mutex_lock(&s->lock);
+    s->status = status;
+    s->done = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits for a registration callback: at start nothing else runs, so blocking is fine. */
+static pmix_status_t sync_wait(struct sync *s, pmix_status_t rc)
+{
+    if (rc == PMIX_OPERATION_SUCCEEDED)
+        return PMIX_SUCCESS;
+    if (rc != PMIX_SUCCESS)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    while (!s->done)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    s->done = 0;
+    return s->status;
+}
+
+static int copy_job(fmx_glue_t *g, const fmx_glue_job_t *job)
+{
+    g->job = *job;
+    g->names = calloc(job->nnodes, sizeof(*g->names));
+    g->first = calloc(job->nnodes, sizeof(*g->first));
+    g->count = calloc(job->nnodes, sizeof(*g->count));
+    g->job.nspace = strdup(job->nspace);
+    g->job.tmpdir = strdup(job->tmpdir);
+    if (!g->names || !g->first || !g->count || !g->job.nspace || !g->job.tmpdir)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < job->nnodes; i++) {
+        if (!(g->names[i] = strdup(job->node_names[i])))
+            return -ENOMEM;
+        g->first[i] = job->first_rank[i];
+        g->count[i] = job->nranks[i];
+    }
+    g->job.node_names = (const char *const *)g->names;
+    g->job.first_rank = g->first;
+    g->job.nranks = g->count;
+    return 0;
+}
+
+static void free_glue(fmx_glue_t *g)
+{
+    for (uint32_t i = 0; g->names && i < g->job.nnodes; i++)
+        free(g->names[i]);
+    free(g->names);
+    free(g->first);
+    free(g->count);
+    free((char *)g->job.nspace);
+    free((char *)g->job.tmpdir);
+    if (g->efd >= 0)
+        close(g->efd);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+static int register_job(fmx_glue_t *g, fmx_error_t *err)
+{
+    struct sync s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    pmix_info_t *info;
+    size_t ninfo;
+    pmix_status_t st;
+    int rc = fmx_glue_job_info(&g->job, &info, &ninfo);
+
+    if (rc) {
+        fmx_errprintf(err, "cannot build the job information of %s: %s", g->job.nspace,
+                      fmx_strerror(rc));
+        return rc;
+    }
+    st = sync_wait(&s,
+                   PMIx_server_register_nspace(g->job.nspace, (int)g->count[g->job.self], info,
+                                               ninfo, sync_cb, &s));
+    PMIX_INFO_FREE(info, ninfo);
+    if (st != PMIX_SUCCESS) {
+        fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", g->job.nspace,
+                      PMIx_Error_string(st));
+        return -EIO;
+    }
+    for (uint32_t r = 0; r < g->count[g->job.self]; r++) {
+        pmix_proc_t proc;
+
+        PMIX_LOAD_PROCID(&proc, g->job.nspace, g->first[g->job.self] + r);
+        st = sync_wait(&s,
+                       PMIx_server_register_client(&proc, geteuid(), getegid(), NULL, sync_cb, &s));
+        if (st != PMIX_SUCCESS) {
+            fmx_errprintf(err, "PMIx_server_register_client(%s:%u): %s", g->job.nspace, proc.rank,
+                          PMIx_Error_string(st));
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
+                   void *host_arg, fmx_glue_t **out, fmx_error_t *err)
+{
+    fmx_glue_t *g = calloc(1, sizeof(*g));
+    pmix_info_t info[2];
+    pmix_status_t st;
+    uint32_t self;
+    int rc;
+
+    if (!g) {
+        fmx_errprintf(err, "out of memory");
+        return -ENOMEM;
+    }
+    if (the_glue) {
+        free(g);
+        fmx_errprintf(err, "one PMIx server per process");
+        return -EBUSY;
+    }
+    pthread_mutex_init(&g->lock, NULL);
+    g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g->efd < 0 || copy_job(g, job)) {
+        fmx_errprintf(err, "out of memory or file descriptors starting the PMIx server");
+        free_glue(g);
+        return -ENOMEM;
+    }
+    g->eng = engine;
+    g->host = *host;
+    g->host_arg = host_arg;
+    the_glue = g;
+    self = job->self;
+    PMIX_INFO_LOAD(&info[0], PMIX_SERVER_TMPDIR, job->tmpdir, PMIX_STRING);
+    PMIX_INFO_LOAD(&info[1], PMIX_SERVER_RANK, &self, PMIX_PROC_RANK);
+    st = PMIx_server_init(&module, info, 2);
+    PMIX_INFO_DESTRUCT(&info[0]);
+    PMIX_INFO_DESTRUCT(&info[1]);
+    if (st != PMIX_SUCCESS) {
+        fmx_errprintf(err, "PMIx_server_init: %s", PMIx_Error_string(st));
+        the_glue = NULL;
+        free_glue(g);
+        return -EIO;
+    }
+    fmx_dmodex_set_handler(engine, on_engine_dmodex, g);
+    if ((rc = register_job(g, err))) {
+        fmx_glue_stop(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err)
+{
+    pmix_proc_t proc;
+    char **e = calloc(1, sizeof(*e));
+    pmix_status_t st;
+
+    if (!e)
+        return -ENOMEM;
+    PMIX_LOAD_PROCID(&proc, g->job.nspace, rank);
+    st = PMIx_server_setup_fork(&proc, &e);
+    if (st != PMIX_SUCCESS) {
+        fmx_errprintf(err, "PMIx_server_setup_fork(%s:%u): %s", g->job.nspace, rank,
+                      PMIx_Error_string(st));
+        fmx_glue_free_env(e);
+        return -EIO;
+    }
+    *env = e;
+    return 0;
+}
+
+void fmx_glue_free_env(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+void fmx_glue_stop(fmx_glue_t *g)
+{
+    struct req *r;
+
+    if (!g)
+        return;
+    fmx_dmodex_set_handler(g->eng, NULL, NULL);
+    PMIx_server_finalize();
+    /* requests nobody will serve now: answer what libpmix may still hold, then free */
+    while ((r = g->head)) {
+        g->head = r->next;
+        if (r->kind == REQ_DMODEX_ANSWER)
+            fmx_dmodex_respond(g->eng, r->token, -ECANCELED, NULL, 0);
+        free_req(r);
+    }
+    the_glue = NULL;
+    free_glue(g);
+}
