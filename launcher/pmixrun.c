@@ -660,6 +660,9 @@ static void reap_daemons(struct run *r)
     uint64_t until = fmx_now_ns() + 5000000000ull;
     uint32_t left = r->job.map.nnodes;
 
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+        if (r->d[i].pid > 0 && !r->d[i].addr) /* never joined: nothing to wait for */
+            kill(r->d[i].pid, SIGKILL);
     while (left && fmx_now_ns() < until) {
         left = 0;
         for (uint32_t i = 0; i < r->job.map.nnodes; i++) {

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# What pmixrun says and returns when things go wrong, one case at a time: each must end
+# quickly with the expected status and a line naming the problem, and leave no process of
+# the job behind.    errors.sh PMIXRUN MISBEHAVE HELLO
+set -u
+pmixrun=$1 misbehave=$2 hello=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# Processes of a job (by exact name) still alive after pmixrun returned.
+leftovers() {
+  sleep 0.2
+  pgrep -ax "$(basename "$misbehave")|$(basename "$hello")|pmixd"
+}
+
+# expect NAME STATUS REGEX -- COMMAND...: STATUS "nonzero" accepts any failure
+expect() {
+  local name=$1 want=$2 regex=$3
+  shift 4
+  local start=$SECONDS
+  timeout 60 "$@" >"$tmp/out" 2>&1
+  local rc=$? took=$((SECONDS - start))
+  local good=1
+  if [ "$want" = nonzero ]; then [ "$rc" -ne 0 ] || good=0; else [ "$rc" -eq "$want" ] || good=0; fi
+  [ "$took" -ge 55 ] && good=0 # timeout(1) stopped a hung pmixrun
+  grep -qE -- "$regex" "$tmp/out" || good=0
+  if leftovers; then
+    echo "  left behind: $(leftovers | head -3)"
+    pkill -9 -x "$(basename "$misbehave")"; pkill -9 -x "$(basename "$hello")"; pkill -9 -x pmixd
+    good=0
+  fi
+  if [ $good = 1 ]; then
+    echo "ok: $name (exit $rc in ${took}s): $(grep -E -- "$regex" "$tmp/out" | head -1)"
+  else
+    echo "FAIL: $name: exit $rc after ${took}s, want $want and /$regex/; output:"
+    sed 's/^/    /' "$tmp/out" | head -20
+    failures=$((failures + 1))
+  fi
+}
+
+expect "program not found" 1 "nosuchprogram: not found in PATH" -- \
+  "$pmixrun" -n 1 nosuchprogram
+expect "path does not exist" 1 "/nonexistent/app: No such file or directory" -- \
+  "$pmixrun" -n 1 /nonexistent/app
+printf '#!/bin/sh\n' >"$tmp/noexec"
+expect "program not executable" 1 "noexec: not an executable file" -- \
+  "$pmixrun" -n 1 "$tmp/noexec"
+printf 'localhost slots=2\nnode-2 slots=two\n' >"$tmp/hosts.bad"
+expect "hostfile: bad slot count" 1 "hosts.bad:2: \"slots=two\" needs a positive number" -- \
+  "$pmixrun" --hostfile "$tmp/hosts.bad" -n 1 "$hello"
+printf '# cluster\nlocalhost slots=2 color=red\n' >"$tmp/hosts.attr"
+expect "hostfile: unknown attribute" 1 "hosts.attr:2: unknown attribute \"color=red\"" -- \
+  "$pmixrun" --hostfile "$tmp/hosts.attr" -n 1 "$hello"
+expect "hostfile missing" 1 "cannot open hostfile $tmp/none" -- \
+  "$pmixrun" --hostfile "$tmp/none" -n 1 "$hello"
+expect "more ranks than slots" 1 "4 ranks but only 2 slots .*--oversubscribe" -- \
+  "$pmixrun" --host localhost:2 -n 4 "$hello"
+expect "-N on a single host" 1 "-N 2 places ranks per node, but no hosts were given" -- \
+  "$pmixrun" -N 2 "$hello"
+expect "rank exits non-zero" 3 "rank 1 on node .* exited with status 3" -- \
+  "$pmixrun" --oversubscribe -n 4 "$misbehave" exit
+expect "rank killed mid-fence" 137 "rank 1 on node .* was killed by signal 9" -- \
+  "$pmixrun" --oversubscribe -n 4 "$misbehave" kill
+expect "PMIx_Abort" 42 "rank 1 on node .* called PMIx_Abort with status 42: rank 1 gives up on purpose" -- \
+  "$pmixrun" --oversubscribe -n 4 "$misbehave" abort
+expect "PMIx_Abort across virtual nodes" 42 "called PMIx_Abort with status 42" -- \
+  "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" abort
+expect "rank killed, virtual nodes" 137 "killed by signal 9" -- \
+  "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" kill
+expect "launch agent fails" 1 "pmixd for node nosuchhost.invalid .* ended before it connected" -- \
+  "$pmixrun" --launch-agent false --host nosuchhost.invalid -n 1 "$hello"
+printf '#!/bin/sh\nexec sleep 30\n' >"$tmp/stuck-agent"
+chmod +x "$tmp/stuck-agent"
+expect "pmixd never answers" 1 "pmixd on host quiet.invalid .* did not answer within 2000 ms" -- \
+  env FMX_DAEMON_TIMEOUT_MS=2000 "$pmixrun" --launch-agent "$tmp/stuck-agent" \
+  --host quiet.invalid -n 1 "$hello"
+expect "--timeout" 124 "ran longer than --timeout 2 s" -- \
+  "$pmixrun" --timeout 2 -n 1 sleep 30
+
+if [ $failures -ne 0 ]; then
+  echo "$failures case(s) failed"
+  exit 1
+fi
+echo "all cases passed"
