@@ -7,6 +7,7 @@
 #include "jobmap.h"
 
 #define FMX_JOB_TAG_OUTPUT 0x1u
+#define FMX_JOB_OVERSUBSCRIBED 0x2u /* some host runs more ranks than it has slots */
 
 typedef struct fmx_jobspec {
     char *nspace;

@@ -31,6 +31,7 @@ struct daemon {
     uint32_t nranks, live;
     int sigfd;
     char tmpdir[256];
+    char shmdir[300];
     int stop;
 };
 
@@ -192,6 +193,13 @@ static int make_tmpdir(struct daemon *d, fmx_error_t *err)
         d->tmpdir[0] = '\0';
         return -errno;
     }
+    /* Open MPI's shared-memory segments live apart from the PMIx session files, which Open
+     * MPI's own cleanup deletes while other ranks still use their segments */
+    snprintf(d->shmdir, sizeof(d->shmdir), "%s/shm", d->tmpdir);
+    if (mkdir(d->shmdir, 0700)) {
+        fmx_errprintf(err, "cannot create %s: %s", d->shmdir, strerror(errno));
+        return -errno;
+    }
     return 0;
 }
 
@@ -236,6 +244,19 @@ static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t
     snprintf(num, sizeof(num), "%u", rank);
     if (!rc)
         rc = fmx_env_set_kv(env, "FMX_RANK", num);
+    /* Open MPI 4.1 starts as a singleton unless it sees a launcher it knows; of those it
+     * accepts, LSF's jsrun signature is the one other tools in a job are least likely to act
+     * on (a SLURM_ or FLUX_ variable makes some run srun or flux). FMX_OMPI_SIGNATURE=0 drops
+     * it. Virtual nodes on one host each need their own shared-memory directory. */
+    if (!rc && fmx_env_u64("FMX_OMPI_SIGNATURE", 1) && !getenv("JSM_JSRUN_PORT"))
+        rc = fmx_env_set_kv(env, "JSM_JSRUN_PORT", "0");
+    /* as mpirun does: ranks that outnumber the cores must not busy-poll */
+    if (!rc && !getenv("OMPI_MCA_mpi_yield_when_idle") &&
+        ((d->job.flags & FMX_JOB_OVERSUBSCRIBED) ||
+         d->nranks > (uint32_t)sysconf(_SC_NPROCESSORS_ONLN)))
+        rc = fmx_env_set_kv(env, "OMPI_MCA_mpi_yield_when_idle", "1");
+    if (!rc && !getenv("OMPI_MCA_btl_vader_backing_directory"))
+        rc = fmx_env_set_kv(env, "OMPI_MCA_btl_vader_backing_directory", d->shmdir);
     if (!rc)
         rc = fmx_env_set_kv(env, "TMPDIR", d->tmpdir);
     return rc;

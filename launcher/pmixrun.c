@@ -226,6 +226,23 @@ static void check_program(const char *prog)
     die("%s: not found in PATH", prog);
 }
 
+/* True when some host runs more ranks than its slots (this host: more than its CPUs, summed
+ * over its virtual nodes). */
+static int oversubscribed(const struct run *r)
+{
+    const fmx_jobmap_t *m = &r->job.map;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t here = 0;
+
+    for (uint32_t i = 0; i < m->nnodes; i++) {
+        if (!strcmp(m->nodes[i].host, "localhost"))
+            here += m->nodes[i].nranks;
+        else if (m->nodes[i].nranks > m->nodes[i].slots)
+            return 1;
+    }
+    return ncpu > 0 && here > (uint64_t)ncpu;
+}
+
 static void fill_job(struct run *r)
 {
     static unsigned counter;
@@ -240,6 +257,8 @@ static void fill_job(struct run *r)
     r->job.env = r->o.exports.v;
     r->job.wdir = strdup(r->o.wdir ? r->o.wdir : getcwd(wd, sizeof(wd)) ? wd : "/");
     r->job.flags = r->o.tag_output ? FMX_JOB_TAG_OUTPUT : 0;
+    if (oversubscribed(r))
+        r->job.flags |= FMX_JOB_OVERSUBSCRIBED;
     r->job.timeout_ms = (uint32_t)fmx_env_u64("FMX_TIMEOUT_MS", 0);
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         die("getrandom: %s", strerror(errno));
