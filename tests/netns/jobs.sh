@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Jobs across the namespace hosts of cluster.sh (FMX_HOSTS): pmixd on each host through the
+# netns launch agent, fences and direct modex between hosts over FI_PROVIDER, Open MPI across
+# hosts over TCP; a rank killed and a PMIx_Abort across hosts end the job everywhere. After
+# every job no process may be left in any host.
+#   jobs.sh PMIXRUN AGENT HELLO_PMIX CLIENT DMODEX MPI_HELLO MPI_ALLREDUCE MPI_RING MISBEHAVE
+set -u
+pmixrun=$1 agent=$2 phello=$3 pclient=$4 pdmodex=$5 mhello=$6 mallreduce=$7 mring=$8
+misbehave=$9
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+read -r -a hosts <<<"$FMX_HOSTS"
+for h in "${hosts[@]}"; do echo "$h slots=2"; done >"$tmp/hosts"
+export FI_TCP_IFACE=fmx0 FI_SOCKETS_IFACE=fmx0 OMPI_MCA_btl_tcp_if_include=fmx0
+# Processes still alive in any host namespace.
+leftovers() {
+  sleep 0.3
+  for h in "${hosts[@]}"; do ip netns pids "$h"; done | head -5
+}
+
+# run NAME STATUS CHECK -- PMIXRUN-ARGS...: pmixrun must exit with STATUS, CHECK (reading the
+# output file "$OUT") must succeed, and nothing may be left running on the hosts.
+run() {
+  local name=$1 want=$2 check=$3
+  shift 4
+  timeout 120 "$pmixrun" --launch-agent "$agent" --hostfile "$tmp/hosts" "$@" >"$tmp/out" 2>&1
+  local rc=$? left
+  left=$(leftovers)
+  [ -n "$left" ] && echo "  left running: $left"
+  if [ $rc -eq "$want" ] && [ -z "$left" ] && OUT=$tmp/out bash -c "$check"; then
+    echo "ok: $name ($FI_PROVIDER)"
+  else
+    echo "FAIL: $name ($FI_PROVIDER): exit $rc (want $want); output:"
+    sed 's/^/    /' "$tmp/out" | head -30
+    failures=$((failures + 1))
+  fi
+}
+per_host_twice="sort \"\$OUT\" | uniq -c | awk '\$1 != 2 { bad = 1 } END { exit bad || NR != ${#hosts[@]} }'"
+
+for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
+  export FI_PROVIDER=$prov
+  run "-N 2 hostname: each host exactly twice" 0 "$per_host_twice" -- -N 2 hostname
+  run "PMIx hello, 2 per host" 0 "[ \$(grep -c 'PMIx_Finalize successfully' \"\$OUT\") -eq $((2 * ${#hosts[@]})) ]" \
+    -- -N 2 "$phello"
+  run "PMIx client: fence with data across hosts" 0 \
+    "! grep -qiE 'fail|wrong' \"\$OUT\" && [ \$(grep -c 'PMIx_Finalize successfully' \"\$OUT\") -eq $((2 * ${#hosts[@]})) ]" \
+    -- -N 2 "$pclient"
+  run "PMIx dmodex: direct modex across hosts" 0 \
+    "! grep -qiE 'fail|wrong' \"\$OUT\" && grep -q 'rank 0:PMIx_Finalize successfully' \"\$OUT\"" \
+    -- -N 2 "$pdmodex"
+  run "Open MPI hello across hosts" 0 \
+    "[ \$(grep -cE 'hello from rank [0-9]+ of $((2 * ${#hosts[@]})) on ${hosts[0]%-h1}-h[0-9]' \"\$OUT\") -eq $((2 * ${#hosts[@]})) ]" \
+    -- -N 2 "$mhello" $((2 * ${#hosts[@]}))
+  run "Open MPI allreduce across hosts" 0 "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
+  run "Open MPI ring across hosts" 0 "grep -qE 'token ([0-9]+), expected \\1\$' \"\$OUT\"" -- -N 2 "$mring"
+  run "a rank SIGKILLed mid-fence ends the job on every host" 137 \
+    "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
+  run "PMIx_Abort ends the job on every host" 42 \
+    "grep -q 'called PMIx_Abort with status 42' \"\$OUT\"" -- -N 2 "$misbehave" abort
+done
+[ $failures -eq 0 ] || { echo "$failures job(s) failed"; exit 1; }
+echo "all jobs passed on ${#hosts[@]} hosts"
