@@ -341,13 +341,11 @@ static void run_fence(fmx_glue_t *g, struct req *r)
     a.collect = r->collect || r->ndata; /* data handed to us must reach the others */
     a.timeout_ms = r->timeout_ms;
     rc = fmx_fence_start(g->eng, &a, fence_done, r);
-    free(members);
-    free(in);
-    if (rc == 0)
-        return;
 fail:
     free(members);
     free(in);
+    if (rc == 0)
+        return; /* fence_done completes the request */
     r->modex_cb(pmix_status_of(rc), NULL, 0, r->cbdata, NULL, NULL);
     free_req(r);
 }

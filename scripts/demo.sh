@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs a real job: 8 processes on this machine, each an
-# engine member on its own libfabric endpoint (FI_PROVIDER, default tcp), doing fences with
-# every algorithm and checking every byte, then direct modex between all pairs.
+# Installs what is missing, builds, and runs real jobs through pmixrun on this machine: OpenPMIx's
+# client example (Put, Commit, Fence with data, Get of every peer) on 8 ranks split over 2
+# virtual nodes, so that the fence crosses two pmixd through the engine, then an Open MPI
+# allreduce started directly by pmixrun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
-peer=build/tests/fmx-peer
-run=build/tests/fmx-mprun
-set -x
-"$run" -n 8 -- "$peer" --algos tree,rd,bruck,ring,auto --sizes 0,100,65536 --iters 3
-"$run" -n 8 -- "$peer" --scenario dmodex
+pmixrun=build/pmixrun
+echo "+ $pmixrun --oversubscribe -n 8 --vnodes 2 build/tests/pmix/pmix_client"
+out=$("$pmixrun" --oversubscribe -n 8 --vnodes 2 build/tests/pmix/pmix_client 2>&1)
+grep -E "rank 0: PMIx_Get .*-remote returned correct" <<<"$out"
+echo "$(grep -c 'PMIx_Finalize successfully completed' <<<"$out") of 8 ranks finalized"
+echo "+ $pmixrun --oversubscribe -n 8 --vnodes 2 build/tests/mpi/mpi_allreduce"
+"$pmixrun" --oversubscribe -n 8 --vnodes 2 build/tests/mpi/mpi_allreduce
