@@ -8,6 +8,7 @@
 
 #define FMX_JOB_TAG_OUTPUT 0x1u
 #define FMX_JOB_OVERSUBSCRIBED 0x2u /* some host runs more ranks than it has slots */
+#define FMX_JOB_BIND_CORE 0x4u /* --bind-to core */
 
 typedef struct fmx_jobspec {
     char *nspace;

@@ -2,6 +2,7 @@
  * (FMX_JOB_SECRET), opens its fabric endpoint, learns the job and every daemon's address,
  * starts the PMIx server and this node's ranks, and then runs one poll loop: control messages,
  * engine progress, PMIx requests, children's output and exits. */
+#include "bind.h"
 #include "control.h"
 #include "glue.h"
 #include "jobspec.h"
@@ -28,6 +29,7 @@ struct daemon {
     fmx_engine_t *eng;
     fmx_glue_t *glue;
     fmx_rank_proc_t *ranks;
+    fmx_binding_t bind;
     uint32_t nranks, live;
     int sigfd;
     char tmpdir[256];
@@ -277,9 +279,15 @@ static int start_ranks(struct daemon *d, fmx_error_t *err)
 
         rp->rank = me->first_rank + i;
         rp->out = rp->err = -1;
+        if (d->bind.bound && fmx_log_level() >= FMX_LOG_DEBUG) {
+            char *cpus = fmx_binding_list(&d->bind, i);
+            fmx_debug("pmixd", "rank %u bound to processing units %s", rp->rank, cpus ? cpus : "?");
+            free(cpus);
+        }
         rc = rank_env(d, rp->rank, &env, err);
         if (rc == 0)
-            rc = fmx_rank_spawn(rp, d->job.argv, env.v, d->job.wdir, err);
+            rc = fmx_rank_spawn(rp, d->job.argv, env.v, d->job.wdir,
+                                d->bind.bound ? &d->bind.masks[i] : NULL, err);
         fmx_env_free(&env);
         if (rp->pid > 0)
             d->live++;
@@ -465,7 +473,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (bootstrap(&d, host, (uint16_t)port, (uint32_t)node, &err) || connect_peers(&d, &err) ||
-        make_tmpdir(&d, &err)) {
+        make_tmpdir(&d, &err) ||
+        fmx_binding_compute(&d.bind, d.job.map.nodes[d.job.self].nranks,
+                            (d.job.flags & FMX_JOB_BIND_CORE) != 0, &err)) {
         fatal(&d, err.text);
         goto out;
     }
@@ -484,7 +494,8 @@ int main(int argc, char **argv)
                          .node_names = names,
                          .first_rank = first,
                          .nranks = count,
-                         .tmpdir = d.tmpdir};
+                         .tmpdir = d.tmpdir,
+                         .local_cpusets = d.bind.bitmaps};
     fmx_glue_host_t gh = {.abort = on_abort, .log = on_log};
     rc = names && first && count ? fmx_glue_start(&gj, d.eng, &gh, &d, &d.glue, &err) : -ENOMEM;
     free(names);
@@ -510,6 +521,7 @@ out:
         remove_tree(d.tmpdir);
     fmx_conn_free(d.ctl);
     fmx_jobspec_free(&d.job);
+    fmx_binding_free(&d.bind);
     free(d.ranks);
     free(host);
     return rc;

@@ -2,9 +2,7 @@
  * (a local fork, or the launch agent for other hosts), hands every daemon the job and the
  * others' fabric addresses, then relays output and decides the exit status as mpirun does:
  * 0 when every rank exits 0, else the first failure, which ends the whole job. */
-#include "control.h"
-#include "jobspec.h"
-#include "ranks.h"
+#include "pmixrun.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -19,252 +17,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define VERSION "0.1.0"
-
-struct opts {
-    uint32_t np, npernode, vnodes, timeout_s;
-    int oversubscribe, tag_output;
-    const char *hostfile, *hosts, *wdir, *agent;
-    fmx_env_t exports;
-    char **argv;
-    int argc;
-};
-
-struct daemon_slot {
-    fmx_conn_t *conn;
-    pid_t pid; /* local pmixd or its launch agent */
-    int done; /* SHUTDOWN sent */
-    uint8_t *addr;
-    size_t alen;
-};
-
-struct run {
-    struct opts o;
-    fmx_jobspec_t job;
-    struct daemon_slot *d;
-    char secret[33];
-    int listen_fd, sigfd;
-    uint16_t port;
-    uint32_t exited, failed_rank;
-    int exit_code, ending;
-    char **partial; /* per rank and stream: an unfinished output line (--tag-output) */
-};
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "pmixrun: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(1);
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pmixrun [options] PROGRAM [ARGS...]\n"
-            "  -n, -np N             number of ranks (default: one per slot)\n"
-            "  -N, --npernode N      ranks per node\n"
-            "  --hostfile FILE       hosts, Open MPI syntax: \"node-1 slots=2\"\n"
-            "  -H, --host LIST       hosts: \"h1:2,h2\"\n"
-            "  --vnodes K            split this host into K virtual nodes (one pmixd each)\n"
-            "  --oversubscribe       allow more ranks than slots\n"
-            "  -x NAME[=VALUE]       export a variable to every rank\n"
-            "  --wdir DIR            working directory of the ranks\n"
-            "  --tag-output          prefix each output line with [job,rank]\n"
-            "  --timeout SECONDS     end the job after this long\n"
-            "  --launch-agent CMD    starts pmixd on other hosts (default: ssh)\n"
-            "  --version, --help\n");
-}
-
-static uint32_t parse_u32(const char *opt, const char *s)
-{
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-
-    if (!*s || *end || v == 0 || v > UINT32_MAX / 2)
-        die("%s needs a positive number, not \"%s\"", opt, s);
-    return (uint32_t)v;
-}
-
-static void parse(int argc, char **argv, struct opts *o)
-{
-    static const struct option lo[] = {{"np", 1, 0, 'n'},       {"npernode", 1, 0, 'N'},
-                                       {"hostfile", 1, 0, 'f'}, {"host", 1, 0, 'H'},
-                                       {"vnodes", 1, 0, 'V'},   {"oversubscribe", 0, 0, 'o'},
-                                       {"wdir", 1, 0, 'w'},     {"tag-output", 0, 0, 't'},
-                                       {"timeout", 1, 0, 'T'},  {"launch-agent", 1, 0, 'L'},
-                                       {"version", 0, 0, 'v'},  {"help", 0, 0, 'h'},
-                                       {"bind-to", 1, 0, 'B'},  {0, 0, 0, 0}};
-    int c;
-
-    /* "-np 4" is a long option spelled with one dash, as mpirun users type it */
-    for (int i = 1; i < argc && argv[i][0] == '-'; i++)
-        if (!strcmp(argv[i], "-np"))
-            argv[i] = "--np";
-    while ((c = getopt_long(argc, argv, "+n:N:H:x:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            o->np = parse_u32("-n", optarg);
-            break;
-        case 'N':
-            o->npernode = parse_u32("-N", optarg);
-            break;
-        case 'f':
-            o->hostfile = optarg;
-            break;
-        case 'H':
-            o->hosts = optarg;
-            break;
-        case 'V':
-            o->vnodes = parse_u32("--vnodes", optarg);
-            break;
-        case 'o':
-            o->oversubscribe = 1;
-            break;
-        case 'w':
-            o->wdir = optarg;
-            break;
-        case 't':
-            o->tag_output = 1;
-            break;
-        case 'T':
-            o->timeout_s = parse_u32("--timeout", optarg);
-            break;
-        case 'L':
-            o->agent = optarg;
-            break;
-        case 'B':
-            if (strcmp(optarg, "none"))
-                die("--bind-to %s: only \"none\" is supported so far", optarg);
-            break;
-        case 'x': {
-            const char *val = strchr(optarg, '=') ? NULL : getenv(optarg);
-            if (!strchr(optarg, '=') && !val)
-                die("-x %s: %s is not set here; give -x %s=VALUE", optarg, optarg, optarg);
-            if (val ? fmx_env_set_kv(&o->exports, optarg, val) : fmx_env_set(&o->exports, optarg))
-                die("out of memory");
-            break;
-        }
-        case 'v':
-            printf("pmixrun (fmx) %s\n", VERSION);
-            exit(0);
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            exit(2);
-        }
-    }
-    if (optind >= argc) {
-        usage(stderr);
-        die("no program to run");
-    }
-    o->argv = argv + optind;
-    o->argc = argc - optind;
-}
-
-/* ---- the job ---- */
-
-static void build_map(struct run *r)
-{
-    fmx_error_t err = {{0}};
-    fmx_jobmap_t *map = &r->job.map;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = 0;
-
-    if (r->o.hostfile)
-        rc = fmx_hostfile_read(map, r->o.hostfile, &err);
-    if (!rc && r->o.hosts)
-        rc = fmx_hostlist_parse(map, r->o.hosts, &err);
-    if (rc)
-        die("%s", err.text);
-    if (map->nnodes == 0) {
-        uint32_t k = r->o.vnodes ? r->o.vnodes : 1;
-        uint32_t slots = (uint32_t)(ncpu > 0 ? ncpu : 1);
-        if (r->o.npernode && k == 1)
-            die("-N %u places ranks per node, but no hosts were given: use --hostfile or "
-                "--host (or --vnodes K to split this host)",
-                r->o.npernode);
-        if (k > 1) /* virtual nodes share the host's cores */
-            slots = slots / k ? slots / k : 1;
-        fmx_jobmap_add_local(map, k, slots, &err);
-    } else if (r->o.vnodes) {
-        die("--vnodes splits this host and cannot be combined with --hostfile or --host");
-    }
-    if (fmx_jobmap_assign(map, r->o.np, r->o.npernode, r->o.oversubscribe, &err))
-        die("%s", err.text);
-}
-
-/* Local check of the program: a missing or non-executable file fails here, in one line. */
-static void check_program(const char *prog)
-{
-    char path[PATH_MAX];
-    const char *dirs = getenv("PATH");
-    struct stat st;
-
-    if (strchr(prog, '/')) {
-        if (stat(prog, &st))
-            die("%s: %s", prog, strerror(errno));
-        if (!S_ISREG(st.st_mode) || access(prog, X_OK))
-            die("%s: not an executable file", prog);
-        return;
-    }
-    for (const char *d = dirs ? dirs : "/usr/bin:/bin"; *d;) {
-        size_t len = strcspn(d, ":");
-        snprintf(path, sizeof(path), "%.*s/%s", (int)len, len ? d : ".", prog);
-        if (!stat(path, &st) && S_ISREG(st.st_mode) && !access(path, X_OK))
-            return;
-        d += len + (d[len] == ':');
-    }
-    die("%s: not found in PATH", prog);
-}
-
-/* True when some host runs more ranks than its slots (this host: more than its CPUs, summed
- * over its virtual nodes). */
-static int oversubscribed(const struct run *r)
-{
-    const fmx_jobmap_t *m = &r->job.map;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t here = 0;
-
-    for (uint32_t i = 0; i < m->nnodes; i++) {
-        if (!strcmp(m->nodes[i].host, "localhost"))
-            here += m->nodes[i].nranks;
-        else if (m->nodes[i].nranks > m->nodes[i].slots)
-            return 1;
-    }
-    return ncpu > 0 && here > (uint64_t)ncpu;
-}
-
-static void fill_job(struct run *r)
-{
-    static unsigned counter;
-    char wd[PATH_MAX], ns[64];
-    uint8_t rnd[16];
-
-    snprintf(ns, sizeof(ns), "fmx.%d.%u", (int)getpid(), counter++);
-    r->job.nspace = strdup(ns);
-    r->job.argc = (uint32_t)r->o.argc;
-    r->job.argv = r->o.argv;
-    r->job.nenv = (uint32_t)r->o.exports.n;
-    r->job.env = r->o.exports.v;
-    r->job.wdir = strdup(r->o.wdir ? r->o.wdir : getcwd(wd, sizeof(wd)) ? wd : "/");
-    r->job.flags = r->o.tag_output ? FMX_JOB_TAG_OUTPUT : 0;
-    if (oversubscribed(r))
-        r->job.flags |= FMX_JOB_OVERSUBSCRIBED;
-    r->job.timeout_ms = (uint32_t)fmx_env_u64("FMX_TIMEOUT_MS", 0);
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        die("getrandom: %s", strerror(errno));
-    for (int i = 0; i < 16; i++)
-        sprintf(r->secret + 2 * i, "%02x", rnd[i]);
-}
 
 /* ---- daemons ---- */
 
@@ -303,10 +55,10 @@ static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const cha
         av[k++] = "--secret-stdin";
     av[k] = NULL;
     if (!local && pipe(in))
-        die("pipe: %s", strerror(errno));
+        pmixrun_die("pipe: %s", strerror(errno));
     pid = fork();
     if (pid < 0)
-        die("fork: %s", strerror(errno));
+        pmixrun_die("fork: %s", strerror(errno));
     if (pid == 0) {
         sigset_t none;
 
@@ -340,7 +92,7 @@ static void start_daemons(struct run *r)
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
     if (n <= 0)
-        die("cannot find my own executable: %s", strerror(errno));
+        pmixrun_die("cannot find my own executable: %s", strerror(errno));
     self[n] = '\0';
     *strrchr(self, '/') = '\0';
     snprintf(pmixd, sizeof(pmixd), "%s/pmixd", self);
@@ -507,10 +259,10 @@ static void accept_daemons(struct run *r)
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
             for (uint32_t i = 0; i < r->job.map.nnodes; i++)
                 if (r->d[i].pid == pid && !r->d[i].conn)
-                    die("pmixd for node %s (host %s) ended before it connected (%s %d)",
-                        r->job.map.nodes[i].name, r->job.map.nodes[i].host,
-                        WIFEXITED(st) ? "status" : "signal",
-                        WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                    pmixrun_die("pmixd for node %s (host %s) ended before it connected (%s %d)",
+                                r->job.map.nodes[i].name, r->job.map.nodes[i].host,
+                                WIFEXITED(st) ? "status" : "signal",
+                                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
         if (now >= until) {
             for (uint32_t i = 0; i < r->job.map.nnodes; i++)
                 if (!r->d[i].conn)
@@ -706,18 +458,18 @@ int main(int argc, char **argv)
     fmx_error_t err = {{0}};
     sigset_t mask;
 
-    parse(argc, argv, &r.o);
-    build_map(&r);
-    check_program(r.o.argv[0]);
-    fill_job(&r);
+    pmixrun_parse(argc, argv, &r.o);
+    pmixrun_build_map(&r);
+    pmixrun_check_program(r.o.argv[0]);
+    pmixrun_fill_job(&r);
     r.d = calloc(r.job.map.nnodes, sizeof(*r.d));
     r.partial = calloc(2 * (size_t)r.job.map.size, sizeof(*r.partial));
     if (!r.d || !r.partial)
-        die("out of memory");
+        pmixrun_die("out of memory");
     r.listen_fd =
         fmx_tcp_listen(getenv("FMX_CONTROL_HOST") ? "0.0.0.0" : "127.0.0.1", 0, &r.port, &err);
     if (r.listen_fd < 0)
-        die("%s", err.text);
+        pmixrun_die("%s", err.text);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);

@@ -62,7 +62,7 @@ void fmx_env_free(fmx_env_t *e)
 
 /* In the child: only async-signal-safe calls until exec. */
 static void child(int out[2], int err[2], int report, char *const argv[], char *const env[],
-                  const char *wdir)
+                  const char *wdir, const cpu_set_t *mask)
 {
     int e;
     sigset_t none;
@@ -76,6 +76,11 @@ static void child(int out[2], int err[2], int report, char *const argv[], char *
     close(err[0]);
     close(out[1]);
     close(err[1]);
+    if (mask && sched_setaffinity(0, sizeof(*mask), mask)) {
+        e = errno;
+        (void)!write(report, &e, sizeof(e));
+        _exit(127);
+    }
     if (wdir && *wdir && chdir(wdir)) {
         e = -errno; /* negative: the working directory, not the program */
         (void)!write(report, &e, sizeof(e));
@@ -88,7 +93,7 @@ static void child(int out[2], int err[2], int report, char *const argv[], char *
 }
 
 int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
-                   fmx_error_t *err)
+                   const cpu_set_t *mask, fmx_error_t *err)
 {
     int out[2], errp[2], rep[2], code = 0;
     ssize_t n;
@@ -103,7 +108,7 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
         return -errno;
     }
     if (rp->pid == 0)
-        child(out, errp, rep[1], argv, env, wdir);
+        child(out, errp, rep[1], argv, env, wdir, mask);
     close(out[1]);
     close(errp[1]);
     close(rep[1]);

@@ -5,6 +5,7 @@
 
 #include "fmx_common.h"
 
+#include <sched.h>
 #include <sys/types.h>
 
 typedef struct fmx_rank_proc {
@@ -25,8 +26,9 @@ int fmx_env_set(fmx_env_t *e, const char *entry);
 int fmx_env_set_kv(fmx_env_t *e, const char *name, const char *value);
 void fmx_env_free(fmx_env_t *e);
 
-/* Starts argv[0] (searched in PATH when it has no '/') in wdir with env. */
+/* Starts argv[0] (searched in PATH when it has no '/') in wdir with env, bound to mask when
+ * it is not NULL. */
 int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
-                   fmx_error_t *err);
+                   const cpu_set_t *mask, fmx_error_t *err);
 
 #endif

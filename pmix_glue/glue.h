@@ -21,6 +21,9 @@ typedef struct fmx_glue_job {
     const char *const *node_names;
     const uint32_t *first_rank, *nranks;
     const char *tmpdir; /* this daemon's private directory */
+    /* hwloc bitmaps of this node's ranks (in rank order), or NULL: their cpusets and locality
+     * are registered so that clients can tell which peers share cores, caches, sockets */
+    void *const *local_cpusets;
 } fmx_glue_job_t;
 
 /* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop. */

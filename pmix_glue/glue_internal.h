@@ -7,6 +7,47 @@
 #include <pmix.h>
 #include <pmix_server.h>
 
+#include <pthread.h>
+
+enum req_kind { REQ_FENCE, REQ_DMODEX, REQ_DMODEX_ANSWER, REQ_ABORT, REQ_LOG, REQ_FINALIZED };
+
+struct req {
+    struct req *next;
+    enum req_kind kind;
+    fmx_glue_t *g;
+    pmix_proc_t proc; /* the client, or the rank asked for */
+    pmix_proc_t *procs; /* fence participants, sorted */
+    size_t nprocs;
+    int collect;
+    uint64_t timeout_ms;
+    char *data; /* fence blob, direct modex answer, or message */
+    size_t ndata;
+    int status;
+    fmx_dmodex_req_t *token; /* the engine request a direct modex answer belongs to */
+    pmix_modex_cbfunc_t modex_cb;
+    pmix_op_cbfunc_t op_cb;
+    void *cbdata;
+};
+
+struct fmx_glue {
+    fmx_glue_job_t job;
+    char **names;
+    uint32_t *first, *count;
+    fmx_engine_t *eng;
+    fmx_glue_host_t host;
+    void *host_arg;
+    int efd;
+    pthread_mutex_t lock;
+    struct req *head, *tail;
+};
+
+/* server.c: the module, the one glue of this process, and what setup.c needs of it */
+extern pmix_server_module_t fmx_glue_module;
+extern fmx_glue_t *fmx_glue_current;
+void fmx_glue_free_req(struct req *r);
+void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
+                               fmx_dmodex_req_t *token);
+
 /* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
 int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout);
 

@@ -73,6 +73,24 @@ static int maps(const fmx_glue_job_t *job, char **nodes, char **procs)
     return 0;
 }
 
+/* PMIX_CPUSET and PMIX_LOCALITY_STRING of a local rank, from its hwloc cpuset. */
+static int add_locality(pmix_info_t *d, void *bitmap)
+{
+    pmix_cpuset_t cs = {.source = "hwloc", .bitmap = bitmap};
+    char *cpus = NULL, *loc = NULL;
+
+    if (PMIx_server_generate_cpuset_string(&cs, &cpus) != PMIX_SUCCESS ||
+        PMIx_server_generate_locality_string(&cs, &loc) != PMIX_SUCCESS) {
+        free(cpus);
+        return -EINVAL;
+    }
+    PMIX_INFO_LOAD(&d[0], PMIX_CPUSET, cpus, PMIX_STRING);
+    PMIX_INFO_LOAD(&d[1], PMIX_LOCALITY_STRING, loc, PMIX_STRING);
+    free(cpus);
+    free(loc);
+    return 0;
+}
+
 static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t node, uint32_t rank)
 {
     pmix_info_t *pi = next_info(in), *d;
@@ -80,10 +98,11 @@ static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t n
     pmix_rank_t r = rank;
     uint16_t local = (uint16_t)(rank - job->first_rank[node]);
     uint32_t zero = 0;
+    int here = node == job->self && job->local_cpusets;
 
     if (!pi)
         return -ENOMEM;
-    PMIX_DATA_ARRAY_CREATE(darray, 6, PMIX_INFO);
+    PMIX_DATA_ARRAY_CREATE(darray, here ? 8 : 6, PMIX_INFO);
     if (!darray)
         return -ENOMEM;
     d = darray->array;
@@ -93,6 +112,10 @@ static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t n
     PMIX_INFO_LOAD(&d[3], PMIX_NODEID, &node, PMIX_UINT32);
     PMIX_INFO_LOAD(&d[4], PMIX_HOSTNAME, job->node_names[node], PMIX_STRING);
     PMIX_INFO_LOAD(&d[5], PMIX_APPNUM, &zero, PMIX_UINT32);
+    if (here && add_locality(&d[6], job->local_cpusets[local])) {
+        PMIX_DATA_ARRAY_FREE(darray);
+        return -EINVAL;
+    }
     PMIX_LOAD_KEY(pi->key, PMIX_PROC_DATA);
     pi->value.type = PMIX_DATA_ARRAY;
     pi->value.data.darray = darray;
@@ -105,7 +128,11 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout
     uint32_t self = job->self, zero = 0, nnodes = 0;
     char *nodes = NULL, *procs = NULL, *node_regex = NULL, *proc_regex = NULL, *peers;
     pmix_rank_t leader = job->first_rank[self];
+    uint32_t session = 0;
     int rc;
+
+    for (const char *c = job->nspace; *c; c++) /* the same on every node of the job */
+        session = session * 31u + (uint8_t)*c;
 
     for (uint32_t i = 0; i < job->nnodes; i++)
         nnodes += job->nranks[i] != 0;
@@ -125,6 +152,8 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout
     for (uint32_t r = 0; r < job->nranks[self]; r++)
         sprintf(peers + strlen(peers), r ? ",%u" : "%u", job->first_rank[self] + r);
 
+    /* libpmix files what follows a session id under the session: it goes first */
+    ADD(&in, PMIX_SESSION_ID, &session, PMIX_UINT32);
     ADD(&in, PMIX_UNIV_SIZE, &job->size, PMIX_UINT32);
     ADD(&in, PMIX_JOB_SIZE, &job->size, PMIX_UINT32);
     ADD(&in, PMIX_MAX_PROCS, &job->size, PMIX_UINT32);

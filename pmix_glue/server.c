@@ -11,40 +11,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum req_kind { REQ_FENCE, REQ_DMODEX, REQ_DMODEX_ANSWER, REQ_ABORT, REQ_LOG, REQ_FINALIZED };
-
-struct req {
-    struct req *next;
-    enum req_kind kind;
-    fmx_glue_t *g;
-    pmix_proc_t proc; /* the client, or the rank asked for */
-    pmix_proc_t *procs; /* fence participants, sorted */
-    size_t nprocs;
-    int collect;
-    uint64_t timeout_ms;
-    char *data; /* fence blob, direct modex answer, or message */
-    size_t ndata;
-    int status;
-    fmx_dmodex_req_t *token; /* the engine request a direct modex answer belongs to */
-    pmix_modex_cbfunc_t modex_cb;
-    pmix_op_cbfunc_t op_cb;
-    void *cbdata;
-};
-
-struct fmx_glue {
-    fmx_glue_job_t job;
-    char **names;
-    uint32_t *first, *count;
-    fmx_engine_t *eng;
-    fmx_glue_host_t host;
-    void *host_arg;
-    int efd;
-    pthread_mutex_t lock;
-    struct req *head, *tail;
-};
-
 /* libpmix calls the module through globals: one server per process. */
-static fmx_glue_t *the_glue;
+fmx_glue_t *fmx_glue_current;
 
 static void post(fmx_glue_t *g, struct req *r)
 {
@@ -68,14 +36,14 @@ static struct req *new_req(enum req_kind kind, const pmix_proc_t *proc, void *cb
     if (!r)
         return NULL;
     r->kind = kind;
-    r->g = the_glue;
+    r->g = fmx_glue_current;
     r->cbdata = cbdata;
     if (proc)
         memcpy(&r->proc, proc, sizeof(*proc));
     return r;
 }
 
-static void free_req(struct req *r)
+void fmx_glue_free_req(struct req *r)
 {
     free(r->procs);
     free(r->data);
@@ -110,7 +78,7 @@ static pmix_status_t up_fence(const pmix_proc_t procs[], size_t nprocs, const pm
     if (!r || !(r->procs = malloc((nprocs ? nprocs : 1) * sizeof(*procs))) ||
         !(r->data = malloc(ndata ? ndata : 1))) {
         if (r)
-            free_req(r);
+            fmx_glue_free_req(r);
         return PMIX_ERR_NOMEM;
     }
     memcpy(r->procs, procs, nprocs * sizeof(*procs));
@@ -236,7 +204,7 @@ static void on_local_data(pmix_status_t status, char *data, size_t sz, void *cbd
     post(r->g, r);
 }
 
-static pmix_server_module_t module = {
+pmix_server_module_t fmx_glue_module = {
     .client_connected = up_connected,
     .client_finalized = up_finalized,
     .abort = up_abort,
@@ -302,7 +270,7 @@ static void fence_done(void *arg, fmx_fence_result_t *res)
     /* the concatenated node blobs go to libpmix, which frees them through release_data */
     r->modex_cb(pmix_status_of(res->status), (char *)res->data, res->total, r->cbdata, release_data,
                 res->data);
-    free_req(r);
+    fmx_glue_free_req(r);
 }
 
 static void run_fence(fmx_glue_t *g, struct req *r)
@@ -347,7 +315,7 @@ fail:
     if (rc == 0)
         return; /* fence_done completes the request */
     r->modex_cb(pmix_status_of(rc), NULL, 0, r->cbdata, NULL, NULL);
-    free_req(r);
+    fmx_glue_free_req(r);
 }
 
 /* The requester's side of direct modex: the engine brings the other node's answer. */
@@ -364,7 +332,7 @@ static void dmodex_done(void *arg, int status, const void *blob, size_t len)
     if (copy)
         memcpy(copy, blob, len);
     r->modex_cb(pmix_status_of(status), copy, copy ? len : 0, r->cbdata, release_data, copy);
-    free_req(r);
+    fmx_glue_free_req(r);
 }
 
 static void run_dmodex(fmx_glue_t *g, struct req *r)
@@ -374,20 +342,20 @@ static void run_dmodex(fmx_glue_t *g, struct req *r)
 
     if (node == UINT32_MAX || node == g->job.self) {
         r->modex_cb(PMIX_ERR_NOT_FOUND, NULL, 0, r->cbdata, NULL, NULL);
-        free_req(r);
+        fmx_glue_free_req(r);
         return;
     }
     fmx_debug("glue", "direct modex: %s:%u from node %u", r->proc.nspace, r->proc.rank, node);
     rc = fmx_dmodex_request(g->eng, node, &r->proc, sizeof(r->proc), r->timeout_ms, dmodex_done, r);
     if (rc) {
         r->modex_cb(pmix_status_of(rc), NULL, 0, r->cbdata, NULL, NULL);
-        free_req(r);
+        fmx_glue_free_req(r);
     }
 }
 
 /* The holder's side: another node asks for one of our ranks' data. */
-static void on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
-                             fmx_dmodex_req_t *token)
+void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
+                               fmx_dmodex_req_t *token)
 {
     fmx_glue_t *g = arg;
     struct req *r;
@@ -406,7 +374,7 @@ static void on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t k
     st = PMIx_server_dmodex_request(&r->proc, on_local_data, r);
     if (st != PMIX_SUCCESS) {
         fmx_dmodex_respond(g->eng, token, errno_of(st), NULL, 0);
-        free_req(r);
+        fmx_glue_free_req(r);
     }
 }
 
@@ -438,7 +406,7 @@ static void run(fmx_glue_t *g, struct req *r)
             g->host.finalized(g->host_arg, r->proc.rank);
         break;
     }
-    free_req(r);
+    fmx_glue_free_req(r);
 }
 
 void fmx_glue_dispatch(fmx_glue_t *g)
@@ -467,209 +435,4 @@ void fmx_glue_dispatch(fmx_glue_t *g)
 int fmx_glue_fd(fmx_glue_t *g)
 {
     return g->efd;
-}
-
-/* ---- start and stop ---- */
-
-struct sync {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done;
-    pmix_status_t status;
-};
-
-static void sync_cb(pmix_status_t status, void *cbdata)
-{
-    struct sync *s = cbdata;
-
-    pthread_mutex_lock(&s->lock);
-    s->status = status;
-    s->done = 1;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* Waits for a registration callback: at start nothing else runs, so blocking is fine. */
-static pmix_status_t sync_wait(struct sync *s, pmix_status_t rc)
-{
-    if (rc == PMIX_OPERATION_SUCCEEDED)
-        return PMIX_SUCCESS;
-    if (rc != PMIX_SUCCESS)
-        return rc;
-    pthread_mutex_lock(&s->lock);
-    while (!s->done)
-        pthread_cond_wait(&s->cond, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-    s->done = 0;
-    return s->status;
-}
-
-static int copy_job(fmx_glue_t *g, const fmx_glue_job_t *job)
-{
-    g->job = *job;
-    g->names = calloc(job->nnodes, sizeof(*g->names));
-    g->first = calloc(job->nnodes, sizeof(*g->first));
-    g->count = calloc(job->nnodes, sizeof(*g->count));
-    g->job.nspace = strdup(job->nspace);
-    g->job.tmpdir = strdup(job->tmpdir);
-    if (!g->names || !g->first || !g->count || !g->job.nspace || !g->job.tmpdir)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < job->nnodes; i++) {
-        if (!(g->names[i] = strdup(job->node_names[i])))
-            return -ENOMEM;
-        g->first[i] = job->first_rank[i];
-        g->count[i] = job->nranks[i];
-    }
-    g->job.node_names = (const char *const *)g->names;
-    g->job.first_rank = g->first;
-    g->job.nranks = g->count;
-    return 0;
-}
-
-static void free_glue(fmx_glue_t *g)
-{
-    for (uint32_t i = 0; g->names && i < g->job.nnodes; i++)
-        free(g->names[i]);
-    free(g->names);
-    free(g->first);
-    free(g->count);
-    free((char *)g->job.nspace);
-    free((char *)g->job.tmpdir);
-    if (g->efd >= 0)
-        close(g->efd);
-    pthread_mutex_destroy(&g->lock);
-    free(g);
-}
-
-static int register_job(fmx_glue_t *g, fmx_error_t *err)
-{
-    struct sync s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-    pmix_info_t *info;
-    size_t ninfo;
-    pmix_status_t st;
-    int rc = fmx_glue_job_info(&g->job, &info, &ninfo);
-
-    if (rc) {
-        fmx_errprintf(err, "cannot build the job information of %s: %s", g->job.nspace,
-                      fmx_strerror(rc));
-        return rc;
-    }
-    st = sync_wait(&s,
-                   PMIx_server_register_nspace(g->job.nspace, (int)g->count[g->job.self], info,
-                                               ninfo, sync_cb, &s));
-    PMIX_INFO_FREE(info, ninfo);
-    if (st != PMIX_SUCCESS) {
-        fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", g->job.nspace,
-                      PMIx_Error_string(st));
-        return -EIO;
-    }
-    for (uint32_t r = 0; r < g->count[g->job.self]; r++) {
-        pmix_proc_t proc;
-
-        PMIX_LOAD_PROCID(&proc, g->job.nspace, g->first[g->job.self] + r);
-        st = sync_wait(&s,
-                       PMIx_server_register_client(&proc, geteuid(), getegid(), NULL, sync_cb, &s));
-        if (st != PMIX_SUCCESS) {
-            fmx_errprintf(err, "PMIx_server_register_client(%s:%u): %s", g->job.nspace, proc.rank,
-                          PMIx_Error_string(st));
-            return -EIO;
-        }
-    }
-    return 0;
-}
-
-int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
-                   void *host_arg, fmx_glue_t **out, fmx_error_t *err)
-{
-    fmx_glue_t *g = calloc(1, sizeof(*g));
-    pmix_info_t info[2];
-    pmix_status_t st;
-    uint32_t self;
-    int rc;
-
-    if (!g) {
-        fmx_errprintf(err, "out of memory");
-        return -ENOMEM;
-    }
-    if (the_glue) {
-        free(g);
-        fmx_errprintf(err, "one PMIx server per process");
-        return -EBUSY;
-    }
-    pthread_mutex_init(&g->lock, NULL);
-    g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (g->efd < 0 || copy_job(g, job)) {
-        fmx_errprintf(err, "out of memory or file descriptors starting the PMIx server");
-        free_glue(g);
-        return -ENOMEM;
-    }
-    g->eng = engine;
-    g->host = *host;
-    g->host_arg = host_arg;
-    the_glue = g;
-    self = job->self;
-    PMIX_INFO_LOAD(&info[0], PMIX_SERVER_TMPDIR, job->tmpdir, PMIX_STRING);
-    PMIX_INFO_LOAD(&info[1], PMIX_SERVER_RANK, &self, PMIX_PROC_RANK);
-    st = PMIx_server_init(&module, info, 2);
-    PMIX_INFO_DESTRUCT(&info[0]);
-    PMIX_INFO_DESTRUCT(&info[1]);
-    if (st != PMIX_SUCCESS) {
-        fmx_errprintf(err, "PMIx_server_init: %s", PMIx_Error_string(st));
-        the_glue = NULL;
-        free_glue(g);
-        return -EIO;
-    }
-    fmx_dmodex_set_handler(engine, on_engine_dmodex, g);
-    if ((rc = register_job(g, err))) {
-        fmx_glue_stop(g);
-        return rc;
-    }
-    *out = g;
-    return 0;
-}
-
-int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err)
-{
-    pmix_proc_t proc;
-    char **e = calloc(1, sizeof(*e));
-    pmix_status_t st;
-
-    if (!e)
-        return -ENOMEM;
-    PMIX_LOAD_PROCID(&proc, g->job.nspace, rank);
-    st = PMIx_server_setup_fork(&proc, &e);
-    if (st != PMIX_SUCCESS) {
-        fmx_errprintf(err, "PMIx_server_setup_fork(%s:%u): %s", g->job.nspace, rank,
-                      PMIx_Error_string(st));
-        fmx_glue_free_env(e);
-        return -EIO;
-    }
-    *env = e;
-    return 0;
-}
-
-void fmx_glue_free_env(char **env)
-{
-    for (size_t i = 0; env && env[i]; i++)
-        free(env[i]);
-    free(env);
-}
-
-void fmx_glue_stop(fmx_glue_t *g)
-{
-    struct req *r;
-
-    if (!g)
-        return;
-    fmx_dmodex_set_handler(g->eng, NULL, NULL);
-    PMIx_server_finalize();
-    /* requests nobody will serve now: answer what libpmix may still hold, then free */
-    while ((r = g->head)) {
-        g->head = r->next;
-        if (r->kind == REQ_DMODEX_ANSWER)
-            fmx_dmodex_respond(g->eng, r->token, -ECANCELED, NULL, 0);
-        free_req(r);
-    }
-    the_glue = NULL;
-    free_glue(g);
 }

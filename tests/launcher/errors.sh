@@ -8,10 +8,19 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
 
-# Processes of a job (by exact name) still alive after pmixrun returned.
+# This test's own processes (they inherit FMX_TEST_TAG) still alive after pmixrun returned;
+# other jobs on the machine, and this script's shells, are not looked at.
+export FMX_TEST_TAG=errors-$$-$RANDOM
 leftovers() {
   sleep 0.2
-  pgrep -ax "$(basename "$misbehave")|$(basename "$hello")|pmixd"
+  local pid comm
+  for env in /proc/[0-9]*/environ; do
+    pid=${env#/proc/}
+    pid=${pid%/environ}
+    grep -qz "^FMX_TEST_TAG=$FMX_TEST_TAG\$" "$env" 2>/dev/null || continue
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+    case $comm in bash | grep | cat | timeout) ;; *) echo "$pid $comm" ;; esac
+  done
 }
 
 # expect NAME STATUS REGEX -- COMMAND...: STATUS "nonzero" accepts any failure
@@ -25,9 +34,11 @@ expect() {
   if [ "$want" = nonzero ]; then [ "$rc" -ne 0 ] || good=0; else [ "$rc" -eq "$want" ] || good=0; fi
   [ "$took" -ge 55 ] && good=0 # timeout(1) stopped a hung pmixrun
   grep -qE -- "$regex" "$tmp/out" || good=0
-  if leftovers; then
-    echo "  left behind: $(leftovers | head -3)"
-    pkill -9 -x "$(basename "$misbehave")"; pkill -9 -x "$(basename "$hello")"; pkill -9 -x pmixd
+  local left
+  left=$(leftovers)
+  if [ -n "$left" ]; then
+    echo "  left behind: $(head -3 <<<"$left")"
+    kill -9 $(cut -d' ' -f1 <<<"$left") 2>/dev/null
     good=0
   fi
   if [ $good = 1 ]; then

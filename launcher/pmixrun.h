@@ -1,0 +1,49 @@
+/* Shared by pmixrun.c (daemons and the control loop) and pmixrun_cli.c (the command line,
+ * the job map and the job description). */
+#ifndef FMX_PMIXRUN_H
+#define FMX_PMIXRUN_H
+
+#include "control.h"
+#include "jobspec.h"
+#include "ranks.h"
+
+#define VERSION "0.1.0"
+
+struct opts {
+    uint32_t np, npernode, vnodes, timeout_s;
+    int oversubscribe, tag_output, bind_core;
+    const char *hostfile, *hosts, *wdir, *agent;
+    fmx_env_t exports;
+    char **argv;
+    int argc;
+};
+
+struct daemon_slot {
+    fmx_conn_t *conn;
+    pid_t pid; /* local pmixd or its launch agent */
+    int done; /* SHUTDOWN sent */
+    uint8_t *addr;
+    size_t alen;
+};
+
+struct run {
+    struct opts o;
+    fmx_jobspec_t job;
+    struct daemon_slot *d;
+    char secret[33];
+    int listen_fd, sigfd;
+    uint16_t port;
+    uint32_t exited, failed_rank;
+    int exit_code, ending;
+    char **partial; /* per rank and stream: an unfinished output line (--tag-output) */
+};
+
+/* Prints "pmixrun: <sentence>" and exits 1. */
+void pmixrun_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void pmixrun_parse(int argc, char **argv, struct opts *o);
+void pmixrun_build_map(struct run *r);
+/* A missing or non-executable program fails here, in one line. */
+void pmixrun_check_program(const char *prog);
+void pmixrun_fill_job(struct run *r);
+
+#endif

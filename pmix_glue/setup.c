@@ -1,0 +1,215 @@
+/* Starting and stopping a pmixd's PMIx server: PMIx_server_init with this module, registering
+ * the namespace and the node's ranks (blocking: nothing else runs yet), the environment of a
+ * rank (PMIx_server_setup_fork), and finalizing with whatever requests are still queued. */
+#include "glue_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct sync {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    pmix_status_t status;
+};
+
+static void sync_cb(pmix_status_t status, void *cbdata)
+{
+    struct sync *s = cbdata;
+
+    pthread_mutex_lock(&s->lock);
+    s->status = status;
+    s->done = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits for a registration callback: at start nothing else runs, so blocking is fine. */
+static pmix_status_t sync_wait(struct sync *s, pmix_status_t rc)
+{
+    if (rc == PMIX_OPERATION_SUCCEEDED)
+        return PMIX_SUCCESS;
+    if (rc != PMIX_SUCCESS)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    while (!s->done)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    s->done = 0;
+    return s->status;
+}
+
+static int copy_job(fmx_glue_t *g, const fmx_glue_job_t *job)
+{
+    g->job = *job;
+    g->names = calloc(job->nnodes, sizeof(*g->names));
+    g->first = calloc(job->nnodes, sizeof(*g->first));
+    g->count = calloc(job->nnodes, sizeof(*g->count));
+    g->job.nspace = strdup(job->nspace);
+    g->job.tmpdir = strdup(job->tmpdir);
+    if (!g->names || !g->first || !g->count || !g->job.nspace || !g->job.tmpdir)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < job->nnodes; i++) {
+        if (!(g->names[i] = strdup(job->node_names[i])))
+            return -ENOMEM;
+        g->first[i] = job->first_rank[i];
+        g->count[i] = job->nranks[i];
+    }
+    g->job.node_names = (const char *const *)g->names;
+    g->job.first_rank = g->first;
+    g->job.nranks = g->count;
+    return 0;
+}
+
+static void free_glue(fmx_glue_t *g)
+{
+    for (uint32_t i = 0; g->names && i < g->job.nnodes; i++)
+        free(g->names[i]);
+    free(g->names);
+    free(g->first);
+    free(g->count);
+    free((char *)g->job.nspace);
+    free((char *)g->job.tmpdir);
+    if (g->efd >= 0)
+        close(g->efd);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+static int register_job(fmx_glue_t *g, fmx_error_t *err)
+{
+    struct sync s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    pmix_info_t *info;
+    size_t ninfo;
+    pmix_status_t st;
+    int rc = fmx_glue_job_info(&g->job, &info, &ninfo);
+
+    if (rc) {
+        fmx_errprintf(err, "cannot build the job information of %s: %s", g->job.nspace,
+                      fmx_strerror(rc));
+        return rc;
+    }
+    st = sync_wait(&s,
+                   PMIx_server_register_nspace(g->job.nspace, (int)g->count[g->job.self], info,
+                                               ninfo, sync_cb, &s));
+    PMIX_INFO_FREE(info, ninfo);
+    if (st != PMIX_SUCCESS) {
+        fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", g->job.nspace,
+                      PMIx_Error_string(st));
+        return -EIO;
+    }
+    for (uint32_t r = 0; r < g->count[g->job.self]; r++) {
+        pmix_proc_t proc;
+
+        PMIX_LOAD_PROCID(&proc, g->job.nspace, g->first[g->job.self] + r);
+        st = sync_wait(&s,
+                       PMIx_server_register_client(&proc, geteuid(), getegid(), NULL, sync_cb, &s));
+        if (st != PMIX_SUCCESS) {
+            fmx_errprintf(err, "PMIx_server_register_client(%s:%u): %s", g->job.nspace, proc.rank,
+                          PMIx_Error_string(st));
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
+                   void *host_arg, fmx_glue_t **out, fmx_error_t *err)
+{
+    fmx_glue_t *g = calloc(1, sizeof(*g));
+    pmix_info_t info[2];
+    pmix_status_t st;
+    uint32_t self;
+    int rc;
+
+    if (!g) {
+        fmx_errprintf(err, "out of memory");
+        return -ENOMEM;
+    }
+    if (fmx_glue_current) {
+        free(g);
+        fmx_errprintf(err, "one PMIx server per process");
+        return -EBUSY;
+    }
+    pthread_mutex_init(&g->lock, NULL);
+    g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g->efd < 0 || copy_job(g, job)) {
+        fmx_errprintf(err, "out of memory or file descriptors starting the PMIx server");
+        free_glue(g);
+        return -ENOMEM;
+    }
+    g->eng = engine;
+    g->host = *host;
+    g->host_arg = host_arg;
+    fmx_glue_current = g;
+    self = job->self;
+    PMIX_INFO_LOAD(&info[0], PMIX_SERVER_TMPDIR, job->tmpdir, PMIX_STRING);
+    PMIX_INFO_LOAD(&info[1], PMIX_SERVER_RANK, &self, PMIX_PROC_RANK);
+    st = PMIx_server_init(&fmx_glue_module, info, 2);
+    PMIX_INFO_DESTRUCT(&info[0]);
+    PMIX_INFO_DESTRUCT(&info[1]);
+    if (st != PMIX_SUCCESS) {
+        fmx_errprintf(err, "PMIx_server_init: %s", PMIx_Error_string(st));
+        fmx_glue_current = NULL;
+        free_glue(g);
+        return -EIO;
+    }
+    fmx_dmodex_set_handler(engine, fmx_glue_on_engine_dmodex, g);
+    rc = register_job(g, err);
+    g->job.local_cpusets = NULL; /* the caller's, and needed only to register */
+    if (rc) {
+        fmx_glue_stop(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err)
+{
+    pmix_proc_t proc;
+    char **e = calloc(1, sizeof(*e));
+    pmix_status_t st;
+
+    if (!e)
+        return -ENOMEM;
+    PMIX_LOAD_PROCID(&proc, g->job.nspace, rank);
+    st = PMIx_server_setup_fork(&proc, &e);
+    if (st != PMIX_SUCCESS) {
+        fmx_errprintf(err, "PMIx_server_setup_fork(%s:%u): %s", g->job.nspace, rank,
+                      PMIx_Error_string(st));
+        fmx_glue_free_env(e);
+        return -EIO;
+    }
+    *env = e;
+    return 0;
+}
+
+void fmx_glue_free_env(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+void fmx_glue_stop(fmx_glue_t *g)
+{
+    struct req *r;
+
+    if (!g)
+        return;
+    fmx_dmodex_set_handler(g->eng, NULL, NULL);
+    PMIx_server_finalize();
+    /* requests nobody will serve now: answer what libpmix may still hold, then free */
+    while ((r = g->head)) {
+        g->head = r->next;
+        if (r->kind == REQ_DMODEX_ANSWER)
+            fmx_dmodex_respond(g->eng, r->token, -ECANCELED, NULL, 0);
+        fmx_glue_free_req(r);
+    }
+    fmx_glue_current = NULL;
+    free_glue(g);
+}
