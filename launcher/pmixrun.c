@@ -4,8 +4,10 @@
  * 0 when every rank exits 0, else the first failure, which ends the whole job. */
 #include "pmixrun.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +28,14 @@ static int is_local(const char *host)
 
     gethostname(me, sizeof(me) - 1);
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, me);
+}
+
+static int all_local(struct run *r)
+{
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+        if (!is_local(r->job.map.nodes[i].host))
+            return 0;
+    return 1;
 }
 
 /* Starts pmixd for node i: a fork here, or AGENT... HOST pmixd ... --secret-stdin for another
@@ -84,11 +94,48 @@ static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const cha
     free(words);
 }
 
+/* The address at which pmixd on HOST can reach pmixrun: FMX_CONTROL_HOST when set; else the
+ * address of this machine's interface that the kernel routes toward HOST (a connected UDP
+ * socket sends nothing); else, when HOST does not resolve here (an ssh alias, say), this
+ * machine's host name, for the far side to resolve. */
+static void control_host_for(const char *host, char *out, size_t len)
+{
+    const char *env = getenv("FMX_CONTROL_HOST");
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    struct sockaddr_in self;
+    socklen_t slen = sizeof(self);
+    int fd = -1;
+
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return;
+    }
+    if (is_local(host)) {
+        snprintf(out, len, "127.0.0.1");
+        return;
+    }
+    if (!getaddrinfo(host, "9", &hints, &ai) &&
+        (fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0 &&
+        !connect(fd, ai->ai_addr, ai->ai_addrlen) &&
+        !getsockname(fd, (struct sockaddr *)&self, &slen) &&
+        inet_ntop(AF_INET, &self.sin_addr, out, (socklen_t)len)) {
+        close(fd);
+        freeaddrinfo(ai);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (ai)
+        freeaddrinfo(ai);
+    if (gethostname(out, len - 1))
+        pmixrun_die("cannot tell host %s where to reach this machine: set FMX_CONTROL_HOST", host);
+    out[len - 1] = '\0';
+}
+
 static void start_daemons(struct run *r)
 {
-    char self[PATH_MAX], pmixd[PATH_MAX + 8], control[300];
+    char self[PATH_MAX], pmixd[PATH_MAX + 8];
     const char *env_pmixd = getenv("FMX_PMIXD");
-    const char *ctl_host = getenv("FMX_CONTROL_HOST");
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
     if (n <= 0)
@@ -96,9 +143,15 @@ static void start_daemons(struct run *r)
     self[n] = '\0';
     *strrchr(self, '/') = '\0';
     snprintf(pmixd, sizeof(pmixd), "%s/pmixd", self);
-    snprintf(control, sizeof(control), "%s:%u", ctl_host ? ctl_host : "127.0.0.1", r->port);
-    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
+        char host[256], control[300];
+
+        control_host_for(r->job.map.nodes[i].host, host, sizeof(host));
+        snprintf(control, sizeof(control), "%s:%u", host, r->port);
+        free(r->d[i].control);
+        r->d[i].control = strdup(control);
         start_daemon(r, i, env_pmixd ? env_pmixd : pmixd, control);
+    }
 }
 
 /* ---- the control loop ---- */
@@ -267,9 +320,11 @@ static void accept_daemons(struct run *r)
             for (uint32_t i = 0; i < r->job.map.nnodes; i++)
                 if (!r->d[i].conn)
                     fprintf(stderr,
-                            "pmixrun: pmixd on host %s (node %s) did not answer within "
-                            "%llu ms\n",
+                            "pmixrun: pmixd on host %s (node %s) did not connect back to %s "
+                            "within %llu ms (is that address reachable from there? "
+                            "FMX_CONTROL_HOST chooses it)\n",
                             r->job.map.nodes[i].host, r->job.map.nodes[i].name,
+                            r->d[i].control ? r->d[i].control : "?",
                             (unsigned long long)fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000));
             end_job(r, 1);
             return;
@@ -466,8 +521,8 @@ int main(int argc, char **argv)
     r.partial = calloc(2 * (size_t)r.job.map.size, sizeof(*r.partial));
     if (!r.d || !r.partial)
         pmixrun_die("out of memory");
-    r.listen_fd =
-        fmx_tcp_listen(getenv("FMX_CONTROL_HOST") ? "0.0.0.0" : "127.0.0.1", 0, &r.port, &err);
+    r.listen_fd = fmx_tcp_listen(
+        all_local(&r) && !getenv("FMX_CONTROL_HOST") ? "127.0.0.1" : "0.0.0.0", 0, &r.port, &err);
     if (r.listen_fd < 0)
         pmixrun_die("%s", err.text);
     sigemptyset(&mask);
@@ -485,6 +540,7 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < r.job.map.nnodes; i++) {
         fmx_conn_free(r.d[i].conn);
         free(r.d[i].addr);
+        free(r.d[i].control);
     }
     for (size_t i = 0; i < 2 * (size_t)r.job.map.size; i++)
         free(r.partial[i]);

@@ -24,6 +24,7 @@ struct daemon_slot {
     int done; /* SHUTDOWN sent */
     uint8_t *addr;
     size_t alen;
+    char *control; /* host:port it was told to connect back to */
 };
 
 struct run {

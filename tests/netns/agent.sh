@@ -1,7 +1,16 @@
 #!/bin/sh
 # A pmixrun launch agent for network-namespace hosts: `agent.sh HOST COMMAND...` runs COMMAND
-# inside the namespace named HOST, with its own host name (a UTS namespace), as ssh would run
-# it on a host of that name. stdin passes through (pmixd reads the job secret from it).
+# inside the network namespace named HOST, with its own host name (a UTS namespace), as ssh
+# would run it on a host of that name. HOST may also be a host's address (from FMX_HOST_ADDRS,
+# in the order of FMX_HOSTS). nsenter enters only the network namespace (`ip netns exec` also
+# builds a mount namespace, which fails where / is not a mount point, as in a chroot). stdin
+# passes through (pmixd reads the job secret from it).
 host=$1
 shift
-exec ip netns exec "$host" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+i=0
+for a in $FMX_HOST_ADDRS; do
+  i=$((i + 1))
+  [ "$a" = "$host" ] && host=$(echo "$FMX_HOSTS" | cut -d' ' -f$i)
+done
+[ -e "/run/netns/$host" ] || { echo "agent.sh: no host $host" >&2; exit 255; }
+exec nsenter --net="/run/netns/$host" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"

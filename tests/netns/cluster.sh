@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds N hosts as network namespaces on a bridge, addresses 198.18.0.1..N/24, the bridge
-# (where pmixrun listens) at 198.18.0.254; runs a command with FMX_HOSTS set to their names;
-# removes everything afterwards, also when the command fails or the script is interrupted.
+# Builds N hosts as network namespaces on a bridge, in a /24 of 198.18.0.0/15 that no interface
+# or route of this machine uses yet (a cluster left behind by a killed run keeps its subnet, and
+# a second bridge on the same subnet would take the first one's replies): host i at .i, the
+# bridge (where pmixrun listens) at .254. Runs a command with FMX_HOSTS (the host names),
+# FMX_HOST_ADDRS (their addresses, same order) and FMX_CONTROL_HOST set; removes everything
+# afterwards, also when the command fails or the script is interrupted. When the command fails,
+# prints the network state that the failure may come from.
 #   cluster.sh N COMMAND...      (needs root)
 set -u
 n=$1
@@ -9,6 +13,7 @@ shift
 tag=fx$((RANDOM % 900 + 100))
 br=${tag}br
 hosts=()
+addrs=()
 
 cleanup() {
   for h in "${hosts[@]}"; do
@@ -26,18 +31,41 @@ if [ "$(id -u)" != 0 ] || ! ip netns add "$tag-probe" 2>/dev/null; then
   exit 77
 fi
 ip netns del "$tag-probe"
+
+# A free /24: neither an address nor a route of this machine falls in it.
+used=$(ip -4 -o addr show; ip -4 route show table all)
+net=
+for k in $(shuf -i 0-511); do
+  cand=198.$((18 + k / 256)).$((k % 256))
+  if ! grep -qF " $cand." <<<" ${used//$'\n'/ }"; then
+    net=$cand
+    break
+  fi
+done
+[ -n "$net" ] || { echo "cluster.sh: no free /24 left in 198.18.0.0/15"; exit 1; }
+
 ip link add "$br" type bridge || exit 1
-ip addr add 198.18.0.254/24 dev "$br"
+ip addr add "$net.254/24" dev "$br"
 ip link set "$br" up
 for i in $(seq 1 "$n"); do
   h=$tag-h$i
   hosts+=("$h")
+  addrs+=("$net.$i")
   ip netns add "$h" || exit 1
   ip link add "${tag}v$i" type veth peer name fmx0 netns "$h" || exit 1
   ip link set "${tag}v$i" master "$br" up
-  ip -n "$h" addr add "198.18.0.$i/24" dev fmx0
+  ip -n "$h" addr add "$net.$i/24" dev fmx0
   ip -n "$h" link set fmx0 up
   ip -n "$h" link set lo up
 done
-export FMX_HOSTS="${hosts[*]}" FMX_CONTROL_HOST=198.18.0.254
+echo "cluster.sh: ${hosts[*]} on $net.0/24, bridge $br at $net.254"
+export FMX_HOSTS="${hosts[*]}" FMX_HOST_ADDRS="${addrs[*]}" FMX_CONTROL_HOST=$net.254
 "$@"
+rc=$?
+if [ $rc -ne 0 ]; then
+  echo "cluster.sh: the command failed ($rc); the network at that point:"
+  ip -br addr | sed 's/^/    /'
+  ip -4 route show table all | grep -v '^local\|^broadcast' | sed 's/^/    /'
+  ip -n "${hosts[0]}" -br addr | sed "s/^/    ${hosts[0]}: /"
+fi
+exit $rc

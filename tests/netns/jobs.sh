@@ -12,6 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 read -r -a hosts <<<"$FMX_HOSTS"
 for h in "${hosts[@]}"; do echo "$h slots=2"; done >"$tmp/hosts"
+export FMX_DAEMON_TIMEOUT_MS=${FMX_DAEMON_TIMEOUT_MS:-15000}
 export FI_TCP_IFACE=fmx0 FI_SOCKETS_IFACE=fmx0 OMPI_MCA_btl_tcp_if_include=fmx0
 # Processes still alive in any host namespace.
 leftovers() {
@@ -59,5 +60,11 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
   run "PMIx_Abort ends the job on every host" 42 \
     "grep -q 'called PMIx_Abort with status 42' \"\$OUT\"" -- -N 2 "$misbehave" abort
 done
+# Hosts named by address, and no FMX_CONTROL_HOST: pmixrun finds its own address toward each
+# host from the routing table.
+read -r -a haddrs <<<"$FMX_HOST_ADDRS"
+for a in "${haddrs[@]}"; do echo "$a slots=2"; done >"$tmp/hosts"
+FI_PROVIDER=tcp FMX_CONTROL_HOST= run "hosts by address, control address from the route" 0 \
+  "$per_host_twice" -- -N 2 hostname
 [ $failures -eq 0 ] || { echo "$failures job(s) failed"; exit 1; }
 echo "all jobs passed on ${#hosts[@]} hosts"
