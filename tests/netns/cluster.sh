@@ -15,11 +15,18 @@ br=${tag}br
 hosts=()
 addrs=()
 
+in_host() {
+  local h=$1
+  shift
+  nsenter --net="/run/netns/$h" "$@"
+}
+
 cleanup() {
   for h in "${hosts[@]}"; do
     ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$h" 2>/dev/null
   done
+  for i in $(seq 1 "${#hosts[@]}"); do ip link del "${tag}v$i" 2>/dev/null; done
   ip link del "$br" 2>/dev/null
   return 0
 }
@@ -54,9 +61,10 @@ for i in $(seq 1 "$n"); do
   ip netns add "$h" || exit 1
   ip link add "${tag}v$i" type veth peer name fmx0 netns "$h" || exit 1
   ip link set "${tag}v$i" master "$br" up
-  ip -n "$h" addr add "$net.$i/24" dev fmx0
-  ip -n "$h" link set fmx0 up
-  ip -n "$h" link set lo up
+  # nsenter, not `ip -n`: that also makes a mount namespace, impossible where / is no mount point
+  in_host "$h" ip addr add "$net.$i/24" dev fmx0 || exit 1
+  in_host "$h" ip link set fmx0 up || exit 1
+  in_host "$h" ip link set lo up || exit 1
 done
 echo "cluster.sh: ${hosts[*]} on $net.0/24, bridge $br at $net.254"
 export FMX_HOSTS="${hosts[*]}" FMX_HOST_ADDRS="${addrs[*]}" FMX_CONTROL_HOST=$net.254
@@ -66,6 +74,6 @@ if [ $rc -ne 0 ]; then
   echo "cluster.sh: the command failed ($rc); the network at that point:"
   ip -br addr | sed 's/^/    /'
   ip -4 route show table all | grep -v '^local\|^broadcast' | sed 's/^/    /'
-  ip -n "${hosts[0]}" -br addr | sed "s/^/    ${hosts[0]}: /"
+  in_host "${hosts[0]}" ip -br addr | sed "s/^/    ${hosts[0]}: /"
 fi
 exit $rc
