@@ -1,6 +1,7 @@
 /* Control-channel framing, packing and TCP helpers (see control.h). */
 #include "control.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -193,6 +194,51 @@ int fmx_conn_flush_blocking(fmx_conn_t *c, int timeout_ms)
     return rc;
 }
 
+int fmx_conn_wait(fmx_conn_t *c, uint16_t want, fmx_pack_t *body, int timeout_ms, fmx_error_t *err)
+{
+    uint64_t until = fmx_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    int rc, eof = 0;
+    uint16_t type;
+
+    for (;;) {
+        fmx_conn_flush(c);
+        rc = fmx_conn_next(c, &type, body, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && type == want)
+            return 0;
+        if (rc == 1 && type == FMX_CTL_ERROR) {
+            char *text = fmx_unpack_str(body);
+            fmx_errprintf(err, "%s says: %s", c->peer, text ? text : "(no reason)");
+            free(text);
+            return -ECONNREFUSED;
+        }
+        if (rc == 1) {
+            fmx_errprintf(err, "%s sent message type %u where %u was due", c->peer, type, want);
+            return -EPROTO;
+        }
+        if (eof) { /* what arrived before the end is handled above, first */
+            fmx_errprintf(err, "%s closed the connection", c->peer);
+            return -EPIPE;
+        }
+        struct pollfd pfd = {.fd = c->fd,
+                             .events = POLLIN | (c->out_len > c->out_pos ? POLLOUT : 0)};
+        uint64_t now = fmx_now_ns();
+        if (now >= until) {
+            fmx_errprintf(err, "%s did not answer within %d ms", c->peer, timeout_ms);
+            return -ETIMEDOUT;
+        }
+        poll(&pfd, 1, (int)((until - now) / 1000000u) + 1);
+        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+            rc = fmx_conn_read(c, err);
+            if (rc == -EPIPE)
+                eof = 1;
+            else if (rc < 0)
+                return rc;
+        }
+    }
+}
+
 int fmx_conn_send(fmx_conn_t *c, uint16_t type, const fmx_pack_t *body)
 {
     size_t blen = body ? body->len : 0;
@@ -330,5 +376,22 @@ int fmx_tcp_connect(const char *host, uint16_t port, int timeout_ms, fmx_error_t
             return rc ? -ENOENT : -(last ? last : ETIMEDOUT);
         }
         nanosleep(&(struct timespec){0, 100000000}, NULL); /* names may resolve late (k8s) */
+    }
+}
+
+void fmx_sockaddr_str(const struct sockaddr *sa, char *out, size_t len)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+        snprintf(out, len, "%s:%u", a, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+        snprintf(out, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+    } else {
+        snprintf(out, len, "(address family %d)", sa->sa_family);
     }
 }

@@ -13,7 +13,7 @@
 #define FMX_CTL_MAX_MESSAGE (64u << 20)
 
 enum fmx_ctl_type {
-    FMX_CTL_HELLO = 1, /* d->r: secret, node index, hostname, fabric address */
+    FMX_CTL_HELLO = 1, /* d->r: secret, node index, hostname */
     FMX_CTL_JOB = 2, /* r->d: the job description (jobspec.h) */
     FMX_CTL_ADDRS = 3, /* r->d: every daemon's fabric address */
     FMX_CTL_IO = 4, /* d->r: rank, stream (1 out, 2 err), bytes */
@@ -22,7 +22,11 @@ enum fmx_ctl_type {
     FMX_CTL_KILL = 7, /* r->d: terminate every local rank now */
     FMX_CTL_LOG = 8, /* d->r: a line for the user's terminal */
     FMX_CTL_ERROR = 9, /* d->r: the daemon cannot go on: message */
-    FMX_CTL_SHUTDOWN = 10 /* r->d: all ranks are done, exit */
+    FMX_CTL_SHUTDOWN = 10, /* r->d: all ranks are done, exit */
+    FMX_CTL_ADDR = 11, /* d->r: node index, the daemon's fabric address (after JOB) */
+    FMX_CTL_CHALLENGE = 12, /* d->r: nonce (auth.h, daemons started on their own) */
+    FMX_CTL_AUTH = 13, /* r->d: nonce, proof, node index, job secret */
+    FMX_CTL_AUTH_OK = 14 /* d->r: proof */
 };
 
 /* A growable packing buffer, or a cursor over a received message. */
@@ -71,9 +75,18 @@ int fmx_conn_read(fmx_conn_t *c, fmx_error_t *err);
  * 0 when none is complete yet, <0 when the peer sent an impossible length (err says so). */
 int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *err);
 
+/* Waits up to timeout_ms for the next message, which must be of type `want` (0); an ERROR
+ * message from the peer, another type, the end of the stream or the time running out is an
+ * error that err describes, naming the peer. */
+int fmx_conn_wait(fmx_conn_t *c, uint16_t want, fmx_pack_t *body, int timeout_ms, fmx_error_t *err);
+
 /* TCP helpers. host may be a name or address; port 0 picks a free port. */
 int fmx_tcp_listen(const char *host, uint16_t port, uint16_t *bound, fmx_error_t *err);
 /* Connects with a deadline, retrying refused connections and unresolved names until then. */
 int fmx_tcp_connect(const char *host, uint16_t port, int timeout_ms, fmx_error_t *err);
+
+/* "address:port" of a socket address, for messages. */
+struct sockaddr;
+void fmx_sockaddr_str(const struct sockaddr *sa, char *out, size_t len);
 
 #endif

@@ -25,6 +25,9 @@ void fmx_jobspec_pack(const fmx_jobspec_t *js, fmx_pack_t *p)
     fmx_pack_u32(p, js->nenv);
     for (uint32_t i = 0; i < js->nenv; i++)
         fmx_pack_str(p, js->env[i]);
+    fmx_pack_u32(p, js->ndenv);
+    for (uint32_t i = 0; i < js->ndenv; i++)
+        fmx_pack_str(p, js->denv[i]);
     fmx_pack_str(p, js->wdir);
     fmx_pack_u32(p, js->flags);
     fmx_pack_u32(p, js->timeout_ms);
@@ -71,6 +74,12 @@ int fmx_jobspec_unpack(fmx_jobspec_t *js, fmx_pack_t *p, const char *from, fmx_e
     js->nenv = fmx_unpack_u32(p);
     if (p->err || js->nenv > MAX_ARGS || !(js->env = unpack_strings(p, js->nenv)))
         goto bad;
+    js->ndenv = fmx_unpack_u32(p);
+    if (p->err || js->ndenv > MAX_ARGS || !(js->denv = unpack_strings(p, js->ndenv)))
+        goto bad;
+    for (uint32_t i = 0; i < js->ndenv; i++)
+        if (!js->denv[i] || !strchr(js->denv[i], '='))
+            goto bad;
     js->wdir = fmx_unpack_str(p);
     js->flags = fmx_unpack_u32(p);
     js->timeout_ms = fmx_unpack_u32(p);
@@ -96,6 +105,7 @@ void fmx_jobspec_free(fmx_jobspec_t *js)
     fmx_jobmap_free(&js->map);
     free_strings(js->argv, js->argc);
     free_strings(js->env, js->nenv);
+    free_strings(js->denv, js->ndenv);
     free(js->wdir);
     memset(js, 0, sizeof(*js));
 }

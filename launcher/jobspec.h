@@ -18,6 +18,8 @@ typedef struct fmx_jobspec {
     char **argv;
     uint32_t nenv;
     char **env; /* "NAME=value", exported to every rank */
+    uint32_t ndenv;
+    char **denv; /* "NAME=value": the launcher's FI_* and FMX_* settings, for every daemon */
     char *wdir;
     uint32_t flags;
     uint32_t timeout_ms; /* default deadline of fences and direct modex; 0: the engine's */

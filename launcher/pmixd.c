@@ -2,6 +2,7 @@
  * (FMX_JOB_SECRET), opens its fabric endpoint, learns the job and every daemon's address,
  * starts the PMIx server and this node's ranks, and then runs one poll loop: control messages,
  * engine progress, PMIx requests, children's output and exits. */
+#include "auth.h"
 #include "bind.h"
 #include "control.h"
 #include "glue.h"
@@ -11,6 +12,7 @@
 #include <dirent.h>
 #include <getopt.h>
 #include <poll.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,40 +113,50 @@ static int wait_message(struct daemon *d, uint16_t want, fmx_pack_t *body, int t
     }
 }
 
-static int bootstrap(struct daemon *d, const char *host, uint16_t port, uint32_t node,
-                     fmx_error_t *err)
+/* HELLO (secret, node, host name) on the control connection, the JOB back; then this daemon
+ * takes the launcher's FI_* and FMX_* settings, opens its fabric endpoint and sends its
+ * address (ADDR). */
+static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
 {
     const char *secret = getenv("FMX_JOB_SECRET");
     uint8_t addr[256];
     size_t alen = sizeof(addr);
     char hostname[256] = "";
     fmx_pack_t p;
-    int fd, rc;
+    int rc;
 
     if (!secret || !*secret) {
         fmx_errprintf(err, "FMX_JOB_SECRET is not set: pmixd is started by pmixrun");
         return -EINVAL;
-    }
-    if ((fd = fmx_tcp_connect(host, port, 30000, err)) < 0)
-        return fd;
-    d->ctl = fmx_conn_new(fd, "pmixrun");
-    if ((rc = fmx_ofi_open(NULL, &d->tp, err)) || (rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
-        if (rc && !err->text[0])
-            fmx_errprintf(err, "cannot read the fabric address: %s", fmx_strerror(rc));
-        return rc ? rc : -EIO;
     }
     gethostname(hostname, sizeof(hostname) - 1);
     fmx_pack_init(&p);
     fmx_pack_str(&p, secret);
     fmx_pack_u32(&p, node);
     fmx_pack_str(&p, hostname);
-    fmx_pack_bytes(&p, addr, alen);
     rc = fmx_conn_send(d->ctl, FMX_CTL_HELLO, &p);
     fmx_pack_free(&p);
     if (rc || (rc = wait_message(d, FMX_CTL_JOB, &p, 60000, err)) ||
         (rc = fmx_jobspec_unpack(&d->job, &p, "pmixrun", err)))
         return rc ? rc : -EIO;
-    return 0;
+    for (uint32_t i = 0; i < d->job.ndenv; i++) {
+        char *eq = strchr(d->job.denv[i], '=');
+
+        *eq = '\0';
+        setenv(d->job.denv[i], eq + 1, 1);
+        *eq = '=';
+    }
+    if ((rc = fmx_ofi_open(NULL, &d->tp, err)) || (rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
+        if (rc && !err->text[0])
+            fmx_errprintf(err, "cannot read the fabric address: %s", fmx_strerror(rc));
+        return rc ? rc : -EIO;
+    }
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, node);
+    fmx_pack_bytes(&p, addr, alen);
+    rc = fmx_conn_send(d->ctl, FMX_CTL_ADDR, &p);
+    fmx_pack_free(&p);
+    return rc;
 }
 
 static int connect_peers(struct daemon *d, fmx_error_t *err)
@@ -335,7 +347,12 @@ static void report_exits(struct daemon *d)
     pid_t pid;
 
     while (read(d->sigfd, &si, sizeof(si)) > 0)
-        ;
+        if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !d->stop) {
+            fatal(d,
+                  si.ssi_signo == SIGTERM ? "pmixd was terminated (SIGTERM)"
+                                          : "pmixd was interrupted (SIGINT)");
+            kill_ranks(d, SIGKILL);
+        }
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
         for (uint32_t i = 0; i < d->nranks; i++)
             if (d->ranks[i].pid == pid) {
@@ -424,8 +441,113 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: pmixd --control HOST:PORT --node INDEX [--secret-stdin]\n"
-            "  started by pmixrun (or a launch agent on its behalf) with FMX_JOB_SECRET "
-            "set\n");
+            "         started by pmixrun (or its launch agent) for one job\n"
+            "       pmixd --listen [ADDRESS:]PORT --secret-file FILE\n"
+            "         started on its own (a container, a pod): serves every job of a\n"
+            "         `pmixrun --connect PORT --secret-file FILE` that knows the same secret\n");
+}
+
+/* ---- service mode ---- */
+
+#define MAX_JOBS 256
+
+/* Accepts launchers until SIGTERM; each connection gets a child process that proves the secret
+ * (auth.h) and then runs that job as a launched pmixd would. Returns only in such a child, with
+ * the control connection, node index and FMX_JOB_SECRET set up; the service itself exits. */
+static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *node)
+{
+    uint8_t key[FMX_SECRET_MAX];
+    size_t klen = 0;
+    fmx_error_t err = {{0}};
+    const char *colon = strrchr(spec, ':');
+    char *host = colon ? strndup(spec, (size_t)(colon - spec)) : strdup("0.0.0.0");
+    long port = strtol(colon ? colon + 1 : spec, NULL, 10);
+    pid_t jobs[MAX_JOBS];
+    int njobs = 0, lfd, sfd, stopping = 0;
+    uint16_t bound = 0;
+    sigset_t mask;
+
+    if (!secret_file || fmx_secret_read(secret_file, key, &klen, &err)) {
+        fprintf(stderr, "pmixd: %s\n", secret_file ? err.text : "--listen needs --secret-file");
+        exit(2);
+    }
+    if (port <= 0 || port > 65535) {
+        fprintf(stderr, "pmixd: --listen %s: not a port\n", spec);
+        exit(2);
+    }
+    if ((lfd = fmx_tcp_listen(host, (uint16_t)port, &bound, &err)) < 0) {
+        fprintf(stderr, "pmixd: %s\n", err.text);
+        exit(1);
+    }
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    fprintf(stderr, "pmixd: serving jobs on %s:%u\n", host, bound);
+    free(host);
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = lfd, .events = stopping ? 0 : POLLIN},
+                                {.fd = sfd, .events = POLLIN}};
+        struct signalfd_siginfo si;
+        struct sockaddr_storage from;
+        socklen_t flen = sizeof(from);
+        char who[96] = "?";
+        int st, fd;
+        pid_t pid;
+
+        poll(pfd, 2, stopping ? 100 : -1);
+        while (read(sfd, &si, sizeof(si)) > 0)
+            if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !stopping) {
+                fprintf(stderr, "pmixd: %s: ending %d job(s) and stopping\n",
+                        strsignal((int)si.ssi_signo), njobs);
+                for (int i = 0; i < njobs; i++)
+                    kill(jobs[i], SIGTERM);
+                stopping = 1;
+            }
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+            for (int i = 0; i < njobs; i++)
+                if (jobs[i] == pid)
+                    jobs[i--] = jobs[--njobs];
+        if (stopping && njobs == 0)
+            exit(0);
+        if (!(pfd[0].revents & POLLIN))
+            continue;
+        if ((fd = accept4(lfd, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC)) < 0)
+            continue;
+        fmx_sockaddr_str((struct sockaddr *)&from, who, sizeof(who));
+        if (njobs == MAX_JOBS) {
+            fprintf(stderr, "pmixd: refused %s: already running %d jobs\n", who, MAX_JOBS);
+            close(fd);
+            continue;
+        }
+        if ((pid = fork()) < 0) {
+            fprintf(stderr, "pmixd: fork: %s\n", strerror(errno));
+            close(fd);
+        } else if (pid > 0) {
+            jobs[njobs++] = pid;
+            close(fd);
+        } else {
+            char peer[128], secret[256];
+            fmx_conn_t *c;
+
+            close(lfd);
+            close(sfd);
+            snprintf(peer, sizeof(peer), "launcher at %s", who);
+            c = fmx_conn_new(fd, peer);
+            if (fmx_auth_daemon(c, key, klen, 10000, node, secret, sizeof(secret), &err)) {
+                fprintf(stderr, "pmixd: %s\n", err.text);
+                fmx_conn_free(c);
+                _exit(1);
+            }
+            memset(key, 0, sizeof(key));
+            fprintf(stderr, "pmixd: a job from %s, as its node %u\n", who, *node);
+            setenv("FMX_JOB_SECRET", secret, 1);
+            sigprocmask(SIG_UNBLOCK, &mask, NULL);
+            return c;
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -433,22 +555,31 @@ int main(int argc, char **argv)
     static const struct option lo[] = {{"control", 1, 0, 'c'},
                                        {"node", 1, 0, 'n'},
                                        {"secret-stdin", 0, 0, 's'},
+                                       {"listen", 1, 0, 'l'},
+                                       {"secret-file", 1, 0, 'f'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     char secret[128];
     struct daemon d = {.sigfd = -1};
     fmx_error_t err = {{0}};
     char *host = NULL, *colon;
+    const char *listen_spec = NULL, *secret_file = getenv("FMX_SECRET_FILE");
     long node = -1, port = 0;
+    uint32_t served_node = 0;
     sigset_t mask;
     int c, rc = 1;
 
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (c == 'c' && (colon = strrchr(optarg, ':'))) {
+            free(host);
             host = strndup(optarg, (size_t)(colon - optarg));
             port = strtol(colon + 1, NULL, 10);
         } else if (c == 'n') {
             node = strtol(optarg, NULL, 10);
+        } else if (c == 'l') {
+            listen_spec = optarg;
+        } else if (c == 'f') {
+            secret_file = optarg;
         } else if (c == 's') {
             /* a launch agent's remote command: the secret comes on stdin, not in `ps` */
             if (!fgets(secret, sizeof(secret), stdin)) {
@@ -462,18 +593,32 @@ int main(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (!host || port <= 0 || port > 65535 || node < 0) {
+    signal(SIGPIPE, SIG_IGN);
+    if (listen_spec) {
+        d.ctl = serve(listen_spec, secret_file, &served_node);
+        node = served_node;
+    } else if (!host || port <= 0 || port > 65535 || node < 0) {
         usage();
         free(host);
         return 2;
     }
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
     d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (bootstrap(&d, host, (uint16_t)port, (uint32_t)node, &err) || connect_peers(&d, &err) ||
-        make_tmpdir(&d, &err) ||
+    if (!d.ctl) {
+        int fd = fmx_tcp_connect(host, (uint16_t)port, 30000, &err);
+
+        if (fd < 0) {
+            fprintf(stderr, "pmixd: node %ld: %s\n", node, err.text);
+            free(host);
+            return 1;
+        }
+        d.ctl = fmx_conn_new(fd, "pmixrun");
+    }
+    if (bootstrap(&d, (uint32_t)node, &err) || connect_peers(&d, &err) || make_tmpdir(&d, &err) ||
         fmx_binding_compute(&d.bind, d.job.map.nodes[d.job.self].nranks,
                             (d.job.flags & FMX_JOB_BIND_CORE) != 0, &err)) {
         fatal(&d, err.text);

@@ -4,6 +4,8 @@
  * 0 when every rank exits 0, else the first failure, which ends the whole job. */
 #include "pmixrun.h"
 
+#include "auth.h"
+
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
@@ -132,6 +134,44 @@ static void control_host_for(const char *host, char *out, size_t len)
     out[len - 1] = '\0';
 }
 
+/* --connect: a connection to the pmixd serving on each host, the secret proven both ways;
+ * then the daemon's job child says HELLO on it like a started daemon. */
+static void connect_daemons(struct run *r)
+{
+    uint8_t key[FMX_SECRET_MAX];
+    size_t klen = 0;
+    fmx_error_t err = {{0}};
+    /* a pod that is still starting refuses connections for a while; a wrong port, forever */
+    uint64_t wait_ms = fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
+    uint64_t until = fmx_now_ns() + 1000000ull * (wait_ms < 10000 ? wait_ms : 10000);
+
+    if (fmx_secret_read(r->o.secret_file, key, &klen, &err))
+        pmixrun_die("%s", err.text);
+    r->pre = calloc(r->job.map.nnodes, sizeof(*r->pre));
+    if (!r->pre)
+        pmixrun_die("out of memory");
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
+        /* "localhost" is loopback: no need for /etc/hosts to say so */
+        const char *host =
+            strcmp(r->job.map.nodes[i].host, "localhost") ? r->job.map.nodes[i].host : "127.0.0.1";
+        uint64_t now = fmx_now_ns();
+        int left = now < until ? (int)((until - now) / 1000000u) : 1;
+        char peer[300];
+        int fd = fmx_tcp_connect(host, (uint16_t)r->o.connect_port, left, &err);
+
+        if (fd < 0)
+            pmixrun_die("no pmixd serving at %s:%u (node %s): %s", host, r->o.connect_port,
+                        r->job.map.nodes[i].name, err.text);
+        snprintf(peer, sizeof(peer), "pmixd at %s:%u", host, r->o.connect_port);
+        r->pre[i] = fmx_conn_new(fd, peer);
+        if (fmx_auth_launcher(r->pre[i], key, klen, left > 10000 ? 10000 : left, i, r->secret,
+                              &err))
+            pmixrun_die("%s", err.text);
+        r->npre++;
+    }
+    memset(key, 0, sizeof(key));
+}
+
 static void start_daemons(struct run *r)
 {
     char self[PATH_MAX], pmixd[PATH_MAX + 8];
@@ -224,6 +264,8 @@ static void on_exit_status(struct run *r, uint32_t rank, int status)
     end_job(r, code);
 }
 
+static void on_addr(struct run *r, uint32_t node, fmx_pack_t *b);
+
 static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *b)
 {
     uint32_t rank = fmx_unpack_u32(b), v;
@@ -256,6 +298,9 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
         fprintf(stderr, "pmixrun: rank %u on node %s: %s\n", rank, node_name(r, rank),
                 text ? text : "");
         free(text);
+        break;
+    case FMX_CTL_ADDR:
+        on_addr(r, node, b);
         break;
     case FMX_CTL_ERROR:
         text = fmx_unpack_str(b);
@@ -298,10 +343,12 @@ static void on_daemon(struct run *r, uint32_t i)
 static void accept_daemons(struct run *r)
 {
     uint64_t until = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
-    fmx_conn_t **pending = NULL;
-    size_t npending = 0;
+    fmx_conn_t **pending = r->pre;
+    size_t npending = r->npre;
     uint32_t joined = 0;
 
+    r->pre = NULL;
+    r->npre = 0;
     while (joined < r->job.map.nnodes) {
         struct pollfd pfd[1 + 256];
         size_t n = 0;
@@ -318,7 +365,13 @@ static void accept_daemons(struct run *r)
                                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
         if (now >= until) {
             for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-                if (!r->d[i].conn)
+                if (!r->d[i].conn && r->o.connect_port)
+                    fprintf(stderr,
+                            "pmixrun: the pmixd serving at %s:%u (node %s) took the job but did "
+                            "not start it within %llu ms\n",
+                            r->job.map.nodes[i].host, r->o.connect_port, r->job.map.nodes[i].name,
+                            (unsigned long long)fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000));
+                else if (!r->d[i].conn)
                     fprintf(stderr,
                             "pmixrun: pmixd on host %s (node %s) did not connect back to %s "
                             "within %llu ms (is that address reachable from there? "
@@ -357,17 +410,13 @@ static void accept_daemons(struct run *r)
             char *secret = rc == 1 && type == FMX_CTL_HELLO ? fmx_unpack_str(&b) : NULL;
             uint32_t node = fmx_unpack_u32(&b);
             char *host = fmx_unpack_str(&b);
-            size_t alen = 0;
-            const void *addr = fmx_unpack_bytes(&b, &alen);
-            int good = secret && !b.err && !strcmp(secret, r->secret) && node < r->job.map.nnodes &&
-                !r->d[node].conn && alen;
+            int good = secret && !b.err && b.pos == b.len && !strcmp(secret, r->secret) &&
+                node < r->job.map.nnodes && !r->d[node].conn;
 
             if (good) {
                 snprintf(c->peer, sizeof(c->peer), "pmixd on %s", host);
                 r->d[node].conn = c;
-                r->d[node].addr = malloc(alen);
-                memcpy(r->d[node].addr, addr, alen);
-                r->d[node].alen = alen;
+                r->d[node].joined = 1;
                 joined++;
             } else {
                 fprintf(stderr, "pmixrun: refused a control connection (%s)\n",
@@ -382,28 +431,53 @@ static void accept_daemons(struct run *r)
     for (size_t i = 0; i < npending; i++)
         fmx_conn_free(pending[i]);
     free(pending);
-    close(r->listen_fd);
+    if (r->listen_fd >= 0)
+        close(r->listen_fd);
     r->listen_fd = -1;
 }
 
 static void send_job(struct run *r)
 {
-    fmx_pack_t addrs;
-
-    fmx_pack_init(&addrs);
-    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-        fmx_pack_bytes(&addrs, r->d[i].addr, r->d[i].alen);
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
         fmx_pack_t job;
 
         fmx_pack_init(&job);
         r->job.self = i;
         fmx_jobspec_pack(&r->job, &job);
-        if (fmx_conn_send(r->d[i].conn, FMX_CTL_JOB, &job) ||
-            fmx_conn_send(r->d[i].conn, FMX_CTL_ADDRS, &addrs))
+        if (fmx_conn_send(r->d[i].conn, FMX_CTL_JOB, &job))
             end_job(r, 1);
         fmx_pack_free(&job);
     }
+    r->addr_deadline = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
+}
+
+/* A daemon's fabric address (it opens its endpoint after the JOB message, with the job's
+ * FI_* settings); once every daemon has sent one, everyone gets the list. */
+static void on_addr(struct run *r, uint32_t node, fmx_pack_t *b)
+{
+    size_t alen = 0;
+    const void *addr = fmx_unpack_bytes(b, &alen);
+    fmx_pack_t addrs;
+
+    if (b->err || !alen || r->d[node].addr) {
+        fprintf(stderr, "pmixrun: pmixd on node %s sent a malformed fabric address\n",
+                r->job.map.nodes[node].name);
+        end_job(r, 1);
+        return;
+    }
+    r->d[node].addr = malloc(alen);
+    if (!r->d[node].addr)
+        pmixrun_die("out of memory");
+    memcpy(r->d[node].addr, addr, alen);
+    r->d[node].alen = alen;
+    if (++r->naddrs < r->job.map.nnodes || r->ending)
+        return;
+    fmx_pack_init(&addrs);
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+        fmx_pack_bytes(&addrs, r->d[i].addr, r->d[i].alen);
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+        if (r->d[i].conn && fmx_conn_send(r->d[i].conn, FMX_CTL_ADDRS, &addrs))
+            end_job(r, 1);
     fmx_pack_free(&addrs);
 }
 
@@ -450,6 +524,16 @@ static void run_loop(struct run *r)
                     r->o.timeout_s);
             end_job(r, 124);
         }
+        if (!r->ending && r->naddrs < nn && fmx_now_ns() > r->addr_deadline) {
+            for (uint32_t i = 0; i < nn; i++)
+                if (!r->d[i].addr)
+                    fprintf(stderr,
+                            "pmixrun: pmixd on node %s did not open its fabric endpoint "
+                            "within %llu ms\n",
+                            r->job.map.nodes[i].name,
+                            (unsigned long long)fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000));
+            end_job(r, 1);
+        }
         if (r->ending && !kill_sent)
             kill_sent = fmx_now_ns();
         if (kill_sent && fmx_now_ns() - kill_sent > 10000000000ull) {
@@ -487,7 +571,7 @@ static void reap_daemons(struct run *r)
     uint32_t left = r->job.map.nnodes;
 
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-        if (r->d[i].pid > 0 && !r->d[i].addr) /* never joined: nothing to wait for */
+        if (r->d[i].pid > 0 && !r->d[i].joined) /* never joined: nothing to wait for */
             kill(r->d[i].pid, SIGKILL);
     while (left && fmx_now_ns() < until) {
         left = 0;
@@ -521,9 +605,11 @@ int main(int argc, char **argv)
     r.partial = calloc(2 * (size_t)r.job.map.size, sizeof(*r.partial));
     if (!r.d || !r.partial)
         pmixrun_die("out of memory");
-    r.listen_fd = fmx_tcp_listen(
-        all_local(&r) && !getenv("FMX_CONTROL_HOST") ? "127.0.0.1" : "0.0.0.0", 0, &r.port, &err);
-    if (r.listen_fd < 0)
+    if (!r.o.connect_port)
+        r.listen_fd =
+            fmx_tcp_listen(all_local(&r) && !getenv("FMX_CONTROL_HOST") ? "127.0.0.1" : "0.0.0.0",
+                           0, &r.port, &err);
+    if (!r.o.connect_port && r.listen_fd < 0)
         pmixrun_die("%s", err.text);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -531,7 +617,10 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    start_daemons(&r);
+    if (r.o.connect_port)
+        connect_daemons(&r);
+    else
+        start_daemons(&r);
     accept_daemons(&r);
     if (!r.ending)
         send_job(&r);
@@ -550,5 +639,6 @@ int main(int argc, char **argv)
     free(r.job.wdir);
     fmx_jobmap_free(&r.job.map);
     fmx_env_free(&r.o.exports);
+    fmx_env_free(&r.denv);
     return r.exit_code;
 }

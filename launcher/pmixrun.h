@@ -12,7 +12,8 @@
 struct opts {
     uint32_t np, npernode, vnodes, timeout_s;
     int oversubscribe, tag_output, bind_core;
-    const char *hostfile, *hosts, *wdir, *agent;
+    const char *hostfile, *hosts, *wdir, *agent, *secret_file;
+    uint32_t connect_port; /* use daemons already listening there */
     fmx_env_t exports;
     char **argv;
     int argc;
@@ -25,6 +26,7 @@ struct daemon_slot {
     uint8_t *addr;
     size_t alen;
     char *control; /* host:port it was told to connect back to */
+    int joined; /* said HELLO with the job's secret */
 };
 
 struct run {
@@ -35,6 +37,11 @@ struct run {
     int listen_fd, sigfd;
     uint16_t port;
     uint32_t exited, failed_rank;
+    uint32_t naddrs; /* fabric addresses received */
+    uint64_t addr_deadline;
+    fmx_env_t denv; /* FI_* and FMX_* settings for the daemons */
+    fmx_conn_t **pre; /* --connect: authenticated connections, before their HELLO */
+    size_t npre;
     int exit_code, ending;
     char **partial; /* per rank and stream: an unfinished output line (--tag-output) */
 };

@@ -40,6 +40,9 @@ static void usage(FILE *f)
             "  --bind-to core|none   bind each rank to one core (default none)\n"
             "  --timeout SECONDS     end the job after this long\n"
             "  --launch-agent CMD    starts pmixd on other hosts (default: ssh)\n"
+            "  --connect PORT        use the pmixd already serving on every host at PORT\n"
+            "                        (pmixd --listen PORT --secret-file FILE) instead\n"
+            "  --secret-file FILE    the secret those daemons know (or FMX_SECRET_FILE)\n"
             "  --version, --help\n");
 }
 
@@ -55,13 +58,14 @@ static uint32_t parse_u32(const char *opt, const char *s)
 
 void pmixrun_parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {{"np", 1, 0, 'n'},       {"npernode", 1, 0, 'N'},
-                                       {"hostfile", 1, 0, 'f'}, {"host", 1, 0, 'H'},
-                                       {"vnodes", 1, 0, 'V'},   {"oversubscribe", 0, 0, 'o'},
-                                       {"wdir", 1, 0, 'w'},     {"tag-output", 0, 0, 't'},
-                                       {"timeout", 1, 0, 'T'},  {"launch-agent", 1, 0, 'L'},
-                                       {"version", 0, 0, 'v'},  {"help", 0, 0, 'h'},
-                                       {"bind-to", 1, 0, 'B'},  {0, 0, 0, 0}};
+    static const struct option lo[] = {{"np", 1, 0, 'n'},          {"npernode", 1, 0, 'N'},
+                                       {"hostfile", 1, 0, 'f'},    {"host", 1, 0, 'H'},
+                                       {"vnodes", 1, 0, 'V'},      {"oversubscribe", 0, 0, 'o'},
+                                       {"wdir", 1, 0, 'w'},        {"tag-output", 0, 0, 't'},
+                                       {"timeout", 1, 0, 'T'},     {"launch-agent", 1, 0, 'L'},
+                                       {"version", 0, 0, 'v'},     {"help", 0, 0, 'h'},
+                                       {"bind-to", 1, 0, 'B'},     {"connect", 1, 0, 'C'},
+                                       {"secret-file", 1, 0, 'S'}, {0, 0, 0, 0}};
     int c;
 
     /* "-np 4" is a long option spelled with one dash, as mpirun users type it */
@@ -100,6 +104,14 @@ void pmixrun_parse(int argc, char **argv, struct opts *o)
         case 'L':
             o->agent = optarg;
             break;
+        case 'C':
+            o->connect_port = parse_u32("--connect", optarg);
+            if (o->connect_port > 65535)
+                pmixrun_die("--connect %s: not a port", optarg);
+            break;
+        case 'S':
+            o->secret_file = optarg;
+            break;
         case 'B':
             if (!strcmp(optarg, "core"))
                 o->bind_core = 1;
@@ -131,6 +143,16 @@ void pmixrun_parse(int argc, char **argv, struct opts *o)
     }
     o->argv = argv + optind;
     o->argc = argc - optind;
+    if (!o->secret_file)
+        o->secret_file = getenv("FMX_SECRET_FILE");
+    if (o->connect_port && o->agent)
+        pmixrun_die("--connect and --launch-agent exclude each other: the daemons are either "
+                    "running already or started for the job");
+    if (o->connect_port && !o->secret_file)
+        pmixrun_die("--connect needs --secret-file FILE (or FMX_SECRET_FILE): the secret the "
+                    "daemons were started with");
+    if (o->secret_file && !o->connect_port)
+        pmixrun_die("--secret-file is for --connect (daemons that are already running)");
 }
 
 /* ---- the job ---- */
@@ -217,6 +239,12 @@ void pmixrun_fill_job(struct run *r)
     r->job.argv = r->o.argv;
     r->job.nenv = (uint32_t)r->o.exports.n;
     r->job.env = r->o.exports.v;
+    for (char **e = environ; *e; e++)
+        if ((!strncmp(*e, "FI_", 3) || !strncmp(*e, "FMX_", 4)) &&
+            strncmp(*e, "FMX_JOB_SECRET=", 15) && fmx_env_set(&r->denv, *e))
+            pmixrun_die("out of memory");
+    r->job.ndenv = (uint32_t)r->denv.n;
+    r->job.denv = r->denv.v;
     r->job.wdir = strdup(r->o.wdir ? r->o.wdir : getcwd(wd, sizeof(wd)) ? wd : "/");
     r->job.flags = r->o.tag_output ? FMX_JOB_TAG_OUTPUT : 0;
     if (r->o.bind_core)

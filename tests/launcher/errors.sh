@@ -75,6 +75,9 @@ expect "rank killed mid-fence" 137 "rank 1 on node .* was killed by signal 9" --
   "$pmixrun" --oversubscribe -n 4 "$misbehave" kill
 expect "PMIx_Abort" 42 "rank 1 on node .* called PMIx_Abort with status 42: rank 1 gives up on purpose" -- \
   "$pmixrun" --oversubscribe -n 4 "$misbehave" abort
+expect "PMIx_Log reaches the terminal, from another node too" 0 \
+  "rank 1 on node .*: rank 1 logs a line through the launcher" -- \
+  "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" log
 expect "PMIx_Abort across virtual nodes" 42 "called PMIx_Abort with status 42" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" abort
 expect "rank killed, virtual nodes" 137 "killed by signal 9" -- \

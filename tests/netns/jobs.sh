@@ -3,12 +3,16 @@
 # netns launch agent, fences and direct modex between hosts over FI_PROVIDER, Open MPI across
 # hosts over TCP; a rank killed and a PMIx_Abort across hosts end the job everywhere. After
 # every job no process may be left in any host.
-#   jobs.sh PMIXRUN AGENT HELLO_PMIX CLIENT DMODEX MPI_HELLO MPI_ALLREDUCE MPI_RING MISBEHAVE
+# Then the same hosts with a pmixd started on its own in each (as in containers), and jobs
+# through pmixrun --connect.
+#   jobs.sh PMIXRUN AGENT HELLO_PMIX CLIENT DMODEX MPI_HELLO MPI_ALLREDUCE MPI_RING MISBEHAVE PMIXD
 set -u
 pmixrun=$1 agent=$2 phello=$3 pclient=$4 pdmodex=$5 mhello=$6 mallreduce=$7 mring=$8
-misbehave=$9
+misbehave=$9 pmixd=${10}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+svcs=()
+trap 'for p in "${svcs[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+launch=(--launch-agent "$agent")
 failures=0
 read -r -a hosts <<<"$FMX_HOSTS"
 for h in "${hosts[@]}"; do echo "$h slots=2"; done >"$tmp/hosts"
@@ -17,7 +21,7 @@ export FI_TCP_IFACE=fmx0 FI_SOCKETS_IFACE=fmx0 OMPI_MCA_btl_tcp_if_include=fmx0
 # Processes still alive in any host namespace.
 leftovers() {
   sleep 0.3
-  for h in "${hosts[@]}"; do ip netns pids "$h"; done | head -5
+  for h in "${hosts[@]}"; do ip netns pids "$h"; done | grep -vxF -f <(printf '%s\n' "${svcs[@]}" 0) | head -5
 }
 
 # run NAME STATUS CHECK -- PMIXRUN-ARGS...: pmixrun must exit with STATUS, CHECK (reading the
@@ -25,7 +29,7 @@ leftovers() {
 run() {
   local name=$1 want=$2 check=$3
   shift 4
-  timeout 120 "$pmixrun" --launch-agent "$agent" --hostfile "$tmp/hosts" "$@" >"$tmp/out" 2>&1
+  timeout 120 "$pmixrun" "${launch[@]}" --hostfile "$tmp/hosts" "$@" >"$tmp/out" 2>&1
   local rc=$? left
   left=$(leftovers)
   [ -n "$left" ] && echo "  left running: $left"
@@ -66,5 +70,38 @@ read -r -a haddrs <<<"$FMX_HOST_ADDRS"
 for a in "${haddrs[@]}"; do echo "$a slots=2"; done >"$tmp/hosts"
 FI_PROVIDER=tcp FMX_CONTROL_HOST= run "hosts by address, control address from the route" 0 \
   "$per_host_twice" -- -N 2 hostname
+
+# A pmixd serving in every host, started without FI_PROVIDER: the launcher's FI_* settings
+# reach the daemons with the job.
+head -c 48 /dev/urandom | base64 >"$tmp/secret"
+chmod 600 "$tmp/secret"
+for i in "${!hosts[@]}"; do
+  env -u FI_PROVIDER "$agent" "${hosts[$i]}" "$pmixd" --listen 7707 --secret-file "$tmp/secret" \
+    2>>"$tmp/svc$i.log" &
+  svcs+=($!)
+done
+for _ in $(seq 100); do
+  [ "$(cat "$tmp"/svc*.log | grep -c 'serving jobs')" -eq ${#hosts[@]} ] && break
+  sleep 0.1
+done
+launch=(--connect 7707 --secret-file "$tmp/secret")
+for prov in tcp sockets; do
+  FI_PROVIDER=$prov FMX_DEBUG=2 run "--connect: Open MPI allreduce through daemons already running" 0 \
+    "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
+  used=$(cat "$tmp"/svc*.log | grep -c "provider $prov")
+  if [ "$used" -lt ${#hosts[@]} ]; then
+    echo "FAIL: the daemons did not take FI_PROVIDER=$prov from the launcher ($used of ${#hosts[@]})"
+    failures=$((failures + 1))
+  fi
+  for i in "${!hosts[@]}"; do : >"$tmp/svc$i.log"; done
+done
+FI_PROVIDER=tcp run "--connect: PMIx dmodex across hosts" 0 \
+  "! grep -qiE 'fail|wrong' \"\$OUT\" && grep -q 'rank 0:PMIx_Finalize successfully' \"\$OUT\"" \
+  -- -N 2 "$pdmodex"
+FI_PROVIDER=tcp run "--connect: a rank SIGKILLed mid-fence ends the job" 137 \
+  "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
+for p in "${svcs[@]}"; do kill -TERM "$p"; done
+wait "${svcs[@]}"
+svcs=()
 [ $failures -eq 0 ] || { echo "$failures job(s) failed"; exit 1; }
 echo "all jobs passed on ${#hosts[@]} hosts"

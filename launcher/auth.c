@@ -1,0 +1,168 @@
+/* The secret handshake of auth.h. */
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fmx_secret_read(const char *path, uint8_t *key, size_t *klen, fmx_error_t *err)
+{
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        fmx_errprintf(err, "cannot open the secret file %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    if (fstat(fd, &st) || (st.st_mode & 077)) {
+        fmx_errprintf(err, "the secret file %s may be read by group or others (chmod 600 it)",
+                      path);
+        close(fd);
+        return -EPERM;
+    }
+    n = read(fd, key, FMX_SECRET_MAX);
+    close(fd);
+    while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r'))
+        n--;
+    if (n < 16) {
+        fmx_errprintf(err, "the secret file %s holds %s (want at least 16 bytes)", path,
+                      n < 0 ? strerror(errno) : "too little");
+        return -EINVAL;
+    }
+    *klen = (size_t)n;
+    return 0;
+}
+
+/* HMAC(K, label nonce_a nonce_b) */
+static void proof(const uint8_t *key, size_t klen, const char *label, const uint8_t *a,
+                  const uint8_t *b, uint8_t out[FMX_AUTH_MAC])
+{
+    uint8_t msg[16 + 2 * FMX_AUTH_NONCE];
+    size_t l = strlen(label);
+
+    memcpy(msg, label, l);
+    memcpy(msg + l, a, FMX_AUTH_NONCE);
+    memcpy(msg + l + FMX_AUTH_NONCE, b, FMX_AUTH_NONCE);
+    fmx_hmac_sha256(key, klen, msg, l + 2 * FMX_AUTH_NONCE, out);
+}
+
+/* Compares without an early exit, so that timing does not tell how much of a guess was right. */
+static int same(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint8_t d = 0;
+
+    for (size_t i = 0; i < n; i++)
+        d |= a[i] ^ b[i];
+    return d == 0;
+}
+
+static int nonce(uint8_t out[FMX_AUTH_NONCE], fmx_error_t *err)
+{
+    if (getrandom(out, FMX_AUTH_NONCE, 0) != FMX_AUTH_NONCE) {
+        fmx_errprintf(err, "getrandom: %s", strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
+static void send_error(fmx_conn_t *c, const char *text)
+{
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_str(&p, text);
+    fmx_conn_send(c, FMX_CTL_ERROR, &p);
+    fmx_pack_free(&p);
+    fmx_conn_flush_blocking(c, 1000);
+}
+
+int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t *node,
+                    char *job_secret, size_t jslen, fmx_error_t *err)
+{
+    uint8_t nd[FMX_AUTH_NONCE], want[FMX_AUTH_MAC], mine[FMX_AUTH_MAC];
+    const uint8_t *nl, *mac;
+    size_t nlen = 0, mlen = 0;
+    fmx_pack_t p;
+    char *js = NULL;
+    int rc;
+
+    if ((rc = nonce(nd, err)))
+        return rc;
+    fmx_pack_init(&p);
+    fmx_pack_bytes(&p, nd, sizeof(nd));
+    rc = fmx_conn_send(c, FMX_CTL_CHALLENGE, &p);
+    fmx_pack_free(&p);
+    if (rc || (rc = fmx_conn_wait(c, FMX_CTL_AUTH, &p, timeout_ms, err)))
+        return rc ? rc : -EIO;
+    nl = fmx_unpack_bytes(&p, &nlen);
+    mac = fmx_unpack_bytes(&p, &mlen);
+    *node = fmx_unpack_u32(&p);
+    js = fmx_unpack_str(&p);
+    if (p.err || p.pos != p.len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC || !js || !*js ||
+        strlen(js) >= jslen) {
+        fmx_errprintf(err, "%s sent a malformed AUTH message", c->peer);
+        send_error(c, "malformed AUTH message");
+        free(js);
+        return -EPROTO;
+    }
+    proof(key, klen, "fmx-launcher", nd, nl, want);
+    if (!same(want, mac, FMX_AUTH_MAC)) {
+        fmx_errprintf(err, "%s does not know the secret: refused", c->peer);
+        send_error(c,
+                   "refused: the launcher's secret does not match this daemon's "
+                   "--secret-file");
+        free(js);
+        return -EACCES;
+    }
+    snprintf(job_secret, jslen, "%s", js);
+    free(js);
+    proof(key, klen, "fmx-daemon", nl, nd, mine);
+    fmx_pack_init(&p);
+    fmx_pack_bytes(&p, mine, sizeof(mine));
+    rc = fmx_conn_send(c, FMX_CTL_AUTH_OK, &p);
+    fmx_pack_free(&p);
+    return rc;
+}
+
+int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t node,
+                      const char *job_secret, fmx_error_t *err)
+{
+    uint8_t nl[FMX_AUTH_NONCE], mac[FMX_AUTH_MAC], want[FMX_AUTH_MAC];
+    const uint8_t *nd, *theirs;
+    size_t n = 0;
+    fmx_pack_t p;
+    int rc;
+
+    if ((rc = fmx_conn_wait(c, FMX_CTL_CHALLENGE, &p, timeout_ms, err)))
+        return rc;
+    nd = fmx_unpack_bytes(&p, &n);
+    if (p.err || p.pos != p.len || n != FMX_AUTH_NONCE) {
+        fmx_errprintf(err, "%s sent a malformed CHALLENGE message", c->peer);
+        return -EPROTO;
+    }
+    if ((rc = nonce(nl, err)))
+        return rc;
+    proof(key, klen, "fmx-launcher", nd, nl, mac);
+    proof(key, klen, "fmx-daemon", nl, nd, want);
+    fmx_pack_init(&p);
+    fmx_pack_bytes(&p, nl, sizeof(nl));
+    fmx_pack_bytes(&p, mac, sizeof(mac));
+    fmx_pack_u32(&p, node);
+    fmx_pack_str(&p, job_secret);
+    rc = fmx_conn_send(c, FMX_CTL_AUTH, &p);
+    fmx_pack_free(&p);
+    if (rc || (rc = fmx_conn_wait(c, FMX_CTL_AUTH_OK, &p, timeout_ms, err)))
+        return rc ? rc : -EIO;
+    theirs = fmx_unpack_bytes(&p, &n);
+    if (p.err || p.pos != p.len || n != FMX_AUTH_MAC || !same(theirs, want, FMX_AUTH_MAC)) {
+        fmx_errprintf(err, "%s did not prove that it knows the secret: not using it", c->peer);
+        return -EACCES;
+    }
+    return 0;
+}

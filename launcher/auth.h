@@ -1,0 +1,41 @@
+/* Mutual proof of a shared secret between pmixrun and a pmixd that was started on its own
+ * (a container, a Kubernetes pod): `pmixd --listen PORT --secret-file F` serves any number of
+ * jobs, one forked child per job, and runs a job only for a launcher that knows the contents of
+ * F; the launcher, in turn, talks only to daemons that know it. The secret never crosses the
+ * wire: each side sends a fresh nonce and answers the other's with HMAC-SHA-256 keyed by the
+ * secret. (The control traffic after that is not encrypted; keep it on the cluster network.)
+ *
+ *   daemon   -> launcher  CHALLENGE  nonce_d
+ *   launcher -> daemon    AUTH       nonce_l, HMAC(K, "fmx-launcher" nonce_d nonce_l),
+ *                                    node index, job secret
+ *   daemon   -> launcher  AUTH_OK    HMAC(K, "fmx-daemon" nonce_l nonce_d)
+ * then the normal start-up (HELLO with the job secret, ...) on the same connection. */
+#ifndef FMX_AUTH_H
+#define FMX_AUTH_H
+
+#include "control.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FMX_AUTH_NONCE 32
+#define FMX_AUTH_MAC 32
+#define FMX_SECRET_MAX 4096
+
+void fmx_sha256(const void *data, size_t len, uint8_t out[32]);
+void fmx_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[32]);
+
+/* Reads a secret file: its whole contents without a trailing newline, at least 16 bytes,
+ * refused when group or others may read it (as ssh refuses a key). */
+int fmx_secret_read(const char *path, uint8_t *key, size_t *klen, fmx_error_t *err);
+
+/* Daemon side, on a fresh connection: challenge, check the launcher's answer, prove itself.
+ * Fills *node and job_secret (NUL-terminated, up to jslen bytes). */
+int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t *node,
+                    char *job_secret, size_t jslen, fmx_error_t *err);
+
+/* Launcher side, on a connection to a listening pmixd. */
+int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t node,
+                      const char *job_secret, fmx_error_t *err);
+
+#endif
