@@ -9,7 +9,15 @@
 
 #include <pthread.h>
 
-enum req_kind { REQ_FENCE, REQ_DMODEX, REQ_DMODEX_ANSWER, REQ_ABORT, REQ_LOG, REQ_FINALIZED };
+enum req_kind {
+    REQ_FENCE,
+    REQ_DMODEX,
+    REQ_DMODEX_ANSWER,
+    REQ_ABORT,
+    REQ_LOG,
+    REQ_FINALIZED,
+    REQ_QUERY
+};
 
 struct req {
     struct req *next;
@@ -26,6 +34,11 @@ struct req {
     fmx_dmodex_req_t *token; /* the engine request a direct modex answer belongs to */
     pmix_modex_cbfunc_t modex_cb;
     pmix_op_cbfunc_t op_cb;
+    pmix_query_t *queries; /* a query's copy, and its answer until libpmix releases it */
+    size_t nqueries;
+    pmix_info_t *results;
+    size_t nresults;
+    pmix_info_cbfunc_t info_cb;
     void *cbdata;
 };
 
@@ -47,6 +60,10 @@ extern fmx_glue_t *fmx_glue_current;
 void fmx_glue_free_req(struct req *r);
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);
+
+/* query.c: answers a REQ_QUERY and completes it; the request is freed when libpmix releases
+ * the answer. */
+void fmx_glue_run_query(fmx_glue_t *g, struct req *r);
 
 /* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
 int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout);

@@ -45,6 +45,8 @@ static struct req *new_req(enum req_kind kind, const pmix_proc_t *proc, void *cb
 
 void fmx_glue_free_req(struct req *r)
 {
+    if (r->queries)
+        PMIX_QUERY_FREE(r->queries, r->nqueries);
     free(r->procs);
     free(r->data);
     free(r);
@@ -204,6 +206,37 @@ static void on_local_data(pmix_status_t status, char *data, size_t sz, void *cbd
     post(r->g, r);
 }
 
+static pmix_status_t up_query(pmix_proc_t *proct, pmix_query_t *queries, size_t nqueries,
+                              pmix_info_cbfunc_t cbfunc, void *cbdata)
+{
+    struct req *r = new_req(REQ_QUERY, proct, cbdata);
+
+    if (!r)
+        return PMIX_ERR_NOMEM;
+    if (!nqueries || !cbfunc) {
+        free(r);
+        return PMIX_ERR_BAD_PARAM;
+    }
+    PMIX_QUERY_CREATE(r->queries, nqueries);
+    if (!r->queries) {
+        free(r);
+        return PMIX_ERR_NOMEM;
+    }
+    r->nqueries = nqueries;
+    for (size_t i = 0; i < nqueries; i++) {
+        r->queries[i].keys = pmix_argv_copy(queries[i].keys);
+        if (queries[i].nqual) {
+            PMIX_INFO_CREATE(r->queries[i].qualifiers, queries[i].nqual);
+            r->queries[i].nqual = queries[i].nqual;
+            for (size_t k = 0; k < queries[i].nqual; k++)
+                PMIX_INFO_XFER(&r->queries[i].qualifiers[k], &queries[i].qualifiers[k]);
+        }
+    }
+    r->info_cb = cbfunc;
+    post(r->g, r);
+    return PMIX_SUCCESS;
+}
+
 pmix_server_module_t fmx_glue_module = {
     .client_connected = up_connected,
     .client_finalized = up_finalized,
@@ -211,6 +244,7 @@ pmix_server_module_t fmx_glue_module = {
     .fence_nb = up_fence,
     .direct_modex = up_dmodex,
     .log = up_log,
+    .query = up_query,
 };
 
 /* ---- requests (the daemon's loop) ---- */
@@ -401,6 +435,9 @@ static void run(fmx_glue_t *g, struct req *r)
         if (r->op_cb)
             r->op_cb(PMIX_SUCCESS, r->cbdata);
         break;
+    case REQ_QUERY:
+        fmx_glue_run_query(g, r);
+        return;
     case REQ_FINALIZED:
         if (g->host.finalized)
             g->host.finalized(g->host_arg, r->proc.rank);

@@ -4,6 +4,8 @@
  *   misbehave exit    rank 1 exits with status 3
  *   misbehave log     rank 1 sends a line through PMIx_Log (to stderr), then joins the
  *                     fence; everyone exits 0
+ *   misbehave query   every rank asks PMIx_Query_info for the namespaces, the job size and
+ *                     an unknown key, and prints what came back (no misbehaving in it)
  * Nothing but the launcher can end the others, so a test sees whether it does. */
 #include <pmix.h>
 #include <signal.h>
@@ -29,6 +31,48 @@ static int log_line(const pmix_proc_t *me)
     return rc == PMIX_SUCCESS ? 0 : 1;
 }
 
+static int query(const pmix_proc_t *me)
+{
+    pmix_query_t q[2];
+    pmix_info_t *res = NULL;
+    size_t nres = 0;
+    pmix_status_t rc;
+
+    PMIX_QUERY_CONSTRUCT(&q[0]);
+    PMIX_QUERY_CONSTRUCT(&q[1]);
+    PMIX_ARGV_APPEND(rc, q[0].keys, PMIX_QUERY_NAMESPACES);
+    PMIX_ARGV_APPEND(rc, q[0].keys, PMIX_JOB_SIZE);
+    PMIX_ARGV_APPEND(rc, q[1].keys, "fmx.no.such.key");
+    rc = PMIx_Query_info(q, 1, &res, &nres);
+    printf("rank %u: known keys: %s, %zu result(s)", me->rank, PMIx_Error_string(rc), nres);
+    for (size_t i = 0; i < nres; i++) {
+        if (res[i].value.type != PMIX_DATA_ARRAY || !res[i].value.data.darray)
+            continue;
+        pmix_info_t *in = res[i].value.data.darray->array;
+        for (size_t k = 0; k < res[i].value.data.darray->size; k++) {
+            if (in[k].value.type == PMIX_STRING)
+                printf(" %s=%s", in[k].key, in[k].value.data.string);
+            else if (in[k].value.type == PMIX_UINT32)
+                printf(" %s=%u", in[k].key, in[k].value.data.uint32);
+        }
+    }
+    if (res)
+        PMIX_INFO_FREE(res, nres);
+    res = NULL;
+    printf("; with an unknown key: %s", PMIx_Error_string(PMIx_Query_info(q, 2, &res, &nres)));
+    if (res)
+        PMIX_INFO_FREE(res, nres);
+    res = NULL;
+    printf("; only an unknown key: %s\n",
+           PMIx_Error_string(PMIx_Query_info(&q[1], 1, &res, &nres)));
+    if (res)
+        PMIX_INFO_FREE(res, nres);
+    PMIX_QUERY_DESTRUCT(&q[0]);
+    PMIX_QUERY_DESTRUCT(&q[1]);
+    PMIx_Finalize(NULL, 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     pmix_proc_t me;
@@ -39,6 +83,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "misbehave: PMIx_Init: %s\n", PMIx_Error_string(rc));
         return 1;
     }
+    if (!strcmp(mode, "query"))
+        return query(&me);
     printf("rank %u up\n", me.rank);
     fflush(stdout);
     if (me.rank == 1) {
