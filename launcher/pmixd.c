@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ struct daemon {
     char tmpdir[256];
     char shmdir[300];
     int stop;
+    int cma; /* cross-memory attach works between ranks here */
 };
 
 static void send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
@@ -113,6 +115,12 @@ static int wait_message(struct daemon *d, uint16_t want, fmx_pack_t *body, int t
     }
 }
 
+static int cma_permitted(void);
+#define CMA_NOTE                                                                                   \
+    "cross-memory attach (process_vm_readv) is not permitted here (no SYS_PTRACE, a seccomp "      \
+    "profile or Yama's ptrace_scope): shared memory goes through buffers instead "                 \
+    "(OMPI_MCA_btl_vader_single_copy_mechanism=none, FI_SHM_DISABLE_CMA=1)"
+
 /* HELLO (secret, node, host name) on the control connection, the JOB back; then this daemon
  * takes the launcher's FI_* and FMX_* settings, opens its fabric endpoint and sends its
  * address (ADDR). */
@@ -145,6 +153,10 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
         *eq = '\0';
         setenv(d->job.denv[i], eq + 1, 1);
         *eq = '=';
+    }
+    if (!(d->cma = cma_permitted())) {
+        fmx_log(FMX_LOG_INFO, "pmixd", "%s", CMA_NOTE);
+        setenv("FI_SHM_DISABLE_CMA", "1", 0);
     }
     if ((rc = fmx_ofi_open(NULL, &d->tp, err)) || (rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
         if (rc && !err->text[0])
@@ -239,6 +251,45 @@ static void remove_tree(const char *path)
 }
 
 /* The environment of one rank: ours, then the job's exports, then what PMIx needs. */
+/* Whether one process may read another's memory with process_vm_readv (cross-memory attach),
+ * tried the way ranks would: two siblings, neither the other's parent. Containers without
+ * SYS_PTRACE, seccomp profiles and Yama's ptrace_scope forbid it, and Open MPI's and libfabric's
+ * shared memory then fail at the first large message unless told not to use it. */
+static int cma_permitted(void)
+{
+    static volatile uint64_t word = 0x666d782d636d61ull;
+    int gate[2], st = 0;
+    pid_t target, reader;
+
+    if (pipe(gate))
+        return 1;
+    if ((target = fork()) == 0) { /* waits until the reader is done */
+        char c;
+        close(gate[1]);
+        _exit(read(gate[0], &c, 1) < 0);
+    }
+    if (target < 0 || (reader = fork()) < 0) {
+        close(gate[0]);
+        close(gate[1]);
+        if (target > 0)
+            waitpid(target, NULL, 0);
+        return 1;
+    }
+    if (reader == 0) {
+        uint64_t got = 0;
+        struct iovec mine = {&got, sizeof(got)}, theirs = {(void *)&word, sizeof(word)};
+        _exit(process_vm_readv(target, &mine, 1, &theirs, 1, 0) == (ssize_t)sizeof(got) &&
+                      got == word
+                  ? 0
+                  : 1);
+    }
+    waitpid(reader, &st, 0);
+    close(gate[1]);
+    close(gate[0]);
+    waitpid(target, NULL, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t *err)
 {
     extern char **environ;
@@ -269,6 +320,10 @@ static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t
         ((d->job.flags & FMX_JOB_OVERSUBSCRIBED) ||
          d->nranks > (uint32_t)sysconf(_SC_NPROCESSORS_ONLN)))
         rc = fmx_env_set_kv(env, "OMPI_MCA_mpi_yield_when_idle", "1");
+    if (!rc && !d->cma && !getenv("OMPI_MCA_btl_vader_single_copy_mechanism"))
+        rc = fmx_env_set_kv(env, "OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+    if (!rc && !d->cma && !getenv("FI_SHM_DISABLE_CMA"))
+        rc = fmx_env_set_kv(env, "FI_SHM_DISABLE_CMA", "1");
     if (!rc && !getenv("OMPI_MCA_btl_vader_backing_directory"))
         rc = fmx_env_set_kv(env, "OMPI_MCA_btl_vader_backing_directory", d->shmdir);
     if (!rc)
@@ -486,6 +541,8 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
     sigprocmask(SIG_BLOCK, &mask, NULL);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     fprintf(stderr, "pmixd: serving jobs on %s:%u\n", host, bound);
+    if (!cma_permitted())
+        fprintf(stderr, "pmixd: %s\n", CMA_NOTE);
     free(host);
     for (;;) {
         struct pollfd pfd[2] = {{.fd = lfd, .events = stopping ? 0 : POLLIN},

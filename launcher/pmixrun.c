@@ -141,9 +141,10 @@ static void connect_daemons(struct run *r)
     uint8_t key[FMX_SECRET_MAX];
     size_t klen = 0;
     fmx_error_t err = {{0}};
-    /* a pod that is still starting refuses connections for a while; a wrong port, forever */
-    uint64_t wait_ms = fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
-    uint64_t until = fmx_now_ns() + 1000000ull * (wait_ms < 10000 ? wait_ms : 10000);
+    /* a pod that is still starting refuses connections for a while, a wrong port forever:
+     * 10 s unless FMX_DAEMON_TIMEOUT_MS says otherwise */
+    uint64_t wait_ms = fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 10000);
+    uint64_t until = fmx_now_ns() + 1000000ull * wait_ms;
 
     if (fmx_secret_read(r->o.secret_file, key, &klen, &err))
         pmixrun_die("%s", err.text);

@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "  --launch-agent CMD    starts pmixd on other hosts (default: ssh)\n"
             "  --connect PORT        use the pmixd already serving on every host at PORT\n"
             "                        (pmixd --listen PORT --secret-file FILE) instead\n"
+            "                        (default: FMX_CONNECT, unless --launch-agent is given)\n"
             "  --secret-file FILE    the secret those daemons know (or FMX_SECRET_FILE)\n"
             "  --version, --help\n");
 }
@@ -143,7 +144,14 @@ void pmixrun_parse(int argc, char **argv, struct opts *o)
     }
     o->argv = argv + optind;
     o->argc = argc - optind;
-    if (!o->secret_file)
+    /* a container image can make --connect the default: FMX_CONNECT=PORT */
+    const char *env_port = getenv("FMX_CONNECT");
+    if (!o->connect_port && !o->agent && env_port && *env_port) {
+        o->connect_port = parse_u32("FMX_CONNECT", env_port);
+        if (o->connect_port > 65535)
+            pmixrun_die("FMX_CONNECT=%s: not a port", env_port);
+    }
+    if (!o->secret_file && o->connect_port)
         o->secret_file = getenv("FMX_SECRET_FILE");
     if (o->connect_port && o->agent)
         pmixrun_die("--connect and --launch-agent exclude each other: the daemons are either "

@@ -10,7 +10,8 @@ packages=(
   libhwloc-dev hwloc
   libucx-dev ucx-utils
   clang libclang-rt-14-dev clang-format
-  iproute2 procps
+  iproute2 procps util-linux
+  python3-yaml
 )
 if [ "${FMX_WITH_MPI:-1}" = 1 ]; then
   packages+=(openmpi-bin libopenmpi-dev)
