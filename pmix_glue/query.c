@@ -1,7 +1,8 @@
 /* PMIx_Query_info answered by a pmixd: what it knows of the job without asking anyone. One
- * PMIX_QUERY_RESULTS entry per query (its qualifiers first, as the standard lays out, then one
- * info per key answered). Keys it does not know are left out: PMIX_QUERY_PARTIAL_SUCCESS when
- * some were answered, PMIX_ERR_NOT_SUPPORTED when none were. */
+ * info per key answered, named by that key and of a plain type, which is what clients of
+ * libpmix 4.2 read (OpenPMIx's own hello example prints each value by its type, and would
+ * crash on a nested PMIX_QUERY_RESULTS array). Keys it does not know are left out:
+ * PMIX_QUERY_PARTIAL_SUCCESS when some were answered, PMIX_ERR_NOT_SUPPORTED when none were. */
 #include "glue_internal.h"
 
 #include <stdlib.h>
@@ -57,9 +58,6 @@ static int answer(fmx_glue_t *g, const char *key, pmix_info_t *out)
         PMIX_INFO_LOAD(out, key, &zero, PMIX_SIZE); /* none are defined */
     } else if (!strcmp(key, PMIX_QUERY_PSET_NAMES)) {
         PMIX_INFO_LOAD(out, key, "", PMIX_STRING);
-    } else if (!strcmp(key, PMIX_QUERY_GROUP_NAMES)) {
-        pmix_data_array_t none = {.type = PMIX_STRING, .size = 0, .array = NULL};
-        PMIX_INFO_LOAD(out, key, &none, PMIX_DATA_ARRAY);
     } else if (!strcmp(key, PMIX_JOB_SIZE)) {
         u = g->job.size;
         PMIX_INFO_LOAD(out, key, &u, PMIX_UINT32);
@@ -86,37 +84,17 @@ void fmx_glue_run_query(fmx_glue_t *g, struct req *r)
     size_t asked = 0, answered = 0;
     pmix_status_t st;
 
-    PMIX_INFO_CREATE(r->results, r->nqueries);
-    r->nresults = r->nqueries;
-    for (size_t q = 0; r->results && q < r->nqueries; q++) {
-        pmix_query_t *qu = &r->queries[q];
-        size_t nkeys = 0, n = 0;
-        pmix_info_t *res;
-
-        while (qu->keys && qu->keys[nkeys])
-            nkeys++;
-        asked += nkeys;
-        PMIX_INFO_CREATE(res, nkeys + 1);
-        if (!res)
-            break;
-        if (qu->nqual) {
-            pmix_data_array_t quals = {
-                .type = PMIX_INFO, .size = qu->nqual, .array = qu->qualifiers};
-            PMIX_INFO_LOAD(&res[n], PMIX_QUERY_QUALIFIERS, &quals, PMIX_DATA_ARRAY);
-            n++;
-        }
-        for (size_t k = 0; k < nkeys; k++)
-            if (answer(g, qu->keys[k], &res[n])) {
-                n++;
-                answered++;
-            }
-        pmix_data_array_t arr = {.type = PMIX_INFO, .size = n, .array = res};
-        PMIX_INFO_LOAD(&r->results[q], PMIX_QUERY_RESULTS, &arr, PMIX_DATA_ARRAY);
-        PMIX_INFO_FREE(res, nkeys + 1);
-    }
-    st = !r->results        ? PMIX_ERR_NOMEM
-        : answered == asked ? PMIX_SUCCESS
-        : answered          ? PMIX_QUERY_PARTIAL_SUCCESS
-                            : PMIX_ERR_NOT_SUPPORTED;
-    r->info_cb(st, r->results, r->results ? r->nresults : 0, r->cbdata, release, r);
+    for (size_t q = 0; q < r->nqueries; q++)
+        for (char **k = r->queries[q].keys; k && *k; k++)
+            asked++;
+    PMIX_INFO_CREATE(r->results, asked ? asked : 1);
+    for (size_t q = 0; r->results && q < r->nqueries; q++)
+        for (char **k = r->queries[q].keys; k && *k; k++)
+            answered += (size_t)answer(g, *k, &r->results[answered]);
+    r->nresults = asked ? asked : 1; /* what PMIX_INFO_FREE releases */
+    st = !r->results                 ? PMIX_ERR_NOMEM
+        : answered == asked && asked ? PMIX_SUCCESS
+        : answered                   ? PMIX_QUERY_PARTIAL_SUCCESS
+                                     : PMIX_ERR_NOT_SUPPORTED;
+    r->info_cb(st, answered ? r->results : NULL, answered, r->cbdata, release, r);
 }

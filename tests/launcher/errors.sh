@@ -79,7 +79,7 @@ expect "PMIx_Log reaches the terminal, from another node too" 0 \
   "rank 1 on node .*: rank 1 logs a line through the launcher" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" log
 expect "PMIx_Query_info answered by the daemon" 0 \
-  "rank 2: known keys: SUCCESS, 1 result\(s\) pmix.qry.ns=fmx\.[0-9]+\.[0-9]+ pmix.job.size=3; with an unknown key: QUERY-PARTIAL-SUCCESS; only an unknown key: NOT-SUPPORTED" -- \
+  "rank 2: known keys: SUCCESS, 2 result\(s\) pmix.qry.ns=fmx\.[0-9]+\.[0-9]+ pmix.job.size=3; with an unknown key: QUERY-PARTIAL-SUCCESS; only an unknown key: NOT-SUPPORTED" -- \
   "$pmixrun" --oversubscribe -n 3 --vnodes 2 "$misbehave" query
 expect "PMIx_Abort across virtual nodes" 42 "called PMIx_Abort with status 42" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" abort

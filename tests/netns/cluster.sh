@@ -2,7 +2,10 @@
 # Builds N hosts as network namespaces on a bridge, in a /24 of 198.18.0.0/15 that no interface
 # or route of this machine uses yet (a cluster left behind by a killed run keeps its subnet, and
 # a second bridge on the same subnet would take the first one's replies): host i at .i, the
-# bridge (where pmixrun listens) at .254. Runs a command with FMX_HOSTS (the host names),
+# bridge (where pmixrun listens) at .254. The bridge lives in a namespace of its own (the
+# switch), so that no firewall of this machine filters the hosts' traffic (with br_netfilter a
+# bridge in the root namespace passes frames through its iptables FORWARD chain, which a Docker
+# daemon sets to DROP); this machine reaches the switch through one more veth pair. Runs a command with FMX_HOSTS (the host names),
 # FMX_HOST_ADDRS (their addresses, same order) and FMX_CONTROL_HOST set; removes everything
 # afterwards, also when the command fails or the script is interrupted. When the command fails,
 # prints the network state that the failure may come from.
@@ -11,7 +14,8 @@ set -u
 n=$1
 shift
 tag=fx$((RANDOM % 900 + 100))
-br=${tag}br
+sw=$tag-sw
+up=${tag}up
 hosts=()
 addrs=()
 
@@ -26,8 +30,8 @@ cleanup() {
     ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$h" 2>/dev/null
   done
-  for i in $(seq 1 "${#hosts[@]}"); do ip link del "${tag}v$i" 2>/dev/null; done
-  ip link del "$br" 2>/dev/null
+  ip netns del "$sw" 2>/dev/null
+  ip link del "$up" 2>/dev/null
   return 0
 }
 trap cleanup EXIT
@@ -51,22 +55,27 @@ for k in $(shuf -i 0-511); do
 done
 [ -n "$net" ] || { echo "cluster.sh: no free /24 left in 198.18.0.0/15"; exit 1; }
 
-ip link add "$br" type bridge || exit 1
-ip addr add "$net.254/24" dev "$br"
-ip link set "$br" up
+ip netns add "$sw" || exit 1
+in_host "$sw" ip link add name sw0 type bridge || exit 1
+in_host "$sw" ip link set sw0 up || exit 1
+in_host "$sw" ip link set lo up
+ip link add "$up" type veth peer name uplink netns "$sw" || exit 1
+in_host "$sw" ip link set uplink master sw0 up || exit 1
+ip addr add "$net.254/24" dev "$up"
+ip link set "$up" up
 for i in $(seq 1 "$n"); do
   h=$tag-h$i
   hosts+=("$h")
   addrs+=("$net.$i")
   ip netns add "$h" || exit 1
-  ip link add "${tag}v$i" type veth peer name fmx0 netns "$h" || exit 1
-  ip link set "${tag}v$i" master "$br" up
   # nsenter, not `ip -n`: that also makes a mount namespace, impossible where / is no mount point
+  in_host "$h" ip link add fmx0 type veth peer name "port$i" netns "$sw" || exit 1
+  in_host "$sw" ip link set "port$i" master sw0 up || exit 1
   in_host "$h" ip addr add "$net.$i/24" dev fmx0 || exit 1
   in_host "$h" ip link set fmx0 up || exit 1
   in_host "$h" ip link set lo up || exit 1
 done
-echo "cluster.sh: ${hosts[*]} on $net.0/24, bridge $br at $net.254"
+echo "cluster.sh: ${hosts[*]} on $net.0/24, switch $sw, this machine at $net.254 ($up)"
 export FMX_HOSTS="${hosts[*]}" FMX_HOST_ADDRS="${addrs[*]}" FMX_CONTROL_HOST=$net.254
 "$@"
 rc=$?

@@ -46,15 +46,10 @@ static int query(const pmix_proc_t *me)
     rc = PMIx_Query_info(q, 1, &res, &nres);
     printf("rank %u: known keys: %s, %zu result(s)", me->rank, PMIx_Error_string(rc), nres);
     for (size_t i = 0; i < nres; i++) {
-        if (res[i].value.type != PMIX_DATA_ARRAY || !res[i].value.data.darray)
-            continue;
-        pmix_info_t *in = res[i].value.data.darray->array;
-        for (size_t k = 0; k < res[i].value.data.darray->size; k++) {
-            if (in[k].value.type == PMIX_STRING)
-                printf(" %s=%s", in[k].key, in[k].value.data.string);
-            else if (in[k].value.type == PMIX_UINT32)
-                printf(" %s=%u", in[k].key, in[k].value.data.uint32);
-        }
+        if (res[i].value.type == PMIX_STRING)
+            printf(" %s=%s", res[i].key, res[i].value.data.string);
+        else if (res[i].value.type == PMIX_UINT32)
+            printf(" %s=%u", res[i].key, res[i].value.data.uint32);
     }
     if (res)
         PMIX_INFO_FREE(res, nres);
