@@ -25,6 +25,9 @@ cleanup() {
     pkill -f "containerd.*$run" 2>/dev/null
   fi
   ip link del fmxdocker0 2>/dev/null
+  # the daemon rewrote the firewall (NAT, FORWARD policy DROP): put back what was there
+  [ -s "$run/iptables.before" ] && iptables-restore <"$run/iptables.before"
+  [ -s "$run/ip6tables.before" ] && ip6tables-restore <"$run/ip6tables.before" 2>/dev/null
   return 0
 }
 trap cleanup EXIT
@@ -44,8 +47,11 @@ if [ ${#need[@]} -gt 0 ]; then
     --no-install-recommends "${need[@]}" >/dev/null || { log "cannot install ${need[*]}"; exit 1; }
 fi
 
-# Our own daemon on our own bridge; nothing of another Docker installation is touched.
+# Our own daemon on our own bridge; nothing of another Docker installation is touched, and the
+# firewall rules it adds are taken out again afterwards.
 mkdir -p "$state" "$run"
+iptables-save >"$run/iptables.before" 2>/dev/null || rm -f "$run/iptables.before"
+ip6tables-save >"$run/ip6tables.before" 2>/dev/null || rm -f "$run/ip6tables.before"
 ip link add fmxdocker0 type bridge 2>/dev/null
 ip addr add 198.18.255.1/24 dev fmxdocker0 2>/dev/null
 ip link set fmxdocker0 up
