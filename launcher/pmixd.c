@@ -39,6 +39,7 @@ struct daemon {
     char shmdir[300];
     int stop;
     int cma; /* cross-memory attach works between ranks here */
+    fmx_mem_fabric_t *solo; /* the transport of a job with one daemon */
 };
 
 static void send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
@@ -158,7 +159,19 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
         fmx_log(FMX_LOG_INFO, "pmixd", "%s", CMA_NOTE);
         setenv("FI_SHM_DISABLE_CMA", "1", 0);
     }
-    if ((rc = fmx_ofi_open(NULL, &d->tp, err)) || (rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
+    if (d->job.map.nnodes == 1) {
+        /* the only daemon: libpmix completes every fence among its own clients, and nothing
+         * ever crosses a fabric, so none is opened (fi_getinfo alone costs a quarter second
+         * on some machines); the engine gets a one-member in-process transport */
+        if ((rc = fmx_mem_fabric_create(1, 0, &d->solo))) {
+            fmx_errprintf(err, "cannot make the one-daemon transport: %s", fmx_strerror(rc));
+            return rc;
+        }
+        d->tp = fmx_mem_endpoint(d->solo, 0);
+    } else if ((rc = fmx_ofi_open(NULL, &d->tp, err))) {
+        return rc;
+    }
+    if ((rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
         if (rc && !err->text[0])
             fmx_errprintf(err, "cannot read the fabric address: %s", fmx_strerror(rc));
         return rc ? rc : -EIO;
@@ -719,6 +732,7 @@ out:
     fmx_glue_stop(d.glue);
     fmx_engine_destroy(d.eng);
     fmx_transport_close(d.tp);
+    fmx_mem_fabric_destroy(d.solo);
     if (d.tmpdir[0])
         remove_tree(d.tmpdir);
     fmx_conn_free(d.ctl);

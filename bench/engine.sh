@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The engine at scale: fence_bench on P member processes (each a "daemon" of L virtual ranks of
+# B bytes) for every algorithm and the auto choice, on each provider; barriers too. Writes
+# bench/results/engine.csv and PNG plots (gnuplot, installed from Debian if missing).
+#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", FMX_BENCH_MAXP=256)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+out=bench/results
+mkdir -p "$out"
+csv=$out/engine.csv
+mprun=$build/tests/fmx-mprun
+fb=$build/bench/fence_bench
+[ -x "$fb" ] && [ -x "$mprun" ] || { echo "build first: cmake --build $build"; exit 1; }
+command -v gnuplot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; }
+maxp=${FMX_BENCH_MAXP:-256}
+export FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
+
+run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV
+  local prov=$1 p=$2
+  shift 2
+  FI_PROVIDER=$prov timeout 900 "$mprun" -n "$p" --timeout 880 -- "$fb" "$@" \
+    2>>"$out/engine.log" | grep -v '^provider,' >>"$csv" ||
+    echo "  ($prov, P=$p, $*: failed; see $out/engine.log)"
+}
+
+FI_PROVIDER=tcp "$mprun" -n 2 -- "$fb" --reps 1 --header 2>/dev/null | head -1 >"$csv"
+: >"$out/engine.log"
+for prov in ${FMX_BENCH_PROVIDERS:-tcp shm}; do
+  for p in 2 4 8 16 32 64 128 256; do
+    [ "$p" -le "$maxp" ] || continue
+    reps=$((p >= 128 ? 10 : 20))
+    echo "== $prov P=$p"
+    # 1 MiB in all, 64 B per virtual rank
+    run "$prov" "$p" --algos auto,tree,rd,bruck,ring --L $((16384 / p)) --B 64 --reps $reps
+    run "$prov" "$p" --algos auto,dissemination,tree,rd --barrier --reps $reps
+  done
+  # more virtual ranks on 16 members, up to 10^6 ranks of 64 B (64 MB in all)
+  for l in 100 1000 10000 62500; do
+    echo "== $prov P=16 L=$l"
+    reps=$((l >= 10000 ? 3 : 10))
+    run "$prov" 16 --algos auto,bruck,ring --L $l --B 64 --reps $reps
+  done
+done
+
+gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp
+echo "wrote $csv, $out/engine-latency.png, $out/engine-bound.png"
