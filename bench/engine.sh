@@ -21,11 +21,11 @@ run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV
   local prov=$1 p=$2
   shift 2
   FI_PROVIDER=$prov timeout 900 "$mprun" -n "$p" --timeout 880 -- "$fb" "$@" \
-    2>>"$out/engine.log" | grep -v '^provider,' >>"$csv" ||
+    2>>"$out/engine.log" | grep -E '^[a-z0-9_;]+,[a-z]+,(fence|barrier),' >>"$csv" ||
     echo "  ($prov, P=$p, $*: failed; see $out/engine.log)"
 }
 
-FI_PROVIDER=tcp "$mprun" -n 2 -- "$fb" --reps 1 --header 2>/dev/null | head -1 >"$csv"
+{ FI_PROVIDER=tcp "$mprun" -n 2 -- "$fb" --reps 1 --header 2>/dev/null || true; } | head -1 >"$csv"
 : >"$out/engine.log"
 for prov in ${FMX_BENCH_PROVIDERS:-tcp shm}; do
   for p in 2 4 8 16 32 64 128 256; do

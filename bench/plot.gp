@@ -12,9 +12,9 @@ set multiplot layout 1,2
 set logscale y
 set ylabel "median fence time (us)"
 set title "tcp"
-plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "tcp" && strcol(2) eq a && strcol(3) eq "fence" && $8 > 1000000 && $8 < 1100000 ? $11 : 1/0) with linespoints title a
+plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "tcp" && strcol(2) eq a && strcol(3) eq "fence" && $8 == 1048576 ? $11 : 1/0) with linespoints title a
 set title "shm"
-plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "shm" && strcol(2) eq a && strcol(3) eq "fence" && $8 > 1000000 && $8 < 1100000 ? $11 : 1/0) with linespoints title a
+plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "shm" && strcol(2) eq a && strcol(3) eq "fence" && $8 == 1048576 ? $11 : 1/0) with linespoints title a
 unset multiplot
 
 set output outdir."/engine-bound.png"
@@ -22,7 +22,7 @@ set multiplot layout 1,2
 unset logscale y
 set ylabel "median / alpha-beta bound"
 set title "tcp"
-plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "tcp" && strcol(2) eq a && strcol(3) eq "fence" && $8 > 1000000 && $8 < 1100000 ? $17 : 1/0) with linespoints title a, 1.5 with lines dt 2 lc "black" title "1.5x"
+plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "tcp" && strcol(2) eq a && strcol(3) eq "fence" && $8 == 1048576 ? $17 : 1/0) with linespoints title a, 1.5 with lines dt 2 lc "black" title "1.5x"
 set title "shm"
-plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "shm" && strcol(2) eq a && strcol(3) eq "fence" && $8 > 1000000 && $8 < 1100000 ? $17 : 1/0) with linespoints title a, 1.5 with lines dt 2 lc "black" title "1.5x"
+plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "shm" && strcol(2) eq a && strcol(3) eq "fence" && $8 == 1048576 ? $17 : 1/0) with linespoints title a, 1.5 with lines dt 2 lc "black" title "1.5x"
 unset multiplot

@@ -168,7 +168,7 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
             return rc;
         }
         d->tp = fmx_mem_endpoint(d->solo, 0);
-    } else if ((rc = fmx_ofi_open(NULL, &d->tp, err))) {
+    } else if ((rc = fmx_ofi_open_module(NULL, &d->tp, err))) {
         return rc;
     }
     if ((rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {

@@ -76,6 +76,9 @@ int fmx_transport_wait(fmx_transport_t *t, int timeout_ms);
 int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 /* The provider and endpoint type actually chosen, e.g. "tcp;ofi_rxm FI_EP_RDM". */
 const char *fmx_ofi_describe(fmx_transport_t *t);
+/* fmx_ofi_open from the module fmx-ofi.so, loaded on first use (ofi_load.c), for a program
+ * that should not link libfabric unless it needs a fabric. */
+int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 
 /* In-process fabric for tests and simulation: deterministic, with fault injection. */
 typedef struct fmx_mem_fabric fmx_mem_fabric_t;

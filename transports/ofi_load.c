@@ -1,0 +1,58 @@
+/* The libfabric transport as a module loaded on demand. Merely linking libfabric costs a
+ * process about 0.2 s on Debian 12 (a library it depends on calibrates a clock in its
+ * constructor), which a daemon serving a job on one node never needs to pay: pmixd calls this
+ * only when its job spans daemons. The module sits next to the executable (build tree) or in
+ * ../lib/fmx (installed). */
+#include "fmx_transport.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MODULE "fmx-ofi.so"
+
+typedef int (*open_f)(const char *provider, fmx_transport_t **out, fmx_error_t *err);
+
+int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err)
+{
+    static open_f open_fn;
+    char self[PATH_MAX], path[PATH_MAX + 64], tried[2 * PATH_MAX + 200] = "";
+    const char *where[] = {"/", "/../lib/fmx/"};
+    ssize_t n;
+
+    if (open_fn)
+        return open_fn(provider, out, err);
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fmx_errprintf(err, "cannot find my own executable to load " MODULE);
+        return -ENOENT;
+    }
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++) {
+        void *h;
+
+        snprintf(path, sizeof(path), "%s%s" MODULE, self, where[i]);
+        if (access(path, R_OK))
+            continue;
+        /* never closed: libfabric keeps threads and handlers for the life of the process */
+        if (!(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+            fmx_errprintf(err, "cannot load the libfabric transport %s: %s", path, dlerror());
+            return -ELIBACC;
+        }
+        if (!(open_fn = (open_f)dlsym(h, "fmx_ofi_open"))) {
+            fmx_errprintf(err, "%s has no fmx_ofi_open", path);
+            return -ELIBBAD;
+        }
+        return open_fn(provider, out, err);
+    }
+    for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++)
+        snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s%s" MODULE,
+                 i ? ", " : "", self, where[i]);
+    fmx_errprintf(err, "the libfabric transport " MODULE " is not installed (looked for %s)",
+                  tried);
+    return -ENOENT;
+}
