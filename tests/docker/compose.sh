@@ -71,6 +71,13 @@ if ! docker info >/dev/null 2>&1; then
   exit 77
 fi
 log "dockerd $(docker version -f '{{.Server.Version}}') on $sock"
+# A daemon can start where it cannot work (inside a chroot it cannot remount an image's root):
+# an empty image must import, else this machine cannot run the test.
+if ! probe=$(tar -c -f - -T /dev/null | docker import - fmx-probe:empty 2>&1); then
+  log "this Docker daemon cannot store an image here ($probe): skipped"
+  exit 77
+fi
+docker rmi fmx-probe:empty >/dev/null 2>&1
 
 if ! docker image inspect debian:bookworm >/dev/null 2>&1; then
   root=$state/bookworm-minbase
