@@ -81,3 +81,14 @@ uint64_t fmx_env_u64(const char *name, uint64_t dflt)
         return dflt;
     return (uint64_t)v;
 }
+
+int fmx_self_dir(char *out, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", out, len - 1);
+
+    if (n <= 0)
+        return n < 0 ? -errno : -ENOENT;
+    out[n] = '\0';
+    *strrchr(out, '/') = '\0';
+    return 0;
+}

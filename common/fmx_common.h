@@ -42,4 +42,7 @@ void fmx_errprintf(fmx_error_t *err, const char *fmt, ...) __attribute__((format
 /* Reads an unsigned integer from the environment; returns dflt when unset or malformed. */
 uint64_t fmx_env_u64(const char *name, uint64_t dflt);
 
+/* The directory holding the running executable (from /proc/self/exe): 0, or -errno. */
+int fmx_self_dir(char *out, size_t len);
+
 #endif

@@ -356,7 +356,8 @@ int fmx_tcp_connect(const char *host, uint16_t port, int timeout_ms, fmx_error_t
     snprintf(service, sizeof(service), "%u", port);
     for (;;) {
         struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
-        int rc = getaddrinfo(host, service, &hints, &res);
+        /* "localhost" is loopback: no need for /etc/hosts to say so */
+        int rc = getaddrinfo(strcmp(host, "localhost") ? host : "127.0.0.1", service, &hints, &res);
 
         if (rc == 0) {
             int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;

@@ -271,9 +271,12 @@ static void remove_tree(const char *path)
 static int cma_permitted(void)
 {
     static volatile uint64_t word = 0x666d782d636d61ull;
+    static int known = -1; /* probed once per process; a service's job children inherit it */
     int gate[2], st = 0;
     pid_t target, reader;
 
+    if (known >= 0)
+        return known;
     if (pipe(gate))
         return 1;
     if ((target = fork()) == 0) { /* waits until the reader is done */
@@ -300,7 +303,7 @@ static int cma_permitted(void)
     close(gate[1]);
     close(gate[0]);
     waitpid(target, NULL, 0);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    return known = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t *err)

@@ -24,6 +24,12 @@
 
 /* ---- daemons ---- */
 
+/* How long daemons have to connect and to open their fabric endpoints. */
+static uint64_t daemon_timeout_ms(void)
+{
+    return fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
+}
+
 static int is_local(const char *host)
 {
     char me[256] = "";
@@ -152,9 +158,7 @@ static void connect_daemons(struct run *r)
     if (!r->pre)
         pmixrun_die("out of memory");
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
-        /* "localhost" is loopback: no need for /etc/hosts to say so */
-        const char *host =
-            strcmp(r->job.map.nodes[i].host, "localhost") ? r->job.map.nodes[i].host : "127.0.0.1";
+        const char *host = r->job.map.nodes[i].host;
         uint64_t now = fmx_now_ns();
         int left = now < until ? (int)((until - now) / 1000000u) : 1;
         char peer[300];
@@ -177,12 +181,10 @@ static void start_daemons(struct run *r)
 {
     char self[PATH_MAX], pmixd[PATH_MAX + 8];
     const char *env_pmixd = getenv("FMX_PMIXD");
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    int rc = fmx_self_dir(self, sizeof(self));
 
-    if (n <= 0)
-        pmixrun_die("cannot find my own executable: %s", strerror(errno));
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
+    if (rc)
+        pmixrun_die("cannot find my own executable: %s", strerror(-rc));
     snprintf(pmixd, sizeof(pmixd), "%s/pmixd", self);
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
         char host[256], control[300];
@@ -343,7 +345,7 @@ static void on_daemon(struct run *r, uint32_t i)
 /* Accepts daemons until every node has said HELLO with the job's secret, or the deadline. */
 static void accept_daemons(struct run *r)
 {
-    uint64_t until = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
+    uint64_t until = fmx_now_ns() + 1000000ull * daemon_timeout_ms();
     fmx_conn_t **pending = r->pre;
     size_t npending = r->npre;
     uint32_t joined = 0;
@@ -371,7 +373,7 @@ static void accept_daemons(struct run *r)
                             "pmixrun: the pmixd serving at %s:%u (node %s) took the job but did "
                             "not start it within %llu ms\n",
                             r->job.map.nodes[i].host, r->o.connect_port, r->job.map.nodes[i].name,
-                            (unsigned long long)fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000));
+                            (unsigned long long)daemon_timeout_ms());
                 else if (!r->d[i].conn)
                     fprintf(stderr,
                             "pmixrun: pmixd on host %s (node %s) did not connect back to %s "
@@ -379,7 +381,7 @@ static void accept_daemons(struct run *r)
                             "FMX_CONTROL_HOST chooses it)\n",
                             r->job.map.nodes[i].host, r->job.map.nodes[i].name,
                             r->d[i].control ? r->d[i].control : "?",
-                            (unsigned long long)fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000));
+                            (unsigned long long)daemon_timeout_ms());
             end_job(r, 1);
             return;
         }
@@ -449,7 +451,7 @@ static void send_job(struct run *r)
             end_job(r, 1);
         fmx_pack_free(&job);
     }
-    r->addr_deadline = fmx_now_ns() + 1000000ull * fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
+    r->addr_deadline = fmx_now_ns() + 1000000ull * daemon_timeout_ms();
 }
 
 /* A daemon's fabric address (it opens its endpoint after the JOB message, with the job's
@@ -531,8 +533,7 @@ static void run_loop(struct run *r)
                     fprintf(stderr,
                             "pmixrun: pmixd on node %s did not open its fabric endpoint "
                             "within %llu ms\n",
-                            r->job.map.nodes[i].name,
-                            (unsigned long long)fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000));
+                            r->job.map.nodes[i].name, (unsigned long long)daemon_timeout_ms());
             end_job(r, 1);
         }
         if (r->ending && !kill_sent)

@@ -21,17 +21,13 @@ int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t
     static open_f open_fn;
     char self[PATH_MAX], path[PATH_MAX + 64], tried[2 * PATH_MAX + 200] = "";
     const char *where[] = {"/", "/../lib/fmx/"};
-    ssize_t n;
 
     if (open_fn)
         return open_fn(provider, out, err);
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) {
+    if (fmx_self_dir(self, sizeof(self))) {
         fmx_errprintf(err, "cannot find my own executable to load " MODULE);
         return -ENOENT;
     }
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
     for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++) {
         void *h;
 
