@@ -41,7 +41,11 @@ void fmx_log(enum fmx_log_level level, const char *who, const char *fmt, ...)
 
     if ((int)level > fmx_log_level())
         return;
-    n = snprintf(line, sizeof(line), "fmx[%d] %s: %s: ", (int)getpid(), who, names[level]);
+    if (level == FMX_LOG_DEBUG) /* with a monotonic time, comparable between processes */
+        n = snprintf(line, sizeof(line), "fmx[%d] %.6f %s: %s: ", (int)getpid(),
+                     (double)fmx_now_ns() / 1e9, who, names[level]);
+    else
+        n = snprintf(line, sizeof(line), "fmx[%d] %s: %s: ", (int)getpid(), who, names[level]);
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);

@@ -1,7 +1,10 @@
 /* pmixd: one per node. Connects to pmixrun's control channel, proves it belongs to the job
- * (FMX_JOB_SECRET), opens its fabric endpoint, learns the job and every daemon's address,
- * starts the PMIx server and this node's ranks, and then runs one poll loop: control messages,
- * engine progress, PMIx requests, children's output and exits. */
+ * (FMX_JOB_SECRET) and learns the job; then opens its fabric endpoint on a thread of its own
+ * while it starts the PMIx server and this node's ranks (loading libfabric and asking it for a
+ * provider take a few hundred milliseconds on some machines, which the ranks' start-up hides).
+ * One poll loop runs the rest: the endpoint's address out, every daemon's addresses in and
+ * the engine up, control messages, engine progress, PMIx requests, children's output and
+ * exits. Fences and direct modex requests that come before the engine wait in the glue. */
 #include "auth.h"
 #include "bind.h"
 #include "control.h"
@@ -10,8 +13,10 @@
 #include "ranks.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,7 +45,16 @@ struct daemon {
     int stop;
     int cma; /* cross-memory attach works between ranks here */
     fmx_mem_fabric_t *solo; /* the transport of a job with one daemon */
+    /* the fabric endpoint, opened on a thread: it writes a byte to opened[1] when done */
+    pthread_t opener;
+    int opening;
+    int opened[2];
+    int open_rc;
+    fmx_error_t open_err;
+    uint64_t addrs_until; /* the engine must be up by then (ns, monotonic) */
 };
+
+#define ADDRS_TIMEOUT_MS 60000
 
 static void send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
 {
@@ -123,13 +137,11 @@ static int cma_permitted(void);
     "(OMPI_MCA_btl_vader_single_copy_mechanism=none, FI_SHM_DISABLE_CMA=1)"
 
 /* HELLO (secret, node, host name) on the control connection, the JOB back; then this daemon
- * takes the launcher's FI_* and FMX_* settings, opens its fabric endpoint and sends its
- * address (ADDR). */
+ * takes the launcher's FI_* and FMX_* settings (before any other thread may read the
+ * environment). */
 static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
 {
     const char *secret = getenv("FMX_JOB_SECRET");
-    uint8_t addr[256];
-    size_t alen = sizeof(addr);
     char hostname[256] = "";
     fmx_pack_t p;
     int rc;
@@ -155,49 +167,94 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
         setenv(d->job.denv[i], eq + 1, 1);
         *eq = '=';
     }
+    fmx_debug("pmixd", "node %u: job %s received", node, d->job.nspace);
     if (!(d->cma = cma_permitted())) {
         fmx_log(FMX_LOG_INFO, "pmixd", "%s", CMA_NOTE);
         setenv("FI_SHM_DISABLE_CMA", "1", 0);
     }
+    return 0;
+}
+
+static void *open_fabric(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->open_rc = fmx_ofi_open_module(NULL, &d->tp, &d->open_err);
+    (void)!write(d->opened[1], "", 1);
+    return NULL;
+}
+
+/* The endpoint of this daemon. The only daemon of a job gets a one-member in-process
+ * transport at once: libpmix completes every fence among its own clients and nothing ever
+ * crosses a fabric. Any other starts the thread that opens the fabric. */
+static int open_transport(struct daemon *d, fmx_error_t *err)
+{
+    int rc;
+
     if (d->job.map.nnodes == 1) {
-        /* the only daemon: libpmix completes every fence among its own clients, and nothing
-         * ever crosses a fabric, so none is opened (fi_getinfo alone costs a quarter second
-         * on some machines); the engine gets a one-member in-process transport */
         if ((rc = fmx_mem_fabric_create(1, 0, &d->solo))) {
             fmx_errprintf(err, "cannot make the one-daemon transport: %s", fmx_strerror(rc));
             return rc;
         }
         d->tp = fmx_mem_endpoint(d->solo, 0);
-    } else if ((rc = fmx_ofi_open_module(NULL, &d->tp, err))) {
-        return rc;
+        (void)!write(d->opened[1], "", 1);
+        return 0;
+    }
+    if ((rc = pthread_create(&d->opener, NULL, open_fabric, d))) {
+        fmx_errprintf(err, "cannot start a thread: %s", strerror(rc));
+        return -rc;
+    }
+    d->opening = 1;
+    return 0;
+}
+
+/* The endpoint is open (or failed to open): its address goes to pmixrun (ADDR). */
+static int announce(struct daemon *d, fmx_error_t *err)
+{
+    uint8_t addr[256];
+    size_t alen = sizeof(addr);
+    fmx_pack_t p;
+    char c;
+    int rc;
+
+    (void)!read(d->opened[0], &c, 1);
+    if (d->opening) {
+        pthread_join(d->opener, NULL);
+        d->opening = 0;
+        if (d->open_rc) {
+            *err = d->open_err;
+            return d->open_rc;
+        }
     }
     if ((rc = d->tp->ops->get_addr(d->tp, addr, &alen))) {
-        if (rc && !err->text[0])
-            fmx_errprintf(err, "cannot read the fabric address: %s", fmx_strerror(rc));
-        return rc ? rc : -EIO;
+        fmx_errprintf(err, "cannot read the fabric address: %s", fmx_strerror(rc));
+        return rc;
     }
+    fmx_debug("pmixd", "node %u: fabric endpoint open", d->job.self);
     fmx_pack_init(&p);
-    fmx_pack_u32(&p, node);
+    fmx_pack_u32(&p, d->job.self);
     fmx_pack_bytes(&p, addr, alen);
     rc = fmx_conn_send(d->ctl, FMX_CTL_ADDR, &p);
     fmx_pack_free(&p);
+    d->addrs_until = fmx_now_ns() + ADDRS_TIMEOUT_MS * 1000000ull;
     return rc;
 }
 
-static int connect_peers(struct daemon *d, fmx_error_t *err)
+/* Every daemon's address from pmixrun (ADDRS): the peers are added and the engine starts;
+ * the fences and direct modex requests that waited for it run. */
+static int connect_peers(struct daemon *d, fmx_pack_t *p, fmx_error_t *err)
 {
     uint32_t n = d->job.map.nnodes;
     const void **addrs = calloc(n, sizeof(*addrs));
     size_t *lens = calloc(n, sizeof(*lens));
-    fmx_pack_t p;
-    int rc;
+    int rc = 0;
 
-    if (!addrs || !lens)
+    if (!addrs || !lens) {
         rc = -ENOMEM;
-    else if ((rc = wait_message(d, FMX_CTL_ADDRS, &p, 60000, err)) == 0) {
+    } else {
         for (uint32_t i = 0; i < n; i++)
-            addrs[i] = fmx_unpack_bytes(&p, &lens[i]);
-        if (p.err || p.pos != p.len) {
+            addrs[i] = fmx_unpack_bytes(p, &lens[i]);
+        if (p->err || p->pos != p->len) {
             fmx_errprintf(err, "malformed address list from pmixrun");
             rc = -EPROTO;
         } else if ((rc = d->tp->ops->add_peers(d->tp, n, (const void *const *)addrs, lens))) {
@@ -213,9 +270,14 @@ static int connect_peers(struct daemon *d, fmx_error_t *err)
                                .members = n,
                                .transport = d->tp,
                                .default_timeout_ms = d->job.timeout_ms};
-    if ((rc = fmx_engine_create(&cfg, &d->eng)))
+    if ((rc = fmx_engine_create(&cfg, &d->eng))) {
         fmx_errprintf(err, "cannot start the engine: %s", fmx_strerror(rc));
-    return rc;
+        return rc;
+    }
+    fmx_debug("pmixd", "node %u: engine up", d->job.self);
+    if (d->glue)
+        fmx_glue_set_engine(d->glue, d->eng);
+    return 0;
 }
 
 /* ---- ranks ---- */
@@ -446,6 +508,14 @@ static void report_exits(struct daemon *d)
     }
 }
 
+/* A failure after the ranks started: pmixrun hears of it, the ranks end, and so does pmixd. */
+static void give_up(struct daemon *d, const char *text)
+{
+    fatal(d, text);
+    kill_ranks(d, SIGKILL);
+    d->stop = 1;
+}
+
 static void on_control(struct daemon *d)
 {
     fmx_error_t err = {{0}};
@@ -458,6 +528,11 @@ static void on_control(struct daemon *d)
             kill_ranks(d, SIGKILL);
         } else if (type == FMX_CTL_SHUTDOWN) {
             d->stop = 1;
+        } else if (type == FMX_CTL_ADDRS && !d->eng && d->addrs_until) {
+            fmx_error_t e = {{0}};
+
+            if (connect_peers(d, &body, &e))
+                give_up(d, e.text);
         }
     }
     if (rc < 0) { /* pmixrun is gone: nobody is left to serve */
@@ -469,27 +544,41 @@ static void on_control(struct daemon *d)
 
 static void loop(struct daemon *d)
 {
-    size_t cap = 4 + 2 * (size_t)d->nranks;
+    size_t cap = 5 + 2 * (size_t)d->nranks;
     struct pollfd *pfd = calloc(cap, sizeof(*pfd));
 
     while (pfd && !d->stop) {
         size_t n = 0;
-        int t = fmx_engine_timeout_ms(d->eng), efd = fmx_engine_fd(d->eng);
+        int t = d->eng ? fmx_engine_timeout_ms(d->eng) : 1000;
+        int efd = d->eng ? fmx_engine_fd(d->eng) : -1;
 
         pfd[n++] =
             (struct pollfd){.fd = d->ctl->fd, .events = POLLIN | (d->ctl->out_len ? POLLOUT : 0)};
         pfd[n++] = (struct pollfd){.fd = fmx_glue_fd(d->glue), .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = efd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = d->addrs_until ? -1 : d->opened[0], .events = POLLIN};
         for (uint32_t i = 0; i < d->nranks; i++) {
             pfd[n++] = (struct pollfd){.fd = d->ranks[i].out, .events = POLLIN};
             pfd[n++] = (struct pollfd){.fd = d->ranks[i].err, .events = POLLIN};
         }
-        if (efd < 0) /* no fd from the fabric: come back soon to progress it */
+        if (d->eng && efd < 0) /* no fd from the fabric: come back soon to progress it */
             t = t < 0 || t > 1 ? 1 : t;
-        if (fmx_engine_prepare_wait(d->eng) != 0)
+        if (d->eng && fmx_engine_prepare_wait(d->eng) != 0)
             t = 0;
         poll(pfd, n, t);
+        if (pfd[4].revents) {
+            fmx_error_t e = {{0}};
+
+            if (announce(d, &e)) {
+                give_up(d, e.text[0] ? e.text : "cannot open the fabric endpoint");
+                break;
+            }
+        }
+        if (!d->eng && d->addrs_until && fmx_now_ns() > d->addrs_until) {
+            give_up(d, "no addresses of the other daemons from pmixrun within 60 s");
+            break;
+        }
         if (pfd[0].revents & POLLIN)
             on_control(d);
         if (pfd[0].revents & POLLOUT)
@@ -497,13 +586,14 @@ static void loop(struct daemon *d)
         if (pfd[1].revents)
             fmx_glue_dispatch(d->glue);
         for (uint32_t i = 0; i < d->nranks; i++) {
-            if (pfd[4 + 2 * i].revents)
-                forward(d, &d->ranks[i], &d->ranks[i].out, 1);
             if (pfd[5 + 2 * i].revents)
+                forward(d, &d->ranks[i], &d->ranks[i].out, 1);
+            if (pfd[6 + 2 * i].revents)
                 forward(d, &d->ranks[i], &d->ranks[i].err, 2);
         }
         report_exits(d);
-        fmx_engine_progress(d->eng);
+        if (d->eng)
+            fmx_engine_progress(d->eng);
     }
     free(pfd);
 }
@@ -633,7 +723,7 @@ int main(int argc, char **argv)
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     char secret[128];
-    struct daemon d = {.sigfd = -1};
+    struct daemon d = {.sigfd = -1, .opened = {-1, -1}};
     fmx_error_t err = {{0}};
     char *host = NULL, *colon;
     const char *listen_spec = NULL, *secret_file = getenv("FMX_SECRET_FILE");
@@ -691,7 +781,11 @@ int main(int argc, char **argv)
         }
         d.ctl = fmx_conn_new(fd, "pmixrun");
     }
-    if (bootstrap(&d, (uint32_t)node, &err) || connect_peers(&d, &err) || make_tmpdir(&d, &err) ||
+    if (pipe2(d.opened, O_CLOEXEC | O_NONBLOCK)) {
+        fprintf(stderr, "pmixd: node %ld: pipe: %s\n", node, strerror(errno));
+        goto out;
+    }
+    if (bootstrap(&d, (uint32_t)node, &err) || make_tmpdir(&d, &err) ||
         fmx_binding_compute(&d.bind, d.job.map.nodes[d.job.self].nranks,
                             (d.job.flags & FMX_JOB_BIND_CORE) != 0, &err)) {
         fatal(&d, err.text);
@@ -715,19 +809,26 @@ int main(int argc, char **argv)
                          .tmpdir = d.tmpdir,
                          .local_cpusets = d.bind.bitmaps};
     fmx_glue_host_t gh = {.abort = on_abort, .log = on_log};
-    rc = names && first && count ? fmx_glue_start(&gj, d.eng, &gh, &d, &d.glue, &err) : -ENOMEM;
+    rc = names && first && count ? fmx_glue_start(&gj, NULL, &gh, &d, &d.glue, &err) : -ENOMEM;
     free(names);
     free(first);
     free(count);
-    if (rc || (rc = start_ranks(&d, &err))) {
+    fmx_debug("pmixd", "node %u: PMIx server up", d.job.self);
+    /* the fabric opens only now: loading libfabric holds the dynamic loader's lock for as long
+     * as its libraries' constructors run (a quarter second on some machines), and hwloc and
+     * libpmix load their plugins through that same lock */
+    if (rc || (rc = open_transport(&d, &err)) || (rc = start_ranks(&d, &err))) {
         fatal(&d, err.text[0] ? err.text : fmx_strerror(rc));
         kill_ranks(&d, SIGKILL);
         rc = 1;
     }
+    fmx_debug("pmixd", "node %u: %u ranks started", d.job.self, d.nranks);
     loop(&d);
     rc = 0;
 out:
     kill_ranks(&d, SIGKILL);
+    if (d.opening)
+        pthread_join(d.opener, NULL);
     while (d.ranks && waitpid(-1, NULL, WNOHANG) > 0)
         ;
     if (d.ctl)
@@ -740,6 +841,10 @@ out:
         remove_tree(d.tmpdir);
     fmx_conn_free(d.ctl);
     fmx_jobspec_free(&d.job);
+    if (d.opened[0] >= 0) {
+        close(d.opened[0]);
+        close(d.opened[1]);
+    }
     fmx_binding_free(&d.bind);
     free(d.ranks);
     free(host);

@@ -475,6 +475,7 @@ static void on_addr(struct run *r, uint32_t node, fmx_pack_t *b)
     r->d[node].alen = alen;
     if (++r->naddrs < r->job.map.nnodes || r->ending)
         return;
+    fmx_debug("pmixrun", "every daemon's address is in: sending them");
     fmx_pack_init(&addrs);
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
         fmx_pack_bytes(&addrs, r->d[i].addr, r->d[i].alen);

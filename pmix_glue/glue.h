@@ -36,9 +36,13 @@ typedef struct fmx_glue_host {
 typedef struct fmx_glue fmx_glue_t;
 
 /* Starts the PMIx server and registers the namespace and this node's ranks. The job and host
- * structs are copied; engine stays the caller's and must outlive the glue. */
+ * structs are copied; engine stays the caller's and must outlive the glue. engine may be NULL
+ * while the daemons are still exchanging addresses: fences and direct modex requests then wait
+ * in order until fmx_glue_set_engine() hands it over, so ranks can start meanwhile. */
 int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
                    void *host_arg, fmx_glue_t **out, fmx_error_t *err);
+/* Gives a glue started without one its engine, and runs the requests that waited for it. */
+void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine);
 /* The environment a local rank needs (PMIx_server_setup_fork): a NULL-terminated array to free
  * with fmx_glue_free_env. */
 int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err);

@@ -52,6 +52,8 @@ struct fmx_glue {
     int efd;
     pthread_mutex_t lock;
     struct req *head, *tail;
+    /* fences and direct modex requests that came before the engine, in order (loop only) */
+    struct req *early, **early_tail;
 };
 
 /* server.c: the module, the one glue of this process, and what setup.c needs of it */

@@ -414,6 +414,11 @@ void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t
 
 static void run(fmx_glue_t *g, struct req *r)
 {
+    if (!g->eng && (r->kind == REQ_FENCE || r->kind == REQ_DMODEX)) {
+        *g->early_tail = r; /* the engine is not up yet: fmx_glue_set_engine runs it */
+        g->early_tail = &r->next;
+        return;
+    }
     switch (r->kind) {
     case REQ_FENCE:
         run_fence(g, r);
@@ -467,6 +472,20 @@ void fmx_glue_dispatch(fmx_glue_t *g)
         r->next = NULL;
         run(g, r);
     }
+}
+
+void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine)
+{
+    struct req *r;
+
+    g->eng = engine;
+    fmx_dmodex_set_handler(engine, fmx_glue_on_engine_dmodex, g);
+    while ((r = g->early)) {
+        g->early = r->next;
+        r->next = NULL;
+        run(g, r);
+    }
+    g->early_tail = &g->early;
 }
 
 int fmx_glue_fd(fmx_glue_t *g)

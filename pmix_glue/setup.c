@@ -142,6 +142,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         return -ENOMEM;
     }
     g->eng = engine;
+    g->early_tail = &g->early;
     g->host = *host;
     g->host_arg = host_arg;
     fmx_glue_current = g;
@@ -157,7 +158,8 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         free_glue(g);
         return -EIO;
     }
-    fmx_dmodex_set_handler(engine, fmx_glue_on_engine_dmodex, g);
+    if (engine)
+        fmx_dmodex_set_handler(engine, fmx_glue_on_engine_dmodex, g);
     rc = register_job(g, err);
     g->job.local_cpusets = NULL; /* the caller's, and needed only to register */
     if (rc) {
@@ -201,13 +203,18 @@ void fmx_glue_stop(fmx_glue_t *g)
 
     if (!g)
         return;
-    fmx_dmodex_set_handler(g->eng, NULL, NULL);
+    if (g->eng)
+        fmx_dmodex_set_handler(g->eng, NULL, NULL);
     PMIx_server_finalize();
     /* requests nobody will serve now: answer what libpmix may still hold, then free */
     while ((r = g->head)) {
         g->head = r->next;
         if (r->kind == REQ_DMODEX_ANSWER)
             fmx_dmodex_respond(g->eng, r->token, -ECANCELED, NULL, 0);
+        fmx_glue_free_req(r);
+    }
+    while ((r = g->early)) {
+        g->early = r->next;
         fmx_glue_free_req(r);
     }
     fmx_glue_current = NULL;

@@ -85,6 +85,10 @@ expect "PMIx_Abort across virtual nodes" 42 "called PMIx_Abort with status 42" -
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" abort
 expect "rank killed, virtual nodes" 137 "killed by signal 9" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" kill
+# the fabric opens while the ranks start: they wait in a fence the engine never gets to
+expect "no such libfabric provider, ranks waiting in a fence" 1 \
+  "pmixd on node .*: no libfabric provider named nosuchprov" -- \
+  env FI_PROVIDER=nosuchprov "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" log
 expect "launch agent fails" 1 "pmixd for node nosuchhost.invalid .* ended before it connected" -- \
   "$pmixrun" --launch-agent false --host nosuchhost.invalid -n 1 "$hello"
 printf '#!/bin/sh\nexec sleep 30\n' >"$tmp/stuck-agent"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # A pmixrun launch agent for network-namespace hosts: `agent.sh HOST COMMAND...` runs COMMAND
 # inside the network namespace named HOST, with its own host name (a UTS namespace), as ssh
-# would run it on a host of that name. HOST may also be a host's address (from FMX_HOST_ADDRS,
-# in the order of FMX_HOSTS). nsenter enters only the network namespace (`ip netns exec` also
+# would run it on a host of that name: as with ssh, the words of COMMAND are joined and the
+# line is parsed again by a shell there (Open MPI's mpirun passes quoted words). HOST may also
+# be a host's address (from FMX_HOST_ADDRS, in the order of FMX_HOSTS). nsenter enters only the network namespace (`ip netns exec` also
 # builds a mount namespace, which fails where / is not a mount point, as in a chroot). stdin
 # passes through (pmixd reads the job secret from it).
 host=$1
@@ -13,4 +14,5 @@ for a in $FMX_HOST_ADDRS; do
   [ "$a" = "$host" ] && host=$(echo "$FMX_HOSTS" | cut -d' ' -f$i)
 done
 [ -e "/run/netns/$host" ] || { echo "agent.sh: no host $host" >&2; exit 255; }
-exec nsenter --net="/run/netns/$host" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+# bash -c runs a lone simple command in place, so no shell stays between the agent and it
+exec nsenter --net="/run/netns/$host" unshare --uts sh -c 'hostname "$0" && exec bash -c "$1"' "$host" "$*"
