@@ -1,25 +1,58 @@
 #!/usr/bin/env bash
-# Whole-launcher comparison on this host: the same PMIx program (bench/wireup: Put a card,
-# Commit, Fence with data, Get every peer's card, then fences without data) under pmixrun and
-# under Open MPI's mpirun (Debian's openmpi-bin: ORTE with its own PMIx server), side by side in
-# one run, N ranks, REPS times each. pmixrun runs with one daemon (as mpirun) and with 4 virtual
-# nodes, where fences and gets cross daemons through the engine. Per run: the whole job's wall
-# time, and the slowest rank's fence, get-all and mean barrier time. Writes
-# bench/results/compare.csv (every run) and bench/results/compare.md (medians, ratios).
+# Whole-launcher comparison: the same PMIx program (bench/wireup: Put a card, Commit, Fence
+# with data, Get every peer's card, then fences without data) under pmixrun and under Open MPI's
+# mpirun (Debian's openmpi-bin: ORTE with its own PMIx server), side by side in one run, N
+# ranks, REPS times each. Per run: the whole job's wall time, and the slowest rank's fence,
+# get-all and mean barrier time.
+# On this host (default): pmixrun with one daemon (as mpirun) and with 4 virtual nodes, where
+# fences and gets cross daemons through the engine. Writes bench/results/compare.csv (every
+# run) and bench/results/compare.md (medians, ratios).
+# With FMX_BENCH_HOSTS=4 (needs root): on 4 network-namespace hosts (tests/netns/cluster.sh,
+# 198.18.0.0/15), the ranks spread evenly over them: pmixrun starting a pmixd per host through
+# the namespace launch agent, pmixrun --connect to a pmixd already serving on every host, and
+# mpirun starting its orted per host through the same agent. Writes compare-netns4.{csv,md}.
 #   bench/compare.sh [BUILD_DIR]        (FMX_BENCH_N="2 8 32 64 128", FMX_BENCH_REPS=10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+nhosts=${FMX_BENCH_HOSTS:-0}
+if [ "$nhosts" -gt 0 ] && [ -z "${FMX_HOSTS:-}" ]; then
+  exec bash tests/netns/cluster.sh "$nhosts" bash "$0" "$build"
+fi
 out=bench/results
 mkdir -p "$out"
-wireup=$build/bench/wireup
-pmixrun=$build/pmixrun
+wireup=$PWD/$build/bench/wireup
+pmixrun=$PWD/$build/pmixrun
+pmixd=$PWD/$build/pmixd
+agent=$PWD/tests/netns/agent.sh
 [ -x "$wireup" ] && [ -x "$pmixrun" ] || { echo "build first: cmake --build $build"; exit 1; }
 reps=${FMX_BENCH_REPS:-10}
-export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
 root=()
 [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
-csv=$out/compare.csv
+tmp=$(mktemp -d)
+svcs=()
+trap 'for p in "${svcs[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait; rm -rf "$tmp"' EXIT
+if [ "$nhosts" -gt 0 ]; then
+  tag=netns$nhosts
+  read -r -a hosts <<<"$FMX_HOSTS"
+  subnet=${FMX_CONTROL_HOST%.*}.0/24
+  export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=fmx0 FI_SOCKETS_IFACE=fmx0
+  # a pmixd serving jobs on every host, as in containers or pods
+  head -c 48 /dev/urandom | base64 >"$tmp/secret"
+  chmod 600 "$tmp/secret"
+  for h in "${hosts[@]}"; do
+    "$agent" "$h" "$pmixd" --listen 7707 --secret-file "$tmp/secret" 2>>"$tmp/svc.log" &
+    svcs+=($!)
+  done
+  for _ in $(seq 100); do
+    [ "$(grep -c 'serving jobs' "$tmp/svc.log")" -eq "$nhosts" ] && break
+    sleep 0.1
+  done
+else
+  tag=
+  export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
+fi
+csv=$out/compare${tag:+-$tag}.csv
 echo "launcher,N,rep,wall_s,fence_ms,get_all_ms,fence_get_ms,barrier_us" >"$csv"
 
 # one_run LABEL N COMMAND...: appends a row, or says what failed
@@ -27,8 +60,8 @@ one_run() {
   local label=$1 n=$2 t0 t1
   shift 2
   t0=$(date +%s%N)
-  if ! timeout 300 "$@" >"$out/run.out" 2>"$out/run.err"; then
-    echo "  $label N=$n: failed: $(head -3 "$out/run.err" | tr '\n' ' ')"
+  if ! timeout 300 "$@" >"$tmp/run.out" 2>"$tmp/run.err"; then
+    echo "  $label N=$n: failed: $(head -3 "$tmp/run.err" | tr '\n' ' ')"
     return
   fi
   t1=$(date +%s%N)
@@ -36,16 +69,32 @@ one_run() {
     $1 == "wireup" { c++; if ($5 > f) f = $5; if ($6 > g) g = $6; if ($5 + $6 > fg) fg = $5 + $6; if ($7 > b) b = $7 }
     END { if (c != n) { print "  " l " N=" n ": " c " ranks reported" > "/dev/stderr"; exit 1 }
           printf "%s,%d,%d,%.3f,%.2f,%.2f,%.2f,%.1f\n", l, n, r, w / 1000, f / 1000, g / 1000, fg / 1000, b }' \
-    "$out/run.out" >>"$csv"
+    "$tmp/run.out" >>"$csv"
 }
 
 for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
   echo "== N=$n"
+  if [ "$nhosts" -gt 0 ]; then
+    per=$(((n + nhosts - 1) / nhosts))
+    for h in "${hosts[@]}"; do echo "$h slots=$per"; done >"$tmp/hosts"
+    # pmixrun --connect dials the hosts itself: by address (no name service knows them)
+    for a in $FMX_HOST_ADDRS; do echo "$a slots=$per"; done >"$tmp/addrs"
+  fi
   v=$((n < 4 ? n : 4))
   for rep in $(seq "$reps"); do
-    one_run pmixrun "$n" "$pmixrun" --oversubscribe -n "$n" "$wireup" 256 20
-    one_run "pmixrun-v$v" "$n" "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" "$wireup" 256 20
-    one_run mpirun "$n" mpirun "${root[@]}" --oversubscribe --bind-to none -n "$n" "$wireup" 256 20
+    if [ "$nhosts" -gt 0 ]; then
+      one_run pmixrun "$n" "$pmixrun" --launch-agent "$agent" --hostfile "$tmp/hosts" \
+        -n "$n" "$wireup" 256 20
+      one_run pmixrun-connect "$n" "$pmixrun" --connect 7707 --secret-file "$tmp/secret" \
+        --hostfile "$tmp/addrs" -n "$n" "$wireup" 256 20
+      one_run mpirun "$n" mpirun "${root[@]}" --mca plm_rsh_agent "$agent" \
+        --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include "$subnet" --bind-to none \
+        --hostfile "$tmp/hosts" -n "$n" "$wireup" 256 20
+    else
+      one_run pmixrun "$n" "$pmixrun" --oversubscribe -n "$n" "$wireup" 256 20
+      one_run "pmixrun-v$v" "$n" "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" "$wireup" 256 20
+      one_run mpirun "$n" mpirun "${root[@]}" --oversubscribe --bind-to none -n "$n" "$wireup" 256 20
+    fi
   done
 done
 
@@ -67,10 +116,11 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; w[k, n[k]] = $4; f[k, n[k]] = $5; g[
         med(f, k, n[k]), med(g, k, n[k]), med(fg, k, n[k]), med(b, k, n[k]),
         mw ? sprintf("%.2f", med(w, k, n[k]) / mw) : "-", mfg ? sprintf("%.2f", med(fg, k, n[k]) / mfg) : "-"
     }
-  }' "$csv" >"$out/compare.md"
+  }' "$csv" >"${csv%.csv}.md"
 {
   echo
   echo "Medians of $reps runs per row, $(date -u +%F), $(nproc) cores, $(uname -r),"
   echo "FI_PROVIDER=$FI_PROVIDER; Open MPI $(ompi_info --version 2>/dev/null | head -1 | awk '{print $NF}')."
-} >>"$out/compare.md"
-cat "$out/compare.md"
+  [ "$nhosts" -gt 0 ] && echo "$nhosts network-namespace hosts on one machine, ranks spread evenly."
+} >>"${csv%.csv}.md"
+cat "${csv%.csv}.md"

@@ -649,6 +649,11 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
     fprintf(stderr, "pmixd: serving jobs on %s:%u\n", host, bound);
     if (!cma_permitted())
         fprintf(stderr, "pmixd: %s\n", CMA_NOTE);
+    /* libfabric is loaded once here and inherited by every job's child (the libraries it
+     * pulls in take 0.2 s to load on some machines); a failure is reported by the job that
+     * needs the fabric */
+    if (fmx_ofi_load_module(&err))
+        fmx_debug("pmixd", "%s", err.text);
     free(host);
     for (;;) {
         struct pollfd pfd[2] = {{.fd = lfd, .events = stopping ? 0 : POLLIN},

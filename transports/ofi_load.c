@@ -16,14 +16,15 @@
 
 typedef int (*open_f)(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 
-int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err)
+static open_f open_fn;
+
+int fmx_ofi_load_module(fmx_error_t *err)
 {
-    static open_f open_fn;
     char self[PATH_MAX], path[PATH_MAX + 64], tried[2 * PATH_MAX + 200] = "";
     const char *where[] = {"/", "/../lib/fmx/"};
 
     if (open_fn)
-        return open_fn(provider, out, err);
+        return 0;
     if (fmx_self_dir(self, sizeof(self))) {
         fmx_errprintf(err, "cannot find my own executable to load " MODULE);
         return -ENOENT;
@@ -43,7 +44,7 @@ int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t
             fmx_errprintf(err, "%s has no fmx_ofi_open", path);
             return -ELIBBAD;
         }
-        return open_fn(provider, out, err);
+        return 0;
     }
     for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++)
         snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s%s" MODULE,
@@ -51,4 +52,11 @@ int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t
     fmx_errprintf(err, "the libfabric transport " MODULE " is not installed (looked for %s)",
                   tried);
     return -ENOENT;
+}
+
+int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err)
+{
+    int rc = fmx_ofi_load_module(err);
+
+    return rc ? rc : open_fn(provider, out, err);
 }
