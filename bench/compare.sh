@@ -3,14 +3,15 @@
 # with data, Get every peer's card, then fences without data) under pmixrun and under Open MPI's
 # mpirun (Debian's openmpi-bin: ORTE with its own PMIx server), side by side in one run, N
 # ranks, REPS times each. Per run: the whole job's wall time, and the slowest rank's fence,
-# get-all and mean barrier time.
+# get-all and mean barrier time. MPICH's mpiexec.hydra runs bench/pmi1_wireup, the same phases
+# over its PMI-1 wire protocol (no PMIx there: a different client, listed for scale).
 # On this host (default): pmixrun with one daemon (as mpirun) and with 4 virtual nodes, where
 # fences and gets cross daemons through the engine. Writes bench/results/compare.csv (every
 # run) and bench/results/compare.md (medians, ratios).
 # With FMX_BENCH_HOSTS=4 (needs root): on 4 network-namespace hosts (tests/netns/cluster.sh,
 # 198.18.0.0/15), the ranks spread evenly over them: pmixrun starting a pmixd per host through
 # the namespace launch agent, pmixrun --connect to a pmixd already serving on every host, and
-# mpirun starting its orted per host through the same agent. Writes compare-netns4.{csv,md}.
+# mpirun starting its orted per host (hydra its proxy) through the same agent. Writes compare-netns4.{csv,md}.
 #   bench/compare.sh [BUILD_DIR]        (FMX_BENCH_N="2 8 32 64 128", FMX_BENCH_REPS=10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,14 @@ mkdir -p "$out"
 wireup=$PWD/$build/bench/wireup
 pmixrun=$PWD/$build/pmixrun
 pmixd=$PWD/$build/pmixd
+pmi1=$PWD/$build/bench/pmi1_wireup
+# MPICH's launcher (Debian's mpich, installed when missing; it leaves Open MPI the default
+# mpirun and mpicc): pmi1_wireup speaks its PMI-1 wire protocol
+if ! command -v mpiexec.hydra >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends mpich >/dev/null || true
+fi
+hydra=$(command -v mpiexec.hydra || true)
 agent=$PWD/tests/netns/agent.sh
 [ -x "$wireup" ] && [ -x "$pmixrun" ] || { echo "build first: cmake --build $build"; exit 1; }
 reps=${FMX_BENCH_REPS:-10}
@@ -79,6 +88,7 @@ for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
     for h in "${hosts[@]}"; do echo "$h slots=$per"; done >"$tmp/hosts"
     # pmixrun --connect dials the hosts itself: by address (no name service knows them)
     for a in $FMX_HOST_ADDRS; do echo "$a slots=$per"; done >"$tmp/addrs"
+    for h in "${hosts[@]}"; do echo "$h:$per"; done >"$tmp/hydra-hosts"
   fi
   v=$((n < 4 ? n : 4))
   for rep in $(seq "$reps"); do
@@ -90,10 +100,24 @@ for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
       one_run mpirun "$n" mpirun "${root[@]}" --mca plm_rsh_agent "$agent" \
         --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include "$subnet" --bind-to none \
         --hostfile "$tmp/hosts" -n "$n" "$wireup" 256 20
+      one_run pmixrun-connect-dmodex "$n" "$pmixrun" --connect 7707 --secret-file "$tmp/secret" \
+        --hostfile "$tmp/addrs" -n "$n" "$wireup" 256 20 dmodex
+      one_run mpirun-dmodex "$n" mpirun "${root[@]}" --mca plm_rsh_agent "$agent" \
+        --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include "$subnet" --bind-to none \
+        --hostfile "$tmp/hosts" -n "$n" "$wireup" 256 20 dmodex
+      if [ -n "$hydra" ]; then
+        one_run hydra-pmi1 "$n" "$hydra" -launcher ssh -launcher-exec "$agent" \
+          -localhost "$FMX_CONTROL_HOST" -f "$tmp/hydra-hosts" -n "$n" "$pmi1" 256 20
+      fi
     else
       one_run pmixrun "$n" "$pmixrun" --oversubscribe -n "$n" "$wireup" 256 20
       one_run "pmixrun-v$v" "$n" "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" "$wireup" 256 20
+      one_run "pmixrun-v$v-dmodex" "$n" "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" \
+        "$wireup" 256 20 dmodex
       one_run mpirun "$n" mpirun "${root[@]}" --oversubscribe --bind-to none -n "$n" "$wireup" 256 20
+      if [ -n "$hydra" ]; then
+        one_run hydra-pmi1 "$n" "$hydra" -n "$n" "$pmi1" 256 20
+      fi
     fi
   done
 done
@@ -110,7 +134,8 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; w[k, n[k]] = $4; f[k, n[k]] = $5; g[
     print "|---|---|---|---|---|---|---|---|---|"
     for (nn in N) order[nn + 0] = nn
     for (nn = 1; nn <= 1024; nn++) if (nn in order) for (l in L) {
-      k = l SUBSEP nn; m = "mpirun" SUBSEP nn; if (!(k in n)) continue
+      k = l SUBSEP nn; if (!(k in n)) continue
+      m = (l ~ /-dmodex$/ ? "mpirun-dmodex" : "mpirun") SUBSEP nn
       mw = (m in n) ? med(w, m, n[m]) : 0; mfg = (m in n) ? med(fg, m, n[m]) : 0
       printf "| %d | %s | %.3f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", nn, l, med(w, k, n[k]),
         med(f, k, n[k]), med(g, k, n[k]), med(fg, k, n[k]), med(b, k, n[k]),
@@ -121,6 +146,9 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; w[k, n[k]] = $4; f[k, n[k]] = $5; g[
   echo
   echo "Medians of $reps runs per row, $(date -u +%F), $(nproc) cores, $(uname -r),"
   echo "FI_PROVIDER=$FI_PROVIDER; Open MPI $(ompi_info --version 2>/dev/null | head -1 | awk '{print $NF}')."
-  [ "$nhosts" -gt 0 ] && echo "$nhosts network-namespace hosts on one machine, ranks spread evenly."
+  [ -n "$hydra" ] && echo "MPICH $("$hydra" --version | awk '/Version:/ {print $2; exit}') (hydra-pmi1: bench/pmi1_wireup over PMI-1)."
+  echo "Rows ending in -dmodex: the fence collects nothing and every Get of a rank on another node"
+  echo "is a direct modex; their ratios are to mpirun-dmodex."
+  if [ "$nhosts" -gt 0 ]; then echo "$nhosts network-namespace hosts on one machine, ranks spread evenly."; fi
 } >>"${csv%.csv}.md"
 cat "${csv%.csv}.md"

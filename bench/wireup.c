@@ -3,8 +3,10 @@
  * loop. Every rank prints one line:
  *   wireup RANK SIZE put_commit_us fence_us get_all_us barrier_us(mean) total_us
  * and exits non-zero when a card is wrong. The same program runs under pmixrun and under
- * Open MPI's mpirun, which both serve it through libpmix.
- *   wireup [CARD_BYTES (default 256)] [BARRIERS (default 20)] */
+ * Open MPI's mpirun, which both serve it through libpmix. With "dmodex" the fence collects
+ * nothing, so every Get of a rank on another node is a direct modex: a request to the daemon
+ * holding that rank, answered with its card.
+ *   wireup [CARD_BYTES (default 256)] [BARRIERS (default 20)] [collect|dmodex] */
 #include <pmix.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ int main(int argc, char **argv)
 {
     size_t bytes = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
     int barriers = argc > 2 ? atoi(argv[2]) : 20;
+    bool dmodex = argc > 3 && !strcmp(argv[3], "dmodex");
     pmix_proc_t me, wild, peer;
     pmix_value_t v, *val = NULL;
     pmix_info_t coll;
@@ -62,7 +65,7 @@ int main(int argc, char **argv)
     }
     t1 = now_us();
     PMIX_INFO_LOAD(&coll, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
-    if ((rc = PMIx_Fence(NULL, 0, &coll, 1)) != PMIX_SUCCESS) {
+    if ((rc = PMIx_Fence(NULL, 0, dmodex ? NULL : &coll, dmodex ? 0 : 1)) != PMIX_SUCCESS) {
         fprintf(stderr, "wireup: Fence: %s\n", PMIx_Error_string(rc));
         return 1;
     }

@@ -1,11 +1,19 @@
 #!/bin/sh
 # A pmixrun launch agent for network-namespace hosts: `agent.sh HOST COMMAND...` runs COMMAND
 # inside the network namespace named HOST, with its own host name (a UTS namespace), as ssh
-# would run it on a host of that name: as with ssh, the words of COMMAND are joined and the
-# line is parsed again by a shell there (Open MPI's mpirun passes quoted words). HOST may also
-# be a host's address (from FMX_HOST_ADDRS, in the order of FMX_HOSTS). nsenter enters only the network namespace (`ip netns exec` also
-# builds a mount namespace, which fails where / is not a mount point, as in a chroot). stdin
-# passes through (pmixd reads the job secret from it).
+# would run it on a host of that name: the words of COMMAND are joined and the line is parsed
+# again by a shell there (Open MPI's mpirun passes quoted words), and ssh's own options before
+# HOST are skipped (MPICH's hydra passes -x). HOST may also be a host's address (from
+# FMX_HOST_ADDRS, in the order of FMX_HOSTS). nsenter enters only the network namespace
+# (`ip netns exec` also builds a mount namespace, which fails where / is not a mount point, as
+# in a chroot). stdin passes through (pmixd reads the job secret from it).
+while :; do
+  case $1 in
+  -[bcDEeFIiJLlmOopQRSWw]) shift 2 ;;
+  -*) shift ;;
+  *) break ;;
+  esac
+done
 host=$1
 shift
 i=0
