@@ -25,6 +25,11 @@ const char *fmx_strerror(int status)
 
 static int log_level = -1;
 
+void fmx_log_level_reload(void)
+{
+    log_level = -1;
+}
+
 int fmx_log_level(void)
 {
     if (log_level < 0)

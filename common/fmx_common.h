@@ -21,6 +21,8 @@ enum fmx_log_level { FMX_LOG_ERROR = 0, FMX_LOG_WARN = 1, FMX_LOG_INFO = 2, FMX_
 
 /* Log level comes from FMX_DEBUG (0..3, default 1 = warnings) on first use. */
 int fmx_log_level(void);
+/* FMX_DEBUG is read again at the next log call (after a daemon took a job's settings). */
+void fmx_log_level_reload(void);
 void fmx_log(enum fmx_log_level level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define fmx_debug(who, ...)                                                                        \

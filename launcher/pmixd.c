@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -52,7 +53,11 @@ struct daemon {
     int open_rc;
     fmx_error_t open_err;
     uint64_t addrs_until; /* the engine must be up by then (ns, monotonic) */
+    int resumed; /* a fresh pmixd going on with a job a resident one received (resume()) */
 };
+
+/* A resident pmixd started libfabric up under its own FI_* settings (fmx_ofi_load_module) */
+static int fabric_warm;
 
 #define ADDRS_TIMEOUT_MS 60000
 
@@ -136,6 +141,30 @@ static int cma_permitted(void);
     "profile or Yama's ptrace_scope): shared memory goes through buffers instead "                 \
     "(OMPI_MCA_btl_vader_single_copy_mechanism=none, FI_SHM_DISABLE_CMA=1)"
 
+/* libfabric reads its FI_* settings once, when it starts up, and a resident pmixd started it
+ * under its own; a job that brings other settings goes on in a fresh pmixd (this program
+ * again, not started up), handed the control connection and what was read from it (the JOB
+ * message and anything after it) in a memory file. Returns only on failure. */
+static int resume(struct daemon *d, uint32_t node, fmx_error_t *err)
+{
+    char spec[32], num[16];
+    char *argv[] = {"pmixd", "--resume", spec, "--node", num, NULL};
+    int mfd = memfd_create("fmx-job", 0);
+
+    fmx_log(FMX_LOG_INFO, "pmixd",
+            "the job's FI_* settings differ from this daemon's: serving it from a fresh process");
+    if (mfd < 0 || write(mfd, d->ctl->in, d->ctl->in_len) != (ssize_t)d->ctl->in_len ||
+        lseek(mfd, 0, SEEK_SET) != 0 || fcntl(d->ctl->fd, F_SETFD, 0)) {
+        fmx_errprintf(err, "cannot hand the job to a fresh pmixd: %s", strerror(errno));
+        return -EIO;
+    }
+    snprintf(spec, sizeof(spec), "%d:%d", d->ctl->fd, mfd);
+    snprintf(num, sizeof(num), "%u", node);
+    execv("/proc/self/exe", argv);
+    fmx_errprintf(err, "cannot start a fresh pmixd (/proc/self/exe): %s", strerror(errno));
+    return -errno;
+}
+
 /* HELLO (secret, node, host name) on the control connection, the JOB back; then this daemon
  * takes the launcher's FI_* and FMX_* settings (before any other thread may read the
  * environment). */
@@ -155,18 +184,25 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
     fmx_pack_str(&p, secret);
     fmx_pack_u32(&p, node);
     fmx_pack_str(&p, hostname);
-    rc = fmx_conn_send(d->ctl, FMX_CTL_HELLO, &p);
+    rc = d->resumed ? 0 : fmx_conn_send(d->ctl, FMX_CTL_HELLO, &p); /* a resumed one said it */
     fmx_pack_free(&p);
     if (rc || (rc = wait_message(d, FMX_CTL_JOB, &p, 60000, err)) ||
         (rc = fmx_jobspec_unpack(&d->job, &p, "pmixrun", err)))
         return rc ? rc : -EIO;
     for (uint32_t i = 0; i < d->job.ndenv; i++) {
         char *eq = strchr(d->job.denv[i], '=');
+        const char *mine;
 
         *eq = '\0';
+        mine = getenv(d->job.denv[i]);
+        if (fabric_warm && !strncmp(d->job.denv[i], "FI_", 3) && (!mine || strcmp(mine, eq + 1)))
+            fabric_warm = -1; /* libfabric runs under other settings than the job's */
         setenv(d->job.denv[i], eq + 1, 1);
         *eq = '=';
     }
+    fmx_log_level_reload(); /* the job's FMX_DEBUG */
+    if (fabric_warm < 0)
+        return resume(d, node, err);
     fmx_debug("pmixd", "node %u: job %s received", node, d->job.nspace);
     if (!(d->cma = cma_permitted())) {
         fmx_log(FMX_LOG_INFO, "pmixd", "%s", CMA_NOTE);
@@ -598,6 +634,29 @@ static void loop(struct daemon *d)
     free(pfd);
 }
 
+/* --resume CONN:MEMFD (resume()): the control connection, with what was read from it. */
+static fmx_conn_t *resumed_conn(const char *spec)
+{
+    int cfd = -1, mfd = -1;
+    struct stat st;
+    fmx_conn_t *c;
+
+    if (sscanf(spec, "%d:%d", &cfd, &mfd) != 2 || fstat(mfd, &st) || st.st_size <= 0 ||
+        !(c = fmx_conn_new(cfd, "pmixrun")))
+        return NULL;
+    fcntl(cfd, F_SETFD, FD_CLOEXEC);
+    c->in = malloc((size_t)st.st_size);
+    c->in_cap = (size_t)st.st_size;
+    if (!c->in || read(mfd, c->in, c->in_cap) != (ssize_t)c->in_cap) {
+        fmx_conn_free(c);
+        close(mfd);
+        return NULL;
+    }
+    c->in_len = c->in_cap;
+    close(mfd);
+    return c;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -649,11 +708,13 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
     fprintf(stderr, "pmixd: serving jobs on %s:%u\n", host, bound);
     if (!cma_permitted())
         fprintf(stderr, "pmixd: %s\n", CMA_NOTE);
-    /* libfabric is loaded once here and inherited by every job's child (the libraries it
-     * pulls in take 0.2 s to load on some machines); a failure is reported by the job that
-     * needs the fabric */
-    if (fmx_ofi_load_module(&err))
+    /* libfabric is loaded and started up once here and inherited by every job's child (the
+     * libraries it pulls in take 0.2 s to load on some machines, and its start-up reads all
+     * of /proc/kallsyms); a failure is reported by the job that needs the fabric */
+    if (fmx_ofi_load_module(1, &err))
         fmx_debug("pmixd", "%s", err.text);
+    else
+        fabric_warm = 1;
     free(host);
     for (;;) {
         struct pollfd pfd[2] = {{.fd = lfd, .events = stopping ? 0 : POLLIN},
@@ -723,6 +784,7 @@ int main(int argc, char **argv)
     static const struct option lo[] = {{"control", 1, 0, 'c'},
                                        {"node", 1, 0, 'n'},
                                        {"secret-stdin", 0, 0, 's'},
+                                       {"resume", 1, 0, 'r'},
                                        {"listen", 1, 0, 'l'},
                                        {"secret-file", 1, 0, 'f'},
                                        {"help", 0, 0, 'h'},
@@ -731,7 +793,7 @@ int main(int argc, char **argv)
     struct daemon d = {.sigfd = -1, .opened = {-1, -1}};
     fmx_error_t err = {{0}};
     char *host = NULL, *colon;
-    const char *listen_spec = NULL, *secret_file = getenv("FMX_SECRET_FILE");
+    const char *listen_spec = NULL, *secret_file = getenv("FMX_SECRET_FILE"), *resume_spec = NULL;
     long node = -1, port = 0;
     uint32_t served_node = 0;
     sigset_t mask;
@@ -744,6 +806,8 @@ int main(int argc, char **argv)
             port = strtol(colon + 1, NULL, 10);
         } else if (c == 'n') {
             node = strtol(optarg, NULL, 10);
+        } else if (c == 'r') {
+            resume_spec = optarg;
         } else if (c == 'l') {
             listen_spec = optarg;
         } else if (c == 'f') {
@@ -765,6 +829,13 @@ int main(int argc, char **argv)
     if (listen_spec) {
         d.ctl = serve(listen_spec, secret_file, &served_node);
         node = served_node;
+    } else if (resume_spec) {
+        if (!(d.ctl = resumed_conn(resume_spec)) || node < 0) {
+            fprintf(stderr, "pmixd: --resume %s: not a connection handed over by pmixd\n",
+                    resume_spec);
+            return 2;
+        }
+        d.resumed = 1;
     } else if (!host || port <= 0 || port > 65535 || node < 0) {
         usage();
         free(host);

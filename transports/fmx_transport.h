@@ -79,9 +79,12 @@ const char *fmx_ofi_describe(fmx_transport_t *t);
 /* fmx_ofi_open from the module fmx-ofi.so, loaded on first use (ofi_load.c), for a program
  * that should not link libfabric unless it needs a fabric. */
 int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err);
-/* Only loads the module (and libfabric with it), once per process: a resident daemon does it
- * at start so that the jobs it forks do not each pay for it. */
-int fmx_ofi_load_module(fmx_error_t *err);
+/* Starts libfabric up (every provider's initialisation, under this process's FI_* settings,
+ * which libfabric reads then and never again) without opening anything. */
+void fmx_ofi_warm(void);
+/* Loads the module (and libfabric with it), once per process, and with warm set also starts
+ * libfabric up: a resident daemon does this at start so that the jobs it forks pay neither. */
+int fmx_ofi_load_module(int warm, fmx_error_t *err);
 
 /* In-process fabric for tests and simulation: deterministic, with fault injection. */
 typedef struct fmx_mem_fabric fmx_mem_fabric_t;

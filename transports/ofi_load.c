@@ -17,8 +17,9 @@
 typedef int (*open_f)(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 
 static open_f open_fn;
+static void (*warm_fn)(void);
 
-int fmx_ofi_load_module(fmx_error_t *err)
+static int load(fmx_error_t *err)
 {
     char self[PATH_MAX], path[PATH_MAX + 64], tried[2 * PATH_MAX + 200] = "";
     const char *where[] = {"/", "/../lib/fmx/"};
@@ -40,8 +41,10 @@ int fmx_ofi_load_module(fmx_error_t *err)
             fmx_errprintf(err, "cannot load the libfabric transport %s: %s", path, dlerror());
             return -ELIBACC;
         }
-        if (!(open_fn = (open_f)dlsym(h, "fmx_ofi_open"))) {
-            fmx_errprintf(err, "%s has no fmx_ofi_open", path);
+        if (!(open_fn = (open_f)dlsym(h, "fmx_ofi_open")) ||
+            !(warm_fn = (void (*)(void))dlsym(h, "fmx_ofi_warm"))) {
+            open_fn = NULL;
+            fmx_errprintf(err, "%s lacks fmx_ofi_open or fmx_ofi_warm", path);
             return -ELIBBAD;
         }
         return 0;
@@ -54,9 +57,18 @@ int fmx_ofi_load_module(fmx_error_t *err)
     return -ENOENT;
 }
 
+int fmx_ofi_load_module(int warm, fmx_error_t *err)
+{
+    int rc = load(err);
+
+    if (rc == 0 && warm)
+        warm_fn();
+    return rc;
+}
+
 int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err)
 {
-    int rc = fmx_ofi_load_module(err);
+    int rc = load(err);
 
     return rc ? rc : open_fn(provider, out, err);
 }

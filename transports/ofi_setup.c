@@ -155,6 +155,15 @@ static int post_all(struct ofi_tp *tp)
     return 0;
 }
 
+void fmx_ofi_warm(void)
+{
+    struct fi_info *hints = make_hints(NULL), *info = NULL;
+
+    if (hints && fi_getinfo(FI_VERSION(1, 9), NULL, NULL, 0, hints, &info) == 0)
+        fi_freeinfo(info);
+    fi_freeinfo(hints);
+}
+
 int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err)
 {
     struct ofi_tp *tp = calloc(1, sizeof(*tp));

@@ -93,6 +93,12 @@ for prov in tcp sockets; do
     echo "FAIL: the daemons did not take FI_PROVIDER=$prov from the launcher ($used of ${#hosts[@]})"
     failures=$((failures + 1))
   fi
+  # their libfabric started up without it: the job goes on in a fresh process
+  fresh=$(cat "$tmp"/svc*.log | grep -c 'serving it from a fresh process')
+  if [ "$fresh" -lt ${#hosts[@]} ]; then
+    echo "FAIL: FI_PROVIDER=$prov served by daemons started without it in place ($fresh fresh)"
+    failures=$((failures + 1))
+  fi
   for i in "${!hosts[@]}"; do : >"$tmp/svc$i.log"; done
 done
 FI_PROVIDER=tcp run "--connect: PMIx dmodex across hosts" 0 \
@@ -100,6 +106,41 @@ FI_PROVIDER=tcp run "--connect: PMIx dmodex across hosts" 0 \
   -- -N 2 "$pdmodex"
 FI_PROVIDER=tcp run "--connect: a rank SIGKILLed mid-fence ends the job" 137 \
   "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
+for p in "${svcs[@]}"; do kill -TERM "$p"; done
+wait "${svcs[@]}"
+svcs=()
+
+# Daemons started with FI_PROVIDER=tcp have libfabric up before any job: a job with the same
+# settings is served in the forked child; one with other settings from a fresh process.
+for i in "${!hosts[@]}"; do
+  : >"$tmp/svc$i.log"
+  FI_PROVIDER=tcp "$agent" "${hosts[$i]}" "$pmixd" --listen 7707 --secret-file "$tmp/secret" \
+    2>>"$tmp/svc$i.log" &
+  svcs+=($!)
+done
+for _ in $(seq 100); do
+  [ "$(cat "$tmp"/svc*.log | grep -c 'serving jobs')" -eq ${#hosts[@]} ] && break
+  sleep 0.1
+done
+FI_PROVIDER=tcp FMX_DEBUG=2 run "--connect, libfabric started by the daemons: Open MPI allreduce" 0 \
+  "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
+FI_PROVIDER=tcp FMX_DEBUG=2 run "--connect, libfabric started by the daemons: PMIx dmodex" 0 \
+  "! grep -qiE 'fail|wrong' \"\$OUT\" && grep -q 'rank 0:PMIx_Finalize successfully' \"\$OUT\"" \
+  -- -N 2 "$pdmodex"
+fresh=$(cat "$tmp"/svc*.log | grep -c 'serving it from a fresh process')
+used=$(cat "$tmp"/svc*.log | grep -c "provider tcp")
+if [ "$fresh" -ne 0 ] || [ "$used" -lt ${#hosts[@]} ]; then
+  echo "FAIL: same FI_PROVIDER as the daemons: $fresh fresh processes (want 0), tcp on $used daemons"
+  failures=$((failures + 1))
+fi
+FI_PROVIDER=sockets FMX_DEBUG=2 run "--connect, the job asks for another provider" 0 \
+  "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
+fresh=$(cat "$tmp"/svc*.log | grep -c 'serving it from a fresh process')
+used=$(cat "$tmp"/svc*.log | grep -c "provider sockets")
+if [ "$fresh" -lt ${#hosts[@]} ] || [ "$used" -lt ${#hosts[@]} ]; then
+  echo "FAIL: FI_PROVIDER=sockets against tcp daemons: $fresh fresh, sockets on $used daemons"
+  failures=$((failures + 1))
+fi
 for p in "${svcs[@]}"; do kill -TERM "$p"; done
 wait "${svcs[@]}"
 svcs=()
