@@ -781,14 +781,10 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"control", 1, 0, 'c'},
-                                       {"node", 1, 0, 'n'},
-                                       {"secret-stdin", 0, 0, 's'},
-                                       {"resume", 1, 0, 'r'},
-                                       {"listen", 1, 0, 'l'},
-                                       {"secret-file", 1, 0, 'f'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"control", 1, 0, 'c'},      {"node", 1, 0, 'n'},
+                                       {"secret-stdin", 0, 0, 's'}, {"resume", 1, 0, 'r'},
+                                       {"listen", 1, 0, 'l'},       {"secret-file", 1, 0, 'f'},
+                                       {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     char secret[128];
     struct daemon d = {.sigfd = -1, .opened = {-1, -1}};
     fmx_error_t err = {{0}};
