@@ -453,13 +453,14 @@ static int start_ranks(struct daemon *d, fmx_error_t *err)
     d->ranks = calloc(d->nranks ? d->nranks : 1, sizeof(*d->ranks));
     if (!d->ranks)
         return -ENOMEM;
+    for (uint32_t i = 0; i < d->nranks; i++) /* none has pipes until it is forked */
+        d->ranks[i].out = d->ranks[i].err = d->ranks[i].report = -1;
     for (uint32_t i = 0; i < d->nranks; i++) {
         fmx_rank_proc_t *rp = &d->ranks[i];
         fmx_env_t env = {0};
         int rc;
 
         rp->rank = me->first_rank + i;
-        rp->out = rp->err = -1;
         if (d->bind.bound && fmx_log_level() >= FMX_LOG_DEBUG) {
             char *cpus = fmx_binding_list(&d->bind, i);
             fmx_debug("pmixd", "rank %u bound to processing units %s", rp->rank, cpus ? cpus : "?");
@@ -472,6 +473,12 @@ static int start_ranks(struct daemon *d, fmx_error_t *err)
         fmx_env_free(&env);
         if (rp->pid > 0)
             d->live++;
+        if (rc)
+            return rc;
+    }
+    for (uint32_t i = 0; i < d->nranks; i++) {
+        int rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err);
+
         if (rc)
             return rc;
     }
@@ -857,7 +864,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "pmixd: node %ld: pipe: %s\n", node, strerror(errno));
         goto out;
     }
-    if (bootstrap(&d, (uint32_t)node, &err) || make_tmpdir(&d, &err) ||
+    /* with libfabric already loaded and started up (a resident daemon's job), opening the
+     * endpoint loads nothing, so it may run alongside hwloc and libpmix from the start */
+    if (bootstrap(&d, (uint32_t)node, &err) || (fabric_warm > 0 && open_transport(&d, &err)) ||
+        make_tmpdir(&d, &err) ||
         fmx_binding_compute(&d.bind, d.job.map.nodes[d.job.self].nranks,
                             (d.job.flags & FMX_JOB_BIND_CORE) != 0, &err)) {
         fatal(&d, err.text);
@@ -886,10 +896,11 @@ int main(int argc, char **argv)
     free(first);
     free(count);
     fmx_debug("pmixd", "node %u: PMIx server up", d.job.self);
-    /* the fabric opens only now: loading libfabric holds the dynamic loader's lock for as long
-     * as its libraries' constructors run (a quarter second on some machines), and hwloc and
-     * libpmix load their plugins through that same lock */
-    if (rc || (rc = open_transport(&d, &err)) || (rc = start_ranks(&d, &err))) {
+    /* otherwise the fabric opens only now: loading libfabric holds the dynamic loader's lock
+     * for as long as its libraries' constructors run (a quarter second on some machines), and
+     * hwloc and libpmix load their plugins through that same lock */
+    if (rc || (fabric_warm <= 0 && (rc = open_transport(&d, &err))) ||
+        (rc = start_ranks(&d, &err))) {
         fatal(&d, err.text[0] ? err.text : fmx_strerror(rc));
         kill_ranks(&d, SIGKILL);
         rc = 1;

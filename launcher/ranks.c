@@ -95,8 +95,7 @@ static void child(int out[2], int err[2], int report, char *const argv[], char *
 int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
                    const cpu_set_t *mask, fmx_error_t *err)
 {
-    int out[2], errp[2], rep[2], code = 0;
-    ssize_t n;
+    int out[2], errp[2], rep[2];
 
     if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
         fmx_errprintf(err, "rank %u: pipe: %s", rp->rank, strerror(errno));
@@ -112,20 +111,32 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
     close(out[1]);
     close(errp[1]);
     close(rep[1]);
-    do
-        n = read(rep[0], &code, sizeof(code));
-    while (n < 0 && errno == EINTR);
-    close(rep[0]);
+    rp->report = rep[0];
     rp->out = out[0];
     rp->err = errp[0];
     fcntl(rp->out, F_SETFL, O_NONBLOCK);
     fcntl(rp->err, F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fmx_error_t *err)
+{
+    int code = 0;
+    ssize_t n;
+
+    if (rp->report < 0)
+        return 0;
+    do /* end of file: the pipe closed on exec; a number: what failed */
+        n = read(rp->report, &code, sizeof(code));
+    while (n < 0 && errno == EINTR);
+    close(rp->report);
+    rp->report = -1;
     if (n == (ssize_t)sizeof(code)) {
         if (code < 0)
             fmx_errprintf(err, "rank %u: cannot enter working directory %s: %s", rp->rank, wdir,
                           strerror(-code));
         else
-            fmx_errprintf(err, "rank %u: cannot execute %s: %s", rp->rank, argv[0], strerror(code));
+            fmx_errprintf(err, "rank %u: cannot execute %s: %s", rp->rank, prog, strerror(code));
         return code < 0 ? code : -code;
     }
     return 0;

@@ -14,6 +14,7 @@ typedef struct fmx_rank_proc {
     int out, err; /* read ends; -1 once at end of file */
     int reaped;
     int status; /* wait status once reaped */
+    int report; /* the exec report's read end until fmx_rank_started() reads it */
 } fmx_rank_proc_t;
 
 /* A growable NULL-terminated "NAME=value" array; fmx_env_set replaces an existing NAME. */
@@ -26,9 +27,14 @@ int fmx_env_set(fmx_env_t *e, const char *entry);
 int fmx_env_set_kv(fmx_env_t *e, const char *name, const char *value);
 void fmx_env_free(fmx_env_t *e);
 
-/* Starts argv[0] (searched in PATH when it has no '/') in wdir with env, bound to mask when
- * it is not NULL. */
+/* Forks a child that will run argv[0] (searched in PATH when it has no '/') in wdir with env,
+ * bound to mask when it is not NULL, and returns without waiting for its exec: a daemon starts
+ * all its ranks first and then asks each fmx_rank_started(), so that no fork waits for the
+ * previous child's exec on a busy machine. */
 int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
                    const cpu_set_t *mask, fmx_error_t *err);
+/* Waits for the child's exec: 0 when it runs the program, or an error naming what failed
+ * (the program, or the working directory). */
+int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fmx_error_t *err);
 
 #endif
