@@ -14,16 +14,27 @@ static void to_mask(hwloc_const_bitmap_t set, cpu_set_t *mask)
     hwloc_bitmap_foreach_end();
 }
 
+static hwloc_topology_t topology;
+
+void *fmx_topology(fmx_error_t *err)
+{
+    if (!topology && (hwloc_topology_init(&topology) || hwloc_topology_load(topology))) {
+        if (topology)
+            hwloc_topology_destroy(topology);
+        topology = NULL;
+        fmx_errprintf(err, "hwloc cannot read this machine's topology");
+    }
+    return topology;
+}
+
 int fmx_binding_compute(fmx_binding_t *b, uint32_t nranks, int bind_core, fmx_error_t *err)
 {
-    hwloc_topology_t topo;
+    hwloc_topology_t topo = fmx_topology(err);
     int ncores;
 
     memset(b, 0, sizeof(*b));
-    if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) {
-        fmx_errprintf(err, "hwloc cannot read this machine's topology");
+    if (!topo)
         return -EIO;
-    }
     ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     if (ncores <= 0) /* some virtual machines show no cores: bind to processing units */
         ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
@@ -33,7 +44,6 @@ int fmx_binding_compute(fmx_binding_t *b, uint32_t nranks, int bind_core, fmx_er
     b->bitmaps = calloc(nranks ? nranks : 1, sizeof(*b->bitmaps));
     b->masks = calloc(nranks ? nranks : 1, sizeof(*b->masks));
     if (!b->bitmaps || !b->masks) {
-        hwloc_topology_destroy(topo);
         fmx_binding_free(b);
         return -ENOMEM;
     }
@@ -48,7 +58,6 @@ int fmx_binding_compute(fmx_binding_t *b, uint32_t nranks, int bind_core, fmx_er
         b->bitmaps[i] = hwloc_bitmap_dup(set);
         to_mask(set, &b->masks[i]);
     }
-    hwloc_topology_destroy(topo);
     return 0;
 }
 

@@ -18,6 +18,10 @@ typedef struct fmx_binding {
     uint32_t ncores;
 } fmx_binding_t;
 
+/* This machine's topology (an hwloc_topology_t), discovered once per process and kept: a
+ * resident daemon discovers it at start and every job's child inherits it, and the PMIx
+ * server is handed it instead of discovering it again. NULL (err says why) when hwloc fails. */
+void *fmx_topology(fmx_error_t *err);
 int fmx_binding_compute(fmx_binding_t *b, uint32_t nranks, int bind_core, fmx_error_t *err);
 /* "0-3" style list of rank i's processing units (malloc'd), for messages and PMIX_CPUSET. */
 char *fmx_binding_list(const fmx_binding_t *b, uint32_t i);

@@ -722,6 +722,8 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
         fmx_debug("pmixd", "%s", err.text);
     else
         fabric_warm = 1;
+    if (!fmx_topology(&err)) /* hwloc's discovery, inherited by every job as well */
+        fmx_debug("pmixd", "%s", err.text);
     free(host);
     for (;;) {
         struct pollfd pfd[2] = {{.fd = lfd, .events = stopping ? 0 : POLLIN},
@@ -889,7 +891,8 @@ int main(int argc, char **argv)
                          .first_rank = first,
                          .nranks = count,
                          .tmpdir = d.tmpdir,
-                         .local_cpusets = d.bind.bitmaps};
+                         .local_cpusets = d.bind.bitmaps,
+                         .topology = fmx_topology(&err)};
     fmx_glue_host_t gh = {.abort = on_abort, .log = on_log};
     rc = names && first && count ? fmx_glue_start(&gj, NULL, &gh, &d, &d.glue, &err) : -ENOMEM;
     free(names);

@@ -620,15 +620,19 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    fmx_debug("pmixrun", "starting %u daemons", r.job.map.nnodes);
     if (r.o.connect_port)
         connect_daemons(&r);
     else
         start_daemons(&r);
     accept_daemons(&r);
+    fmx_debug("pmixrun", "every daemon said hello: sending the job");
     if (!r.ending)
         send_job(&r);
     run_loop(&r);
+    fmx_debug("pmixrun", "the job ended: waiting for the daemons");
     reap_daemons(&r);
+    fmx_debug("pmixrun", "done");
     for (uint32_t i = 0; i < r.job.map.nnodes; i++) {
         fmx_conn_free(r.d[i].conn);
         free(r.d[i].addr);

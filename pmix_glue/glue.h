@@ -24,6 +24,7 @@ typedef struct fmx_glue_job {
     /* hwloc bitmaps of this node's ranks (in rank order), or NULL: their cpusets and locality
      * are registered so that clients can tell which peers share cores, caches, sockets */
     void *const *local_cpusets;
+    void *topology; /* this machine's hwloc topology, or NULL for libpmix to discover it */
 } fmx_glue_job_t;
 
 /* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop. */

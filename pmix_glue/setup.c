@@ -120,7 +120,9 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
                    void *host_arg, fmx_glue_t **out, fmx_error_t *err)
 {
     fmx_glue_t *g = calloc(1, sizeof(*g));
-    pmix_info_t info[2];
+    pmix_info_t info[3];
+    pmix_topology_t topo = {.source = "hwloc", .topology = job->topology};
+    size_t ninfo = 2;
     pmix_status_t st;
     uint32_t self;
     int rc;
@@ -149,7 +151,10 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     self = job->self;
     PMIX_INFO_LOAD(&info[0], PMIX_SERVER_TMPDIR, job->tmpdir, PMIX_STRING);
     PMIX_INFO_LOAD(&info[1], PMIX_SERVER_RANK, &self, PMIX_PROC_RANK);
-    st = PMIx_server_init(&fmx_glue_module, info, 2);
+    if (job->topology) /* discovering it again costs libpmix tens of milliseconds */
+        PMIX_INFO_LOAD(&info[ninfo++], PMIX_TOPOLOGY2, &topo, PMIX_TOPO);
+    st = PMIx_server_init(&fmx_glue_module, info, ninfo);
+    /* the topology's copy stays: libpmix keeps pointing at it for as long as it runs */
     PMIX_INFO_DESTRUCT(&info[0]);
     PMIX_INFO_DESTRUCT(&info[1]);
     if (st != PMIX_SUCCESS) {
