@@ -157,6 +157,8 @@ static void connect_daemons(struct run *r)
     r->pre = calloc(r->job.map.nnodes, sizeof(*r->pre));
     if (!r->pre)
         pmixrun_die("out of memory");
+    /* every connection first, so that the daemons fork their job children and send their
+     * challenges at the same time; then the proofs, one daemon after the other */
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
         const char *host = r->job.map.nodes[i].host;
         uint64_t now = fmx_now_ns();
@@ -169,10 +171,15 @@ static void connect_daemons(struct run *r)
                         r->job.map.nodes[i].name, err.text);
         snprintf(peer, sizeof(peer), "pmixd at %s:%u", host, r->o.connect_port);
         r->pre[i] = fmx_conn_new(fd, peer);
+        r->npre++;
+    }
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
+        uint64_t now = fmx_now_ns();
+        int left = now < until ? (int)((until - now) / 1000000u) : 1;
+
         if (fmx_auth_launcher(r->pre[i], key, klen, left > 10000 ? 10000 : left, i, r->secret,
                               &err))
             pmixrun_die("%s", err.text);
-        r->npre++;
     }
     memset(key, 0, sizeof(key));
 }

@@ -41,5 +41,12 @@ check "--version names the program" "grep -qE '^pmixrun \(fmx\) [0-9]+\.[0-9]+' 
 run --bind-to socket -n 1 true
 check "--bind-to with an unknown unit is refused by name" "grep -q -- '--bind-to socket: expected core or none' \"\$OUT\""
 
+# pmixd's own libfabric defaults stay its own; a user's setting of the same reaches the ranks
+run -n 4 --oversubscribe --vnodes 2 sh -c 'echo "rank $FMX_RANK: ${FI_OFI_RXM_MSG_RX_SIZE:-unset}"'
+check "the daemons' own FI_OFI_RXM_MSG_RX_SIZE does not reach the ranks" \
+  "[ \$(grep -c ': unset\$' \"\$OUT\") -eq 4 ]"
+FI_OFI_RXM_MSG_RX_SIZE=77 run -n 4 --oversubscribe --vnodes 2 \
+  sh -c 'echo "rank $FMX_RANK: ${FI_OFI_RXM_MSG_RX_SIZE:-unset}"'
+check "the user's FI_OFI_RXM_MSG_RX_SIZE does" "[ \$(grep -c ': 77\$' \"\$OUT\") -eq 4 ]"
 [ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "all checks passed"
