@@ -288,6 +288,13 @@ int fmx_conn_read(fmx_conn_t *c, fmx_error_t *err)
     }
 }
 
+int fmx_conn_has_message(const fmx_conn_t *c)
+{
+    size_t have = c->in_len - c->consumed;
+
+    return have >= HEADER && have >= HEADER + (size_t)get_le32(c->in + c->consumed);
+}
+
 int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *err)
 {
     uint32_t len;

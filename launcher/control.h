@@ -71,6 +71,8 @@ int fmx_conn_flush(fmx_conn_t *c);
 int fmx_conn_flush_blocking(fmx_conn_t *c, int timeout_ms);
 /* Reads what is available: 0, -EPIPE at end of stream, or another error (err says which). */
 int fmx_conn_read(fmx_conn_t *c, fmx_error_t *err);
+/* A complete message is already read and waiting for fmx_conn_next (so do not sleep in poll). */
+int fmx_conn_has_message(const fmx_conn_t *c);
 /* Takes the next complete message: 1 with type/body set (body valid until the next call),
  * 0 when none is complete yet, <0 when the peer sent an impossible length (err says so). */
 int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *err);

@@ -360,12 +360,14 @@ static void accept_daemons(struct run *r)
     r->pre = NULL;
     r->npre = 0;
     while (joined < r->job.map.nnodes) {
-        struct pollfd pfd[1 + 256];
+        struct pollfd *pfd = calloc(1 + npending, sizeof(*pfd));
         size_t n = 0;
         uint64_t now = fmx_now_ns();
-        int st;
+        int st, ready = 0;
         pid_t pid;
 
+        if (!pfd)
+            pmixrun_die("out of memory");
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
             for (uint32_t i = 0; i < r->job.map.nnodes; i++)
                 if (r->d[i].pid == pid && !r->d[i].conn)
@@ -390,12 +392,16 @@ static void accept_daemons(struct run *r)
                             r->d[i].control ? r->d[i].control : "?",
                             (unsigned long long)daemon_timeout_ms());
             end_job(r, 1);
+            free(pfd);
             return;
         }
         pfd[n++] = (struct pollfd){.fd = r->listen_fd, .events = POLLIN};
-        for (size_t i = 0; i < npending && n < 257; i++)
+        for (size_t i = 0; i < npending; i++) {
             pfd[n++] = (struct pollfd){.fd = pending[i]->fd, .events = POLLIN};
-        poll(pfd, n, 100);
+            /* a resident daemon's HELLO may have come in with its proof of the secret */
+            ready |= fmx_conn_has_message(pending[i]);
+        }
+        poll(pfd, n, ready ? 0 : 100);
         if (pfd[0].revents & POLLIN) {
             int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             fmx_conn_t **grown = realloc(pending, (npending + 1) * sizeof(*grown));
@@ -437,6 +443,7 @@ static void accept_daemons(struct run *r)
             free(host);
             pending[i--] = pending[--npending];
         }
+        free(pfd);
     }
     for (size_t i = 0; i < npending; i++)
         fmx_conn_free(pending[i]);
