@@ -240,8 +240,12 @@ int main(int argc, char **argv)
         }
         for (uint32_t i = 0; i < o.reps; i++) {
             fmx_engine_counters_t c0, c1;
-            fmx_fence_args_t a = {
-                .blob = blob, .len = o.barrier ? 0 : len, .collect = !o.barrier, .algo = algo};
+            /* every member contributes len bytes: the total is known alike everywhere */
+            fmx_fence_args_t a = {.blob = blob,
+                                  .len = o.barrier ? 0 : len,
+                                  .collect = !o.barrier,
+                                  .algo = algo,
+                                  .size_hint = o.barrier ? 0 : (size_t)len * o.size};
             uint64_t max_ns, bytes;
 
             if (barrier(eng))

@@ -47,8 +47,10 @@ const struct fmx_algo_ops *fmx_algo_ops(int algo)
 }
 
 /* Above this total a ring's one-neighbour traffic beats the log-step algorithms' large
- * messages in memory held per step; below it latency (log2 P steps) dominates. */
-#define RING_THRESHOLD (64u << 20)
+ * messages; below it latency (log2 P steps) dominates. Measured (bench/engine.sh, 16 members,
+ * one 2-core host): at 1 MB bruck and rd lead ring by 30-40% on tcp and shm; at 10 MB ring
+ * leads bruck by 30% on tcp and 6% on shm; at 64 MB by 24-15%. */
+#define RING_THRESHOLD (4u << 20)
 
 int fmx_algo_choose(fmx_engine_t *e, uint32_t P, int collect, size_t size_hint, int requested)
 {
