@@ -2,7 +2,9 @@
 # The engine at scale: fence_bench on P member processes (each a "daemon" of L virtual ranks of
 # B bytes) for every algorithm and the auto choice, on each provider; barriers too. Writes
 # bench/results/engine.csv and PNG plots (gnuplot, installed from Debian if missing).
-#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", FMX_BENCH_MAXP=256)
+#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", FMX_BENCH_MAXP=256,
+#                                         FMX_BENCH_MAXP_SHM=128: the shm provider gives no wait
+#                                         fd, and 256 members polling on 2 cores crawl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -28,8 +30,10 @@ run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV
 { FI_PROVIDER=tcp "$mprun" -n 2 -- "$fb" --reps 1 --header 2>/dev/null || true; } | head -1 >"$csv"
 : >"$out/engine.log"
 for prov in ${FMX_BENCH_PROVIDERS:-tcp shm}; do
+  top=$maxp
+  [ "$prov" = shm ] && top=${FMX_BENCH_MAXP_SHM:-128}
   for p in 2 4 8 16 32 64 128 256; do
-    [ "$p" -le "$maxp" ] || continue
+    [ "$p" -le "$top" ] || continue
     reps=$((p >= 128 ? 10 : 20))
     echo "== $prov P=$p"
     # 1 MiB in all, 64 B per virtual rank

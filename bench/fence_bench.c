@@ -195,6 +195,7 @@ int main(int argc, char **argv)
                 "[--header]\n");
         return 2;
     }
+    fmx_ofi_defaults_apply(); /* each member stands for a daemon: pmixd's settings */
     if ((rc = fmx_ofi_open(NULL, &tp, &err)) || (rc = tp->ops->get_addr(tp, addr, &alen)) ||
         (rc = rdv_exchange(o.dir, o.rank, o.size, addr, alen, 120000, &addrs, &lens))) {
         fprintf(stderr, "fence_bench %u: set-up: %s\n", o.rank,

@@ -59,44 +59,6 @@ struct daemon {
 /* A resident pmixd started libfabric up under its own FI_* settings (fmx_ofi_load_module) */
 static int fabric_warm;
 
-/* libfabric settings of pmixd's own, each applied only where the user set none, read by
- * libfabric when it starts up and taken out of the environment again before any rank could
- * see it. rxm over tcp fills the receive bounce buffers of its default queue depth (1024) at
- * fi_enable: 4 × 17 MB of page faults, 30 ms per daemon, for a few messages per peer; and it
- * looks at connection requests only every 10 ms by default, which a job's first fence, whose
- * every step meets a new peer, pays once per step (4 daemons: first fence 35-68 ms, 24-42 ms
- * at 200 µs; barriers 0.9 ms -> 0.6 ms). */
-static const char *const own_fi[][2] = {{"FI_OFI_RXM_MSG_RX_SIZE", "512"},
-                                        {"FI_OFI_RXM_CM_PROGRESS_INTERVAL", "200"}};
-#define N_OWN_FI (sizeof(own_fi) / sizeof(*own_fi))
-static int own_fi_set[N_OWN_FI];
-
-static void own_fi_apply(void)
-{
-    for (size_t i = 0; i < N_OWN_FI; i++)
-        if (!getenv(own_fi[i][0]))
-            own_fi_set[i] = !setenv(own_fi[i][0], own_fi[i][1], 0);
-}
-
-static void own_fi_clear(void)
-{
-    for (size_t i = 0; i < N_OWN_FI; i++)
-        if (own_fi_set[i] && !unsetenv(own_fi[i][0]))
-            own_fi_set[i] = 0;
-}
-
-/* "NAME=value" is a setting of pmixd's own, not for the ranks */
-static int own_fi_entry(const char *entry)
-{
-    for (size_t i = 0; i < N_OWN_FI; i++) {
-        size_t n = strlen(own_fi[i][0]);
-
-        if (own_fi_set[i] && !strncmp(entry, own_fi[i][0], n) && entry[n] == '=')
-            return 1;
-    }
-    return 0;
-}
-
 #define ADDRS_TIMEOUT_MS 60000
 
 static void send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
@@ -275,7 +237,8 @@ static int open_transport(struct daemon *d, fmx_error_t *err)
         return 0;
     }
     if (fabric_warm <= 0)
-        own_fi_apply(); /* libfabric starts up on the thread: until it is joined, no setenv */
+        fmx_ofi_defaults_apply(); /* libfabric starts up on the thread: until it is joined, no
+                                     setenv */
     if ((rc = pthread_create(&d->opener, NULL, open_fabric, d))) {
         fmx_errprintf(err, "cannot start a thread: %s", strerror(rc));
         return -rc;
@@ -297,7 +260,7 @@ static int announce(struct daemon *d, fmx_error_t *err)
     if (d->opening) {
         pthread_join(d->opener, NULL);
         d->opening = 0;
-        own_fi_clear();
+        fmx_ofi_defaults_clear();
         if (d->open_rc) {
             *err = d->open_err;
             return d->open_rc;
@@ -452,7 +415,7 @@ static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t
     int rc = 0;
 
     for (char **e = environ; *e && !rc; e++)
-        if (strncmp(*e, "FMX_JOB_SECRET=", 15) && !own_fi_entry(*e))
+        if (strncmp(*e, "FMX_JOB_SECRET=", 15) && !fmx_ofi_defaults_entry(*e))
             rc = fmx_env_set(env, *e);
     for (uint32_t i = 0; i < d->job.nenv && !rc; i++)
         rc = fmx_env_set(env, d->job.env[i]);
@@ -759,12 +722,12 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
     /* libfabric is loaded and started up once here and inherited by every job's child (the
      * libraries it pulls in take 0.2 s to load on some machines, and its start-up reads all
      * of /proc/kallsyms); a failure is reported by the job that needs the fabric */
-    own_fi_apply();
+    fmx_ofi_defaults_apply();
     if (fmx_ofi_load_module(1, &err))
         fmx_debug("pmixd", "%s", err.text);
     else
         fabric_warm = 1;
-    own_fi_clear();
+    fmx_ofi_defaults_clear();
     if (!fmx_topology(&err)) /* hwloc's discovery, inherited by every job as well */
         fmx_debug("pmixd", "%s", err.text);
     free(host);

@@ -79,6 +79,13 @@ const char *fmx_ofi_describe(fmx_transport_t *t);
 /* fmx_ofi_open from the module fmx-ofi.so, loaded on first use (ofi_load.c), for a program
  * that should not link libfabric unless it needs a fabric. */
 int fmx_ofi_open_module(const char *provider, fmx_transport_t **out, fmx_error_t *err);
+/* The libfabric settings a daemon uses where the user set none (ofi_load.c says which and
+ * why): apply before libfabric starts up, clear once it has (it reads them only then), and
+ * fmx_ofi_defaults_entry("NAME=value") tells an environment entry that is one of them while
+ * applied, so that a daemon's children do not inherit it. Not thread-safe: setenv. */
+void fmx_ofi_defaults_apply(void);
+void fmx_ofi_defaults_clear(void);
+int fmx_ofi_defaults_entry(const char *entry);
 /* Starts libfabric up (every provider's initialisation, under this process's FI_* settings,
  * which libfabric reads then and never again) without opening anything. */
 void fmx_ofi_warm(void);
