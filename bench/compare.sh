@@ -123,25 +123,7 @@ for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
 done
 
 # medians per launcher and N, and the ratio to mpirun measured in the same run
-awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; w[k, n[k]] = $4; f[k, n[k]] = $5; g[k, n[k]] = $6;
-                  fg[k, n[k]] = $7; b[k, n[k]] = $8; L[$1] = 1; N[$2] = 1 }
-  function med(a, k, c,    i, j, t, v) {
-    for (i = 1; i <= c; i++) v[i] = a[k, i]
-    for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
-  END {
-    print "| N | launcher | wall s | fence ms | get_all ms | fence+get ms | barrier us | wall / mpirun | fence+get / mpirun |"
-    print "|---|---|---|---|---|---|---|---|---|"
-    for (nn in N) order[nn + 0] = nn
-    for (nn = 1; nn <= 1024; nn++) if (nn in order) for (l in L) {
-      k = l SUBSEP nn; if (!(k in n)) continue
-      m = (l ~ /-dmodex$/ ? "mpirun-dmodex" : "mpirun") SUBSEP nn
-      mw = (m in n) ? med(w, m, n[m]) : 0; mfg = (m in n) ? med(fg, m, n[m]) : 0
-      printf "| %d | %s | %.3f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", nn, l, med(w, k, n[k]),
-        med(f, k, n[k]), med(g, k, n[k]), med(fg, k, n[k]), med(b, k, n[k]),
-        mw ? sprintf("%.2f", med(w, k, n[k]) / mw) : "-", mfg ? sprintf("%.2f", med(fg, k, n[k]) / mfg) : "-"
-    }
-  }' "$csv" >"${csv%.csv}.md"
+awk -f bench/table.awk "$csv" >"${csv%.csv}.md"
 {
   echo
   echo "Medians of $reps runs per row, $(date -u +%F), $(nproc) cores, $(uname -r),"

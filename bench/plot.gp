@@ -19,7 +19,7 @@ unset multiplot
 
 set output outdir."/engine-bound.png"
 set multiplot layout 1,2
-unset logscale y
+set logscale y  # ratios from below 1 to hundreds
 set ylabel "median / alpha-beta bound"
 set title "tcp"
 plot for [a in "auto tree rd bruck ring"] csv using ($4):(strcol(1) eq "tcp" && strcol(2) eq a && strcol(3) eq "fence" && $8 == 1048576 ? $17 : 1/0) with linespoints title a, 1.5 with lines dt 2 lc "black" title "1.5x"
