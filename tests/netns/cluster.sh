@@ -25,6 +25,10 @@ in_host() {
   nsenter --net="/run/netns/$h" "$@"
 }
 
+# `ip netns add` makes /run/netns a mount point the first time; put it back as it was when no
+# namespace is left (a chroot cannot be removed while it stays mounted)
+netns_mounted=$(mountpoint -q /run/netns 2>/dev/null && echo 1)
+
 cleanup() {
   for h in "${hosts[@]}"; do
     ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -32,6 +36,9 @@ cleanup() {
   done
   ip netns del "$sw" 2>/dev/null
   ip link del "$up" 2>/dev/null
+  if [ -z "$netns_mounted" ] && [ -z "$(ip netns list 2>/dev/null)" ]; then
+    while mountpoint -q /run/netns 2>/dev/null && umount /run/netns 2>/dev/null; do :; done
+  fi
   return 0
 }
 trap cleanup EXIT

@@ -75,15 +75,20 @@ FI_PROVIDER=tcp FMX_CONTROL_HOST= run "hosts by address, control address from th
 # reach the daemons with the job.
 head -c 48 /dev/urandom | base64 >"$tmp/secret"
 chmod 600 "$tmp/secret"
-for i in "${!hosts[@]}"; do
-  env -u FI_PROVIDER "$agent" "${hosts[$i]}" "$pmixd" --listen 7707 --secret-file "$tmp/secret" \
-    2>>"$tmp/svc$i.log" &
-  svcs+=($!)
-done
-for _ in $(seq 100); do
-  [ "$(cat "$tmp"/svc*.log | grep -c 'serving jobs')" -eq ${#hosts[@]} ] && break
-  sleep 0.1
-done
+# serve ENV...: a pmixd --listen in every host, started under `env ENV...`, logs emptied
+serve() {
+  for i in "${!hosts[@]}"; do
+    : >"$tmp/svc$i.log"
+    env "$@" "$agent" "${hosts[$i]}" "$pmixd" --listen 7707 --secret-file "$tmp/secret" \
+      2>>"$tmp/svc$i.log" &
+    svcs+=($!)
+  done
+  for _ in $(seq 100); do
+    [ "$(cat "$tmp"/svc*.log | grep -c 'serving jobs')" -eq ${#hosts[@]} ] && break
+    sleep 0.1
+  done
+}
+serve -u FI_PROVIDER
 launch=(--connect 7707 --secret-file "$tmp/secret")
 for prov in tcp sockets; do
   FI_PROVIDER=$prov FMX_DEBUG=2 run "--connect: Open MPI allreduce through daemons already running" 0 \
@@ -112,16 +117,7 @@ svcs=()
 
 # Daemons started with FI_PROVIDER=tcp have libfabric up before any job: a job with the same
 # settings is served in the forked child; one with other settings from a fresh process.
-for i in "${!hosts[@]}"; do
-  : >"$tmp/svc$i.log"
-  FI_PROVIDER=tcp "$agent" "${hosts[$i]}" "$pmixd" --listen 7707 --secret-file "$tmp/secret" \
-    2>>"$tmp/svc$i.log" &
-  svcs+=($!)
-done
-for _ in $(seq 100); do
-  [ "$(cat "$tmp"/svc*.log | grep -c 'serving jobs')" -eq ${#hosts[@]} ] && break
-  sleep 0.1
-done
+serve FI_PROVIDER=tcp
 FI_PROVIDER=tcp FMX_DEBUG=2 run "--connect, libfabric started by the daemons: Open MPI allreduce" 0 \
   "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
 FI_PROVIDER=tcp FMX_DEBUG=2 run "--connect, libfabric started by the daemons: PMIx dmodex" 0 \
