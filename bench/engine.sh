@@ -2,9 +2,9 @@
 # The engine at scale: fence_bench on P member processes (each a "daemon" of L virtual ranks of
 # B bytes) for every algorithm and the auto choice, on each provider; barriers too. Writes
 # bench/results/engine.csv and PNG plots (gnuplot, installed from Debian if missing).
-#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", FMX_BENCH_MAXP=256,
-#                                         FMX_BENCH_MAXP_SHM=128: the shm provider gives no wait
-#                                         fd, and 256 members polling on 2 cores crawl)
+#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", FMX_BENCH_MAXP=256;
+#                                         shm at P = 256 runs auto only, 3 times: it gives no
+#                                         wait fd, and 256 polling members take seconds a fence)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -30,15 +30,18 @@ run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV
 { FI_PROVIDER=tcp "$mprun" -n 2 -- "$fb" --reps 1 --header 2>/dev/null || true; } | head -1 >"$csv"
 : >"$out/engine.log"
 for prov in ${FMX_BENCH_PROVIDERS:-tcp shm}; do
-  top=$maxp
-  [ "$prov" = shm ] && top=${FMX_BENCH_MAXP_SHM:-128}
   for p in 2 4 8 16 32 64 128 256; do
-    [ "$p" -le "$top" ] || continue
+    [ "$p" -le "$maxp" ] || continue
     reps=$((p >= 128 ? 10 : 20))
+    fences=auto,tree,rd,bruck,ring barriers=auto,dissemination,tree,rd
+    if [ "$prov" = shm ] && [ "$p" -gt 128 ]; then
+      # no wait fd: 256 members polling on 2 cores take seconds per fence
+      reps=3 fences=auto barriers=auto
+    fi
     echo "== $prov P=$p"
     # 1 MiB in all, 64 B per virtual rank
-    run "$prov" "$p" --algos auto,tree,rd,bruck,ring --L $((16384 / p)) --B 64 --reps $reps
-    run "$prov" "$p" --algos auto,dissemination,tree,rd --barrier --reps $reps
+    run "$prov" "$p" --algos "$fences" --L $((16384 / p)) --B 64 --reps $reps
+    run "$prov" "$p" --algos "$barriers" --barrier --reps $reps
   done
   # more virtual ranks on 16 members, up to 10^6 ranks of 64 B (64 MB in all)
   for l in 100 1000 10000 62500; do
