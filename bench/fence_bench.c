@@ -181,9 +181,6 @@ int main(int argc, char **argv)
     fmx_error_t err = {{0}};
     fmx_transport_t *tp = NULL;
     fmx_engine_t *eng = NULL;
-    uint8_t addr[256];
-    size_t alen = sizeof(addr), *lens;
-    void **addrs;
     double alpha = 0, beta = 0;
     const char *prov = getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "default";
     int rc;
@@ -196,17 +193,15 @@ int main(int argc, char **argv)
         return 2;
     }
     fmx_ofi_defaults_apply(); /* each member stands for a daemon: pmixd's settings */
-    if ((rc = fmx_ofi_open(NULL, &tp, &err)) || (rc = tp->ops->get_addr(tp, addr, &alen)) ||
-        (rc = rdv_exchange(o.dir, o.rank, o.size, addr, alen, 120000, &addrs, &lens))) {
+    if ((rc = fmx_ofi_open(NULL, &tp, &err)) ||
+        (rc = rdv_join(tp, o.dir, o.rank, o.size, 120000))) {
         fprintf(stderr, "fence_bench %u: set-up: %s\n", o.rank,
                 err.text[0] ? err.text : fmx_strerror(rc));
         return 1;
     }
-    rc = tp->ops->add_peers(tp, o.size, (const void *const *)addrs, lens);
-    rdv_free(o.size, addrs, lens);
     fmx_engine_config_t cfg = {
         .self = o.rank, .members = o.size, .transport = tp, .default_timeout_ms = 600000};
-    if (rc || fmx_engine_create(&cfg, &eng))
+    if (fmx_engine_create(&cfg, &eng))
         return 1;
     if (barrier(eng))
         return 1;

@@ -486,25 +486,16 @@ static int parse(int argc, char **argv, struct opts *o)
 static int setup(struct peer *p)
 {
     fmx_error_t err = {{0}};
-    uint8_t addr[256];
-    size_t len = sizeof(addr);
-    void **addrs;
-    size_t *lens;
     int rc;
 
     if ((rc = fmx_ofi_open(NULL, &p->tp, &err))) {
         fprintf(stderr, "peer %u: %s\n", p->o.rank, err.text);
         return rc;
     }
-    if ((rc = p->tp->ops->get_addr(p->tp, addr, &len)) ||
-        (rc = rdv_exchange(p->o.dir, p->o.rank, p->o.size, addr, len, 60000, &addrs, &lens))) {
+    if ((rc = rdv_join(p->tp, p->o.dir, p->o.rank, p->o.size, 60000))) {
         fprintf(stderr, "peer %u: address exchange: %s\n", p->o.rank, fmx_strerror(rc));
         return rc;
     }
-    rc = p->tp->ops->add_peers(p->tp, p->o.size, (const void *const *)addrs, lens);
-    rdv_free(p->o.size, addrs, lens);
-    if (rc)
-        return rc;
     fmx_engine_config_t cfg = {.self = p->o.rank, .members = p->o.size, .transport = p->tp};
     return fmx_engine_create(&cfg, &p->eng);
 }

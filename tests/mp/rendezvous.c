@@ -99,3 +99,18 @@ void rdv_free(uint32_t size, void **addrs, size_t *lens)
     free(addrs);
     free(lens);
 }
+
+int rdv_join(fmx_transport_t *tp, const char *dir, uint32_t rank, uint32_t size, int timeout_ms)
+{
+    uint8_t addr[256];
+    size_t len = sizeof(addr), *lens;
+    void **addrs;
+    int rc;
+
+    if ((rc = tp->ops->get_addr(tp, addr, &len)) ||
+        (rc = rdv_exchange(dir, rank, size, addr, len, timeout_ms, &addrs, &lens)))
+        return rc;
+    rc = tp->ops->add_peers(tp, size, (const void *const *)addrs, lens);
+    rdv_free(size, addrs, lens);
+    return rc;
+}
