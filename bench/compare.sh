@@ -89,22 +89,19 @@ for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
     # pmixrun --connect dials the hosts itself: by address (no name service knows them)
     for a in $FMX_HOST_ADDRS; do echo "$a slots=$per"; done >"$tmp/addrs"
     for h in "${hosts[@]}"; do echo "$h:$per"; done >"$tmp/hydra-hosts"
+    connect=("$pmixrun" --connect 7707 --secret-file "$tmp/secret" --hostfile "$tmp/addrs")
+    mpirun_hosts=(mpirun "${root[@]}" --mca plm_rsh_agent "$agent" --mca plm_rsh_no_tree_spawn 1
+      --mca oob_tcp_if_include "$subnet" --bind-to none --hostfile "$tmp/hosts")
   fi
   v=$((n < 4 ? n : 4))
   for rep in $(seq "$reps"); do
     if [ "$nhosts" -gt 0 ]; then
       one_run pmixrun "$n" "$pmixrun" --launch-agent "$agent" --hostfile "$tmp/hosts" \
         -n "$n" "$wireup" 256 20
-      one_run pmixrun-connect "$n" "$pmixrun" --connect 7707 --secret-file "$tmp/secret" \
-        --hostfile "$tmp/addrs" -n "$n" "$wireup" 256 20
-      one_run mpirun "$n" mpirun "${root[@]}" --mca plm_rsh_agent "$agent" \
-        --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include "$subnet" --bind-to none \
-        --hostfile "$tmp/hosts" -n "$n" "$wireup" 256 20
-      one_run pmixrun-connect-dmodex "$n" "$pmixrun" --connect 7707 --secret-file "$tmp/secret" \
-        --hostfile "$tmp/addrs" -n "$n" "$wireup" 256 20 dmodex
-      one_run mpirun-dmodex "$n" mpirun "${root[@]}" --mca plm_rsh_agent "$agent" \
-        --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include "$subnet" --bind-to none \
-        --hostfile "$tmp/hosts" -n "$n" "$wireup" 256 20 dmodex
+      for mode in "" dmodex; do
+        one_run "pmixrun-connect${mode:+-$mode}" "$n" "${connect[@]}" -n "$n" "$wireup" 256 20 $mode
+        one_run "mpirun${mode:+-$mode}" "$n" "${mpirun_hosts[@]}" -n "$n" "$wireup" 256 20 $mode
+      done
       if [ -n "$hydra" ]; then
         one_run hydra-pmi1 "$n" "$hydra" -launcher ssh -launcher-exec "$agent" \
           -localhost "$FMX_CONTROL_HOST" -f "$tmp/hydra-hosts" -n "$n" "$pmi1" 256 20

@@ -173,7 +173,7 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
     const char *secret = getenv("FMX_JOB_SECRET");
     char hostname[256] = "";
     fmx_pack_t p;
-    int rc;
+    int rc, other_fi = 0;
 
     if (!secret || !*secret) {
         fmx_errprintf(err, "FMX_JOB_SECRET is not set: pmixd is started by pmixrun");
@@ -195,13 +195,13 @@ static int bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
 
         *eq = '\0';
         mine = getenv(d->job.denv[i]);
-        if (fabric_warm && !strncmp(d->job.denv[i], "FI_", 3) && (!mine || strcmp(mine, eq + 1)))
-            fabric_warm = -1; /* libfabric runs under other settings than the job's */
+        if (!strncmp(d->job.denv[i], "FI_", 3) && (!mine || strcmp(mine, eq + 1)))
+            other_fi = 1;
         setenv(d->job.denv[i], eq + 1, 1);
         *eq = '=';
     }
     fmx_log_level_reload(); /* the job's FMX_DEBUG */
-    if (fabric_warm < 0)
+    if (fabric_warm && other_fi) /* libfabric runs under other settings than the job's */
         return resume(d, node, err);
     fmx_debug("pmixd", "node %u: job %s received", node, d->job.nspace);
     if (!(d->cma = cma_permitted())) {
@@ -236,7 +236,7 @@ static int open_transport(struct daemon *d, fmx_error_t *err)
         (void)!write(d->opened[1], "", 1);
         return 0;
     }
-    if (fabric_warm <= 0)
+    if (!fabric_warm)
         fmx_ofi_defaults_apply(); /* libfabric starts up on the thread: until it is joined, no
                                      setenv */
     if ((rc = pthread_create(&d->opener, NULL, open_fabric, d))) {
@@ -365,7 +365,6 @@ static void remove_tree(const char *path)
     rmdir(path);
 }
 
-/* The environment of one rank: ours, then the job's exports, then what PMIx needs. */
 /* Whether one process may read another's memory with process_vm_readv (cross-memory attach),
  * tried the way ranks would: two siblings, neither the other's parent. Containers without
  * SYS_PTRACE, seccomp profiles and Yama's ptrace_scope forbid it, and Open MPI's and libfabric's
@@ -408,6 +407,7 @@ static int cma_permitted(void)
     return known = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* The environment of one rank: ours, then the job's exports, then what PMIx needs. */
 static int rank_env(struct daemon *d, uint32_t rank, fmx_env_t *env, fmx_error_t *err)
 {
     extern char **environ;
@@ -874,7 +874,7 @@ int main(int argc, char **argv)
     }
     /* with libfabric already loaded and started up (a resident daemon's job), opening the
      * endpoint loads nothing, so it may run alongside hwloc and libpmix from the start */
-    if (bootstrap(&d, (uint32_t)node, &err) || (fabric_warm > 0 && open_transport(&d, &err)) ||
+    if (bootstrap(&d, (uint32_t)node, &err) || (fabric_warm && open_transport(&d, &err)) ||
         make_tmpdir(&d, &err) ||
         fmx_binding_compute(&d.bind, d.job.map.nodes[d.job.self].nranks,
                             (d.job.flags & FMX_JOB_BIND_CORE) != 0, &err)) {
@@ -908,8 +908,7 @@ int main(int argc, char **argv)
     /* otherwise the fabric opens only now: loading libfabric holds the dynamic loader's lock
      * for as long as its libraries' constructors run (a quarter second on some machines), and
      * hwloc and libpmix load their plugins through that same lock */
-    if (rc || (fabric_warm <= 0 && (rc = open_transport(&d, &err))) ||
-        (rc = start_ranks(&d, &err))) {
+    if (rc || (!fabric_warm && (rc = open_transport(&d, &err))) || (rc = start_ranks(&d, &err))) {
         fatal(&d, err.text[0] ? err.text : fmx_strerror(rc));
         kill_ranks(&d, SIGKILL);
         rc = 1;

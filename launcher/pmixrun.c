@@ -140,6 +140,14 @@ static void control_host_for(const char *host, char *out, size_t len)
     out[len - 1] = '\0';
 }
 
+/* Milliseconds until a CLOCK_MONOTONIC deadline in ns, at least 1. */
+static int ms_left(uint64_t until)
+{
+    uint64_t now = fmx_now_ns();
+
+    return now < until ? (int)((until - now) / 1000000u) : 1;
+}
+
 /* --connect: a connection to the pmixd serving on each host, the secret proven both ways;
  * then the daemon's job child says HELLO on it like a started daemon. */
 static void connect_daemons(struct run *r)
@@ -161,10 +169,8 @@ static void connect_daemons(struct run *r)
      * challenges at the same time; then the proofs, one daemon after the other */
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
         const char *host = r->job.map.nodes[i].host;
-        uint64_t now = fmx_now_ns();
-        int left = now < until ? (int)((until - now) / 1000000u) : 1;
         char peer[300];
-        int fd = fmx_tcp_connect(host, (uint16_t)r->o.connect_port, left, &err);
+        int fd = fmx_tcp_connect(host, (uint16_t)r->o.connect_port, ms_left(until), &err);
 
         if (fd < 0)
             pmixrun_die("no pmixd serving at %s:%u (node %s): %s", host, r->o.connect_port,
@@ -174,8 +180,7 @@ static void connect_daemons(struct run *r)
         r->npre++;
     }
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
-        uint64_t now = fmx_now_ns();
-        int left = now < until ? (int)((until - now) / 1000000u) : 1;
+        int left = ms_left(until);
 
         if (fmx_auth_launcher(r->pre[i], key, klen, left > 10000 ? 10000 : left, i, r->secret,
                               &err))

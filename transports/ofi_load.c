@@ -18,6 +18,7 @@
 typedef int (*open_f)(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 
 static open_f open_fn;
+static void (*warm_fn)(void);
 
 /* libfabric settings of the daemons' own, each applied only where the user set none, read by
  * libfabric when it starts up. rxm over tcp fills the receive bounce buffers of its default
@@ -55,7 +56,6 @@ int fmx_ofi_defaults_entry(const char *entry)
     }
     return 0;
 }
-static void (*warm_fn)(void);
 
 static int load(fmx_error_t *err)
 {
