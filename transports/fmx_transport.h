@@ -72,7 +72,9 @@ static inline void fmx_transport_close(fmx_transport_t *t)
 int fmx_transport_wait(fmx_transport_t *t, int timeout_ms);
 
 /* libfabric RDM endpoint. provider: NULL to honour FI_PROVIDER (or take the first RDM provider
- * with tagged messages); otherwise a name like "tcp" or "udp;ofi_rxd". err gets a sentence. */
+ * with tagged messages); otherwise a name like "tcp" or "udp;ofi_rxd". err gets a sentence.
+ * Returns -ENODATA only when no provider here matches (fi_getinfo's FI_ENODATA); any other
+ * failure is an error of the provider that was found. */
 int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err);
 /* The provider and endpoint type actually chosen, e.g. "tcp;ofi_rxm FI_EP_RDM". */
 const char *fmx_ofi_describe(fmx_transport_t *t);

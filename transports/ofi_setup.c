@@ -56,7 +56,7 @@ static int choose(struct ofi_tp *tp, const char *provider, fmx_error_t *err)
             "tagged messages (fi_getinfo: %s); `fi_info -t FI_EP_RDM` lists those present",
             want ? " named " : "", want ? want : "", fi_strerror(-rc));
         fmx_ofi_close(&tp->base);
-        return rc ? rc : -ENOENT;
+        return rc ? rc : -ENODATA; /* FI_ENODATA is ENODATA: nothing matched */
     }
     return 0;
 }

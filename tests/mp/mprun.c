@@ -1,10 +1,11 @@
 /* fmx-mprun: starts N fmx-peer processes on this machine with a private rendezvous directory,
  * bounds the whole run by --timeout, kills every straggler, and passes only when each peer
- * exited 0 (or, for --victim, died by SIGKILL). Exits 77 (skipped) when the libfabric provider
- * asked for by FI_PROVIDER is not present here. */
+ * exited 0 (or, for --victim, died by SIGKILL). Exits 77 (skipped) only when libfabric has no
+ * provider matching FI_PROVIDER here; a provider that is present but fails to open is a failure. */
+#include "fmx_tmpdir.h"
 #include "fmx_transport.h"
 
-#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,36 +17,19 @@
 
 #define SKIP 77
 
-static char dir[] = "/tmp/fmx-mprun.XXXXXX";
-
-static void remove_dir(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[512];
-
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* The provider must be present: opening an endpoint is the honest check. */
+static char dir[256];
+/* Opens and closes an endpoint: 1 when it works, 0 when no such provider exists here (the one
+ * reason to skip), -1 when the provider exists and opening it failed. */
 static int provider_present(const char **describe)
 {
     static char desc[160];
     fmx_transport_t *tp;
     fmx_error_t err;
+    int rc = fmx_ofi_open(NULL, &tp, &err);
 
-    if (fmx_ofi_open(NULL, &tp, &err)) {
+    if (rc) {
         fprintf(stderr, "fmx-mprun: %s\n", err.text);
-        return 0;
+        return rc == -ENODATA ? 0 : -1;
     }
     snprintf(desc, sizeof(desc), "%s", fmx_ofi_describe(tp));
     *describe = desc;
@@ -71,13 +55,21 @@ int main(int argc, char **argv)
         return 2;
     }
     argi++;
-    if (!provider_present(&describe)) {
+    switch (provider_present(&describe)) {
+    case 0:
         fprintf(stderr, "fmx-mprun: provider %s not present: skipped\n",
                 getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "(any)");
         return SKIP;
+    case -1:
+        fprintf(stderr, "fmx-mprun: provider %s is present but its endpoint did not open: FAILED\n",
+                getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "(any)");
+        return 1;
     }
-    if (!mkdtemp(dir)) {
-        perror("fmx-mprun: mkdtemp");
+    /* a killed run's directory is removed by the next run (fmx_tmpdir.h) */
+    fmx_error_t err;
+    int lock_fd;
+    if (fmx_tmpdir_create("/tmp", "fmx-mprun.", "run", dir, sizeof(dir), &lock_fd, &err)) {
+        fprintf(stderr, "fmx-mprun: %s\n", err.text);
         return 2;
     }
     pid_t *pids = calloc((size_t)n, sizeof(*pids));
@@ -149,7 +141,8 @@ int main(int argc, char **argv)
             failed = 1;
         }
     }
-    remove_dir();
+    fmx_tmpdir_remove(dir);
+    close(lock_fd);
     printf("fmx-mprun: %d peers over %s: %s\n", n, describe, failed ? "FAILED" : "passed");
     free(pids);
     free(status);

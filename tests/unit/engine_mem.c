@@ -144,6 +144,22 @@ static void start_fence(struct sim *s, uint32_t m, const uint32_t *members, uint
     free(blob);
 }
 
+/* The algorithm a fence must run, by the documented rules (engine/select.c): a requested one
+ * runs as asked (dissemination carries no data, so a collecting fence runs Bruck's pattern);
+ * auto is dissemination without data, ring from a 4 MiB total up, recursive doubling for a
+ * power of two, else Bruck. Written out here so that a change of the rules fails this test. */
+static int expected_algo(int requested, uint32_t P, int collect, size_t hint)
+{
+    if (requested == FMX_ALGO_AUTO) {
+        if (!collect)
+            return FMX_ALGO_DISSEM;
+        if (hint >= 4u << 20)
+            return FMX_ALGO_RING;
+        return (P & (P - 1)) == 0 ? FMX_ALGO_RD : FMX_ALGO_BRUCK;
+    }
+    return requested == FMX_ALGO_DISSEM && collect ? FMX_ALGO_BRUCK : requested;
+}
+
 static void test_all_algorithms(void)
 {
     static const uint32_t sizes[] = {1, 2, 3, 5, 8, 13, 32, 64};
@@ -173,12 +189,19 @@ static void test_all_algorithms(void)
                 }
                 for (uint32_t m = 0; m < P && good; m++)
                     good = check_result(&o[m], members, P, bases[b], (uint32_t)b, why, sizeof(why));
+                for (uint32_t m = 0; m < P && good; m++)
+                    if (o[m].algo != expected_algo(algos[a], P, 1, 0)) {
+                        snprintf(why, sizeof(why), "member %u ran %s, want %s", m,
+                                 fmx_algo_name(o[m].algo),
+                                 fmx_algo_name(expected_algo(algos[a], P, 1, 0)));
+                        good = 0;
+                    }
                 for (uint32_t m = 0; m < P; m++)
                     free(o[m].data);
                 sim_fini(&s);
             }
-            ok(good, "%s, P=%u, blobs of 0/1/100 B: every member holds every blob %s",
-               fmx_algo_name(algos[a]), P, why);
+            ok(good, "%s, P=%u, blobs of 0/1/100 B: every member holds every blob, by %s %s",
+               fmx_algo_name(algos[a]), P, fmx_algo_name(expected_algo(algos[a], P, 1, 0)), why);
         }
     }
 }
@@ -198,9 +221,10 @@ static void test_barrier(void)
         }
         good = pump(&s, o, 13, NULL, 5000) >= 0;
         for (uint32_t m = 0; m < 13 && good; m++)
-            good = o[m].fired == 1 && o[m].status == 0 && o[m].data == NULL;
-        ok(good, "fence without data (%s requested) completes on all 13, no data returned",
-           fmx_algo_name(algo));
+            good = o[m].fired == 1 && o[m].status == 0 && o[m].data == NULL &&
+                o[m].algo == expected_algo(algo, 13, 0, 0);
+        ok(good, "fence without data (%s requested) completes on all 13 by %s, no data returned",
+           fmx_algo_name(algo), fmx_algo_name(o[0].algo));
         sim_fini(&s);
     }
 }
@@ -516,10 +540,95 @@ static void test_dmodex(void)
     sim_fini(&s);
 }
 
+/* Runs one fence over P members, each with its own requested algorithm and the same size hint,
+ * outcomes in o[0..P-1]; returns the rounds it took, or -1 when some member never finished. */
+static int one_fence(uint32_t P, const int *algo, size_t hint, int collect, struct outcome *o)
+{
+    struct sim s;
+    int rc;
+
+    sim_init(&s, P, 17);
+    for (uint32_t m = 0; m < P; m++) {
+        fmx_fence_args_t a = {
+            .blob = "x", .len = 1, .collect = collect, .algo = algo[m], .size_hint = hint};
+        fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+    }
+    rc = pump(&s, o, P, NULL, 10000);
+    sim_fini(&s);
+    return rc;
+}
+
+static void test_algorithm_choice(void)
+{
+    static const struct {
+        uint32_t P;
+        size_t hint;
+        int collect;
+        const char *env;
+        int requested;
+    } cases[] = {
+        {8, 0, 1, NULL, FMX_ALGO_AUTO}, /* power of two: rd */
+        {13, 0, 1, NULL, FMX_ALGO_AUTO}, /* otherwise: bruck */
+        {13, 4u << 20, 1, NULL, FMX_ALGO_AUTO}, /* 4 MiB in all: ring */
+        {8, (4u << 20) - 1, 1, NULL, FMX_ALGO_AUTO}, /* just below: rd */
+        {5, 0, 0, NULL, FMX_ALGO_AUTO}, /* no data: dissemination */
+        {5, 0, 1, NULL, FMX_ALGO_DISSEM}, /* dissemination asked for, with data: bruck */
+        {8, 0, 1, "tree", FMX_ALGO_AUTO}, /* FMX_FENCE_ALGO decides for auto */
+        {8, 0, 1, "tree", FMX_ALGO_RING}, /* ...but not over an explicit request */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct outcome o[16] = {0};
+        int algo[16],
+            want = cases[i].env && cases[i].requested == FMX_ALGO_AUTO
+            ? fmx_algo_parse(cases[i].env)
+            : expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint);
+        int good;
+
+        for (uint32_t m = 0; m < cases[i].P; m++)
+            algo[m] = cases[i].requested;
+        if (cases[i].env)
+            setenv("FMX_FENCE_ALGO", cases[i].env, 1);
+        good = one_fence(cases[i].P, algo, cases[i].hint, cases[i].collect, o) >= 0;
+        unsetenv("FMX_FENCE_ALGO");
+        for (uint32_t m = 0; m < cases[i].P && good; m++)
+            good = o[m].status == 0 && o[m].algo == want;
+        ok(good, "P=%u, %s, hint %zu B, FMX_FENCE_ALGO=%s, %s requested: %s ran (want %s)",
+           cases[i].P, cases[i].collect ? "with data" : "no data", cases[i].hint,
+           cases[i].env ? cases[i].env : "unset", fmx_algo_name(cases[i].requested),
+           fmx_algo_name(o[0].algo), fmx_algo_name(want));
+        for (uint32_t m = 0; m < cases[i].P; m++)
+            free(o[m].data);
+    }
+}
+
+/* One member asks for another algorithm than the rest: the fence fails on everyone with a
+ * protocol error that says so, never completes with mixed data or hangs. */
+static void test_algorithm_mismatch(void)
+{
+    struct outcome o[5] = {0};
+    int algo[5] = {FMX_ALGO_RING, FMX_ALGO_BRUCK, FMX_ALGO_BRUCK, FMX_ALGO_BRUCK, FMX_ALGO_BRUCK};
+    int named = 0, failed = 0;
+
+    one_fence(5, algo, 0, 1, o);
+    for (uint32_t m = 0; m < 5; m++) {
+        failed += o[m].fired == 1 && o[m].status != 0;
+        named += o[m].status == FMX_ERR_PROTO && strstr(o[m].error, "runs this fence as") &&
+            strstr(o[m].error, "FMX_FENCE_ALGO");
+        free(o[m].data);
+    }
+    ok(failed == 5 && named >= 1,
+       "member 0 runs ring where the others run bruck: all 5 fail, %d with the mismatch named "
+       "(\"%s\")",
+       named, o[1].error[0] ? o[1].error : o[0].error);
+}
+
 int main(void)
 {
     test_all_algorithms();
     test_barrier();
+    test_algorithm_choice();
+    test_algorithm_mismatch();
     test_subsets_and_concurrency();
     test_early_frames();
     test_back_to_back_1000();
