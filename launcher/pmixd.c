@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "bind.h"
 #include "control.h"
+#include "fmx_tmpdir.h"
 #include "glue.h"
 #include "jobspec.h"
 #include "ranks.h"
@@ -42,6 +43,7 @@ struct daemon {
     uint32_t nranks, live;
     int sigfd;
     char tmpdir[256];
+    int tmpdir_lock; /* held while tmpdir exists (fmx_tmpdir.h) */
     char shmdir[300];
     int stop;
     int cma; /* cross-memory attach works between ranks here */
@@ -322,18 +324,19 @@ static int connect_peers(struct daemon *d, fmx_pack_t *p, fmx_error_t *err)
 
 /* ---- ranks ---- */
 
+/* The job's session directory, base/fmx.NSPACE.NODE.XXXXXX: removed at exit, and by the next
+ * daemon on this host when this one is killed before it could (fmx_tmpdir.h). */
 static int make_tmpdir(struct daemon *d, fmx_error_t *err)
 {
     const char *base = getenv("TMPDIR");
+    char tag[200];
+    int rc;
 
-    snprintf(d->tmpdir, sizeof(d->tmpdir), "%s/fmx.%s.%u.XXXXXX", base && *base ? base : "/tmp",
-             d->job.nspace, d->job.self);
-    if (!mkdtemp(d->tmpdir)) {
-        fmx_errprintf(err, "cannot create a session directory under %s: %s",
-                      base && *base ? base : "/tmp", strerror(errno));
-        d->tmpdir[0] = '\0';
-        return -errno;
-    }
+    snprintf(tag, sizeof(tag), "%s.%u", d->job.nspace, d->job.self);
+    rc = fmx_tmpdir_create(base && *base ? base : "/tmp", "fmx.", tag, d->tmpdir, sizeof(d->tmpdir),
+                           &d->tmpdir_lock, err);
+    if (rc)
+        return rc;
     /* Open MPI's shared-memory segments live apart from the PMIx session files, which Open
      * MPI's own cleanup deletes while other ranks still use their segments */
     snprintf(d->shmdir, sizeof(d->shmdir), "%s/shm", d->tmpdir);
@@ -342,27 +345,6 @@ static int make_tmpdir(struct daemon *d, fmx_error_t *err)
         return -errno;
     }
     return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    struct dirent *de;
-    char child[4096];
-
-    if (dir) {
-        while ((de = readdir(dir))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-            if (de->d_type == DT_DIR)
-                remove_tree(child);
-            else
-                unlink(child);
-        }
-        closedir(dir);
-    }
-    rmdir(path);
 }
 
 /* Whether one process may read another's memory with process_vm_readv (cross-memory attach),
@@ -682,6 +664,21 @@ static void usage(void)
 
 #define MAX_JOBS 256
 
+/* A job's child process ended: a non-zero status or a signal is the daemon's own fault (its
+ * launcher cannot see it), so it is logged here and counted in the service's exit status. */
+static int job_ended_badly(pid_t pid, int st)
+{
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    if (WIFSIGNALED(st))
+        fprintf(stderr, "pmixd: the job child %d was killed by signal %d (%s)\n", (int)pid,
+                WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        fprintf(stderr, "pmixd: the job child %d exited with status %d\n", (int)pid,
+                WEXITSTATUS(st));
+    return 1;
+}
+
 /* Accepts launchers until SIGTERM; each connection gets a child process that proves the secret
  * (auth.h) and then runs that job as a launched pmixd would. Returns only in such a child, with
  * the control connection, node index and FMX_JOB_SECRET set up; the service itself exits. */
@@ -694,7 +691,7 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
     char *host = colon ? strndup(spec, (size_t)(colon - spec)) : strdup("0.0.0.0");
     long port = strtol(colon ? colon + 1 : spec, NULL, 10);
     pid_t jobs[MAX_JOBS];
-    int njobs = 0, lfd, sfd, stopping = 0;
+    int njobs = 0, lfd, sfd, stopping = 0, failed_jobs = 0;
     uint16_t bound = 0;
     sigset_t mask;
 
@@ -702,7 +699,7 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
         fprintf(stderr, "pmixd: %s\n", secret_file ? err.text : "--listen needs --secret-file");
         exit(2);
     }
-    if (port <= 0 || port > 65535) {
+    if (port < 0 || port > 65535 || (port == 0 && strcmp(colon ? colon + 1 : spec, "0"))) {
         fprintf(stderr, "pmixd: --listen %s: not a port\n", spec);
         exit(2);
     }
@@ -752,10 +749,12 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
             }
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
             for (int i = 0; i < njobs; i++)
-                if (jobs[i] == pid)
+                if (jobs[i] == pid) {
                     jobs[i--] = jobs[--njobs];
+                    failed_jobs += job_ended_badly(pid, st);
+                }
         if (stopping && njobs == 0)
-            exit(0);
+            exit(failed_jobs ? 1 : 0);
         if (!(pfd[0].revents & POLLIN))
             continue;
         if ((fd = accept4(lfd, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC)) < 0)
@@ -783,7 +782,7 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
             if (fmx_auth_daemon(c, key, klen, 10000, node, secret, sizeof(secret), &err)) {
                 fprintf(stderr, "pmixd: %s\n", err.text);
                 fmx_conn_free(c);
-                _exit(1);
+                _exit(0); /* a refusal is the service working, not a failed job */
             }
             memset(key, 0, sizeof(key));
             fprintf(stderr, "pmixd: a job from %s, as its node %u\n", who, *node);
@@ -801,7 +800,7 @@ int main(int argc, char **argv)
                                        {"listen", 1, 0, 'l'},       {"secret-file", 1, 0, 'f'},
                                        {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     char secret[128];
-    struct daemon d = {.sigfd = -1, .opened = {-1, -1}};
+    struct daemon d = {.sigfd = -1, .opened = {-1, -1}, .tmpdir_lock = -1};
     fmx_error_t err = {{0}};
     char *host = NULL, *colon;
     const char *listen_spec = NULL, *secret_file = getenv("FMX_SECRET_FILE"), *resume_spec = NULL;
@@ -929,7 +928,9 @@ out:
     fmx_transport_close(d.tp);
     fmx_mem_fabric_destroy(d.solo);
     if (d.tmpdir[0])
-        remove_tree(d.tmpdir);
+        fmx_tmpdir_remove(d.tmpdir);
+    if (d.tmpdir_lock >= 0)
+        close(d.tmpdir_lock);
     fmx_conn_free(d.ctl);
     fmx_jobspec_free(&d.job);
     if (d.opened[0] >= 0) {

@@ -354,6 +354,19 @@ static void on_daemon(struct run *r, uint32_t i)
 
 /* ---- start-up ---- */
 
+/* Records the waitpid status of a daemon process (or its launch agent); returns its node or -1. */
+static int note_daemon_exit(struct run *r, pid_t pid, int status)
+{
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+        if (r->d[i].pid == pid) {
+            r->d[i].reaped = 1;
+            r->d[i].status = status;
+            r->d[i].pid = 0;
+            return (int)i;
+        }
+    return -1;
+}
+
 /* Accepts daemons until every node has said HELLO with the job's secret, or the deadline. */
 static void accept_daemons(struct run *r)
 {
@@ -373,13 +386,15 @@ static void accept_daemons(struct run *r)
 
         if (!pfd)
             pmixrun_die("out of memory");
-        while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-            for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-                if (r->d[i].pid == pid && !r->d[i].conn)
-                    pmixrun_die("pmixd for node %s (host %s) ended before it connected (%s %d)",
-                                r->job.map.nodes[i].name, r->job.map.nodes[i].host,
-                                WIFEXITED(st) ? "status" : "signal",
-                                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            int i = note_daemon_exit(r, pid, st);
+
+            if (i >= 0 && !r->d[i].conn)
+                pmixrun_die("pmixd for node %s (host %s) ended before it connected (%s %d)",
+                            r->job.map.nodes[i].name, r->job.map.nodes[i].host,
+                            WIFEXITED(st) ? "status" : "signal",
+                            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        }
         if (now >= until) {
             for (uint32_t i = 0; i < r->job.map.nnodes; i++)
                 if (!r->d[i].conn && r->o.connect_port)
@@ -586,31 +601,59 @@ static void run_loop(struct run *r)
     free(pfd);
 }
 
-/* Waits up to 5 s for the daemon processes (or their agents), then kills what is left. */
+/* Waits up to 5 s for the daemon processes (or their agents), then kills what is left. A daemon
+ * that joined the job and then ended abnormally (a non-zero status, a signal, or still running
+ * 5 s after the job ended) is reported, and turns a successful job's status into a failure: its
+ * exit status is the only place a daemon's own fault (a crash, a sanitizer's report) shows. */
 static void reap_daemons(struct run *r)
 {
     uint64_t until = fmx_now_ns() + 5000000000ull;
     uint32_t left = r->job.map.nnodes;
+    int st;
 
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-        if (r->d[i].pid > 0 && !r->d[i].joined) /* never joined: nothing to wait for */
+        if (r->d[i].pid > 0 && !r->d[i].joined) { /* never joined: nothing to wait for */
             kill(r->d[i].pid, SIGKILL);
+            waitpid(r->d[i].pid, NULL, 0);
+            r->d[i].pid = 0;
+        }
     while (left && fmx_now_ns() < until) {
         left = 0;
         for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
-            if (r->d[i].pid > 0 && waitpid(r->d[i].pid, NULL, WNOHANG) == 0)
-                left++;
-            else
-                r->d[i].pid = 0;
+            pid_t pid = r->d[i].pid;
+
+            if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid)
+                note_daemon_exit(r, pid, st);
+            left += r->d[i].pid > 0;
         }
         if (left)
             usleep(10000);
     }
-    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
+        const char *name = r->job.map.nodes[i].name, *host = r->job.map.nodes[i].host;
+        int code = 0;
+
         if (r->d[i].pid > 0) {
+            fprintf(stderr,
+                    "pmixrun: pmixd on node %s (host %s) still running 5 s after the job "
+                    "ended: killed\n",
+                    name, host);
             kill(r->d[i].pid, SIGKILL);
             waitpid(r->d[i].pid, NULL, 0);
+            r->d[i].pid = 0;
+            code = 1;
+        } else if (r->d[i].reaped && WIFSIGNALED(r->d[i].status)) {
+            fprintf(stderr, "pmixrun: pmixd on node %s (host %s) was killed by signal %d (%s)\n",
+                    name, host, WTERMSIG(r->d[i].status), strsignal(WTERMSIG(r->d[i].status)));
+            code = 128 + WTERMSIG(r->d[i].status);
+        } else if (r->d[i].reaped && WEXITSTATUS(r->d[i].status)) {
+            fprintf(stderr, "pmixrun: pmixd on node %s (host %s) exited with status %d\n", name,
+                    host, WEXITSTATUS(r->d[i].status));
+            code = WEXITSTATUS(r->d[i].status);
         }
+        if (code && !r->exit_code)
+            r->exit_code = code;
+    }
 }
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@
 #   connect.sh PMIXRUN PMIXD CLIENT MISBEHAVE
 set -u
 pmixrun=$1 pmixd=$2 client=$3 misbehave=$4
+check_example=$(cd "$(dirname "$0")/../pmix" && pwd)/check_example.sh
 tmp=$(mktemp -d)
 svc=
 cleanup() {
@@ -32,31 +33,39 @@ check() {
     fail "$name"
   fi
 }
+# example_ok NAME RANKS FILE: every rank of OpenPMIx's client example printed its success lines
+example_ok() {
+  local why
+  why=$("$check_example" client "$2" "$3") && return 0
+  cp "$3" "$tmp/out"
+  fail "$1: $why"
+  return 1
+}
+# wait_for SECONDS CONDITION: polls CONDITION (a shell command) every 0.1 s until it holds
+wait_for() {
+  local until=$((SECONDS + $1))
+  while [ $SECONDS -lt $until ]; do
+    bash -c "$2" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 head -c 48 /dev/urandom | base64 >"$tmp/secret"
 chmod 600 "$tmp/secret"
 echo "some-other-secret-entirely" >"$tmp/wrong"
 chmod 600 "$tmp/wrong"
-# the service, on a free port
-for try in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 40000))
-  "$pmixd" --listen "127.0.0.1:$port" --secret-file "$tmp/secret" 2>"$tmp/svc.log" &
-  svc=$!
-  for _ in $(seq 50); do
-    grep -q "serving jobs" "$tmp/svc.log" && break
-    kill -0 $svc 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -q "serving jobs" "$tmp/svc.log" && break
-  wait $svc 2>/dev/null
-  svc=
-done
-[ -n "$svc" ] || { echo "FAIL: pmixd --listen did not start:"; cat "$tmp/svc.log"; exit 1; }
+# the service, on a port the kernel chooses, read back from its first line
+"$pmixd" --listen 127.0.0.1:0 --secret-file "$tmp/secret" 2>"$tmp/svc.log" &
+svc=$!
+wait_for 20 "grep -q 'serving jobs' '$tmp/svc.log' || ! kill -0 $svc 2>/dev/null"
+port=$(sed -n 's/^pmixd: serving jobs on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/svc.log")
+[ -n "$port" ] || { echo "FAIL: pmixd --listen did not start:"; cat "$tmp/svc.log"; exit 1; }
 run=("$pmixrun" --connect "$port" --secret-file "$tmp/secret")
 
 check "a job on two daemons' worth of one service" 0 "rank 3:PMIx_Finalize successfully" -- \
   "${run[@]}" -n 4 --oversubscribe --vnodes 2 "$client"
-[ "$(grep -c 'PMIx_Finalize successfully' "$tmp/out")" -eq 4 ] || fail "all 4 ranks finalize"
+example_ok "all 4 ranks read every value and finalize" 4 "$tmp/out"
 # two jobs at once: each gets its own children of the service
 "${run[@]}" -n 4 --oversubscribe --vnodes 2 "$client" >"$tmp/a" 2>&1 &
 a=$!
@@ -64,7 +73,8 @@ a=$!
 rb=$?
 wait $a
 ra=$?
-if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ "$(cat "$tmp/a" "$tmp/b" | grep -c 'PMIx_Finalize successfully')" -eq 8 ]; then
+if [ $ra -eq 0 ] && [ $rb -eq 0 ] && example_ok "first of two jobs at once" 4 "$tmp/a" &&
+  example_ok "second of two jobs at once" 4 "$tmp/b"; then
   ok "two jobs at the same time through the same service"
 else
   cat "$tmp/a" "$tmp/b" >"$tmp/out"
@@ -79,6 +89,7 @@ printf 'GET / HTTP/1.0\r\n\r\n' >/dev/tcp/127.0.0.1/$port
 exec 3<>/dev/tcp/127.0.0.1/$port
 check "after garbage from a stranger, jobs still run" 0 "rank 1:PMIx_Finalize successfully" -- \
   "${run[@]}" -H 127.0.0.1:2 "$client"
+example_ok "both ranks read every value after the stranger" 2 "$tmp/out"
 exec 3>&-
 chmod 644 "$tmp/wrong"
 check "a secret file others may read is refused" 1 "may be read by group or others \(chmod 600 it\)" -- \
@@ -87,21 +98,24 @@ check "--connect without a secret" 1 "--connect needs --secret-file" -- \
   env -u FMX_SECRET_FILE "$pmixrun" --connect "$port" -H 127.0.0.1 hostname
 check "--connect and --launch-agent together" 1 "exclude each other" -- \
   "${run[@]}" --launch-agent ssh -H 127.0.0.1 hostname
+# a port nothing listens on: one the kernel just handed out and took back
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start=$SECONDS
 check "no daemon at that port: named, within the time limit" 1 \
-  "no pmixd serving at 127.0.0.1:$((port ^ 1)) \(node " -- \
-  env FMX_DAEMON_TIMEOUT_MS=2000 "$pmixrun" --connect $((port ^ 1)) --secret-file "$tmp/secret" \
+  "no pmixd serving at 127.0.0.1:$closed \(node " -- \
+  env FMX_DAEMON_TIMEOUT_MS=2000 "$pmixrun" --connect "$closed" --secret-file "$tmp/secret" \
   -H 127.0.0.1 hostname
 [ $((SECONDS - start)) -lt 20 ] || fail "the refusal took $((SECONDS - start)) s"
 check "a rank killed mid-fence ends the job; the service lives on" 137 "killed by signal 9" -- \
   "${run[@]}" -n 4 --oversubscribe --vnodes 2 "$misbehave" kill
 kill -0 $svc || fail "the service survives a failed job"
-# SIGTERM to the service ends its running job, which pmixrun reports
-n0=$(grep -c 'a job from' "$tmp/svc.log")
-"${run[@]}" -n 2 --vnodes 2 sleep 30 >"$tmp/out" 2>&1 &
+# SIGTERM to the service ends its running job, which pmixrun reports; the job's ranks are a
+# program of this test's own name, so that no other process on the machine is mistaken for one
+ln -s "$(command -v sleep)" "$tmp/fmx-sleeper"
+"${run[@]}" -n 2 --vnodes 2 "$tmp/fmx-sleeper" 30 >"$tmp/out" 2>&1 &
 job=$!
-for _ in $(seq 50); do [ "$(grep -c 'a job from' "$tmp/svc.log")" -ge $((n0 + 2)) ] && break; sleep 0.1; done
-sleep 0.5
+wait_for 20 "[ \$(pgrep -cf '^$tmp/fmx-sleeper 30\$') -eq 2 ]" ||
+  fail "the sleeping job's two ranks did not start"
 kill -TERM $svc
 start=$SECONDS
 wait $job
@@ -112,11 +126,13 @@ else
   fail "SIGTERM to the service (exit $rc after $((SECONDS - start)) s)"
 fi
 wait $svc
+svc_rc=$?
 svc=
-sleep 0.3
-if pgrep -f "^sleep 30$" >/dev/null || pgrep -f "$pmixd --listen 127.0.0.1:$port" >/dev/null; then
+# every job child the service ran exited cleanly (a sanitizer's report, a crash would not)
+[ $svc_rc -eq 0 ] || { cp "$tmp/svc.log" "$tmp/out"; fail "the service ended with status $svc_rc"; }
+# (patterns that do not match the command line of the shell that runs pgrep)
+wait_for 5 "! pgrep -f '^$tmp/fmx-sleepe[r]' >/dev/null && ! pgrep -f '^$pmixd --liste[n] 127.0.0.1:0 ' >/dev/null" ||
   fail "processes left after the service stopped"
-fi
 
 [ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "all checks passed"

@@ -12,27 +12,35 @@ failures=0
 # other jobs on the machine, and this script's shells, are not looked at.
 export FMX_TEST_TAG=errors-$$-$RANDOM
 leftovers() {
-  sleep 0.2
-  local pid comm
-  for env in /proc/[0-9]*/environ; do
-    pid=${env#/proc/}
-    pid=${pid%/environ}
-    grep -qz "^FMX_TEST_TAG=$FMX_TEST_TAG\$" "$env" 2>/dev/null || continue
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null)
-    case $comm in bash | grep | cat | timeout) ;; *) echo "$pid $comm" ;; esac
+  local pid comm found
+  for _ in $(seq 50); do # up to 5 s for them to go
+    found=
+    for env in /proc/[0-9]*/environ; do
+      pid=${env#/proc/}
+      pid=${pid%/environ}
+      grep -qz "^FMX_TEST_TAG=$FMX_TEST_TAG\$" "$env" 2>/dev/null || continue
+      comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+      case $comm in bash | grep | cat | timeout | seq | sleep) ;; *) found+="$pid $comm"$'\n' ;; esac
+    done
+    [ -z "$found" ] && return
+    sleep 0.1
   done
+  printf '%s' "$found"
 }
 
+# Every case ends in a few seconds (the slowest wait on purpose for 2 s); one that takes
+# QUICK seconds or more did not end quickly, whatever its status.
+QUICK=15
 # expect NAME STATUS REGEX -- COMMAND...: STATUS "nonzero" accepts any failure
 expect() {
   local name=$1 want=$2 regex=$3
   shift 4
   local start=$SECONDS
-  timeout 60 "$@" >"$tmp/out" 2>&1
+  timeout -s KILL $((2 * QUICK)) "$@" >"$tmp/out" 2>&1
   local rc=$? took=$((SECONDS - start))
   local good=1
   if [ "$want" = nonzero ]; then [ "$rc" -ne 0 ] || good=0; else [ "$rc" -eq "$want" ] || good=0; fi
-  [ "$took" -ge 55 ] && good=0 # timeout(1) stopped a hung pmixrun
+  [ "$took" -ge $QUICK ] && good=0 # slow, or stopped by timeout(1) as hung
   grep -qE -- "$regex" "$tmp/out" || good=0
   local left
   left=$(leftovers)
@@ -78,6 +86,11 @@ expect "PMIx_Abort" 42 "rank 1 on node .* called PMIx_Abort with status 42: rank
 expect "PMIx_Log reaches the terminal, from another node too" 0 \
   "rank 1 on node .*: rank 1 logs a line through the launcher" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" log
+if [ "$(grep -c '^rank [0-3]: fence returned SUCCESS$' "$tmp/out")" -ne 4 ]; then
+  echo "FAIL: after the log line, the fence succeeds on all 4 ranks; output:"
+  sed 's/^/    /' "$tmp/out" | head -20
+  failures=$((failures + 1))
+fi
 expect "PMIx_Query_info answered by the daemon" 0 \
   "rank 2: known keys: SUCCESS, 2 result\(s\) pmix.qry.ns=fmx\.[0-9]+\.[0-9]+ pmix.job.size=3; with an unknown key: QUERY-PARTIAL-SUCCESS; only an unknown key: NOT-SUPPORTED" -- \
   "$pmixrun" --oversubscribe -n 3 --vnodes 2 "$misbehave" query

@@ -14,10 +14,11 @@ trap 'rm -rf "$tmp"' EXIT
 export HOME=$tmp
 failures=0
 timeout 60 "$pmixrun" -n 4 --oversubscribe --vnodes 2 "$3" >"$tmp/out" 2>&1
-if [ $? -eq 0 ] && [ "$(grep -c 'PMIx_Finalize successfully' "$tmp/out")" -eq 4 ]; then
+rc=$?
+if [ $rc -eq 0 ] && why=$("$(dirname "$0")/../pmix/check_example.sh" client 4 "$tmp/out"); then
   echo "ok: a PMIx job across two daemons"
 else
-  echo "FAIL: a PMIx job across two daemons:"
+  echo "FAIL: a PMIx job across two daemons (exit $rc; $why):"
   sed 's/^/    /' "$tmp/out" | head -20
   failures=$((failures + 1))
 fi

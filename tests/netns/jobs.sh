@@ -18,10 +18,17 @@ read -r -a hosts <<<"$FMX_HOSTS"
 for h in "${hosts[@]}"; do echo "$h slots=2"; done >"$tmp/hosts"
 export FMX_DAEMON_TIMEOUT_MS=${FMX_DAEMON_TIMEOUT_MS:-15000}
 export FI_TCP_IFACE=fmx0 FI_SOCKETS_IFACE=fmx0 OMPI_MCA_btl_tcp_if_include=fmx0
-# Processes still alive in any host namespace.
+check_example=$(cd "$(dirname "$0")/../pmix" && pwd)/check_example.sh
+# Processes still alive in any host namespace, after up to 5 s for them to go.
 leftovers() {
-  sleep 0.3
-  for h in "${hosts[@]}"; do ip netns pids "$h"; done | grep -vxF -f <(printf '%s\n' "${svcs[@]}" 0) | head -5
+  local left
+  for _ in $(seq 50); do
+    left=$(for h in "${hosts[@]}"; do ip netns pids "$h"; done |
+      grep -vxF -f <(printf '%s\n' "${svcs[@]}" 0) | head -5)
+    [ -z "$left" ] && return
+    sleep 0.1
+  done
+  echo "$left"
 }
 
 # run NAME STATUS CHECK -- PMIXRUN-ARGS...: pmixrun must exit with STATUS, CHECK (reading the
@@ -46,14 +53,12 @@ per_host_twice="sort \"\$OUT\" | uniq -c | awk '\$1 != 2 { bad = 1 } END { exit 
 for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
   export FI_PROVIDER=$prov
   run "-N 2 hostname: each host exactly twice" 0 "$per_host_twice" -- -N 2 hostname
-  run "PMIx hello, 2 per host" 0 "[ \$(grep -c 'PMIx_Finalize successfully' \"\$OUT\") -eq $((2 * ${#hosts[@]})) ]" \
+  run "PMIx hello, 2 per host" 0 "$check_example hello $((2 * ${#hosts[@]})) \"\$OUT\"" \
     -- -N 2 "$phello"
   run "PMIx client: fence with data across hosts" 0 \
-    "! grep -qiE 'fail|wrong' \"\$OUT\" && [ \$(grep -c 'PMIx_Finalize successfully' \"\$OUT\") -eq $((2 * ${#hosts[@]})) ]" \
-    -- -N 2 "$pclient"
+    "$check_example client $((2 * ${#hosts[@]})) \"\$OUT\"" -- -N 2 "$pclient"
   run "PMIx dmodex: direct modex across hosts" 0 \
-    "! grep -qiE 'fail|wrong' \"\$OUT\" && grep -q 'rank 0:PMIx_Finalize successfully' \"\$OUT\"" \
-    -- -N 2 "$pdmodex"
+    "$check_example dmodex $((2 * ${#hosts[@]})) \"\$OUT\"" -- -N 2 "$pdmodex"
   run "Open MPI hello across hosts" 0 \
     "[ \$(grep -cE 'hello from rank [0-9]+ of $((2 * ${#hosts[@]})) on ${hosts[0]%-h1}-h[0-9]' \"\$OUT\") -eq $((2 * ${#hosts[@]})) ]" \
     -- -N 2 "$mhello" $((2 * ${#hosts[@]}))
@@ -88,6 +93,22 @@ serve() {
     sleep 0.1
   done
 }
+# stop_services: SIGTERM to every service; each must end with status 0 (a job child that
+# crashed or leaked under a sanitizer makes its service end non-zero)
+stop_services() {
+  local p st
+  for p in "${svcs[@]}"; do kill -TERM "$p"; done
+  for p in "${svcs[@]}"; do
+    wait "$p"
+    st=$?
+    if [ $st -ne 0 ]; then
+      echo "FAIL: the pmixd service (pid $p) ended with status $st; its log:"
+      cat "$tmp"/svc*.log | grep -v '^pmixd: a job from' | tail -10 | sed 's/^/    /'
+      failures=$((failures + 1))
+    fi
+  done
+  svcs=()
+}
 serve -u FI_PROVIDER
 launch=(--connect 7707 --secret-file "$tmp/secret")
 for prov in tcp sockets; do
@@ -107,13 +128,11 @@ for prov in tcp sockets; do
   for i in "${!hosts[@]}"; do : >"$tmp/svc$i.log"; done
 done
 FI_PROVIDER=tcp run "--connect: PMIx dmodex across hosts" 0 \
-  "! grep -qiE 'fail|wrong' \"\$OUT\" && grep -q 'rank 0:PMIx_Finalize successfully' \"\$OUT\"" \
+  "$check_example dmodex $((2 * ${#hosts[@]})) \"\$OUT\"" \
   -- -N 2 "$pdmodex"
 FI_PROVIDER=tcp run "--connect: a rank SIGKILLed mid-fence ends the job" 137 \
   "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
-for p in "${svcs[@]}"; do kill -TERM "$p"; done
-wait "${svcs[@]}"
-svcs=()
+stop_services
 
 # Daemons started with FI_PROVIDER=tcp have libfabric up before any job: a job with the same
 # settings is served in the forked child; one with other settings from a fresh process.
@@ -121,7 +140,7 @@ serve FI_PROVIDER=tcp
 FI_PROVIDER=tcp FMX_DEBUG=2 run "--connect, libfabric started by the daemons: Open MPI allreduce" 0 \
   "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
 FI_PROVIDER=tcp FMX_DEBUG=2 run "--connect, libfabric started by the daemons: PMIx dmodex" 0 \
-  "! grep -qiE 'fail|wrong' \"\$OUT\" && grep -q 'rank 0:PMIx_Finalize successfully' \"\$OUT\"" \
+  "$check_example dmodex $((2 * ${#hosts[@]})) \"\$OUT\"" \
   -- -N 2 "$pdmodex"
 fresh=$(cat "$tmp"/svc*.log | grep -c 'serving it from a fresh process')
 used=$(cat "$tmp"/svc*.log | grep -c "provider tcp")
@@ -137,8 +156,6 @@ if [ "$fresh" -lt ${#hosts[@]} ] || [ "$used" -lt ${#hosts[@]} ]; then
   echo "FAIL: FI_PROVIDER=sockets against tcp daemons: $fresh fresh, sockets on $used daemons"
   failures=$((failures + 1))
 fi
-for p in "${svcs[@]}"; do kill -TERM "$p"; done
-wait "${svcs[@]}"
-svcs=()
+stop_services
 [ $failures -eq 0 ] || { echo "$failures job(s) failed"; exit 1; }
 echo "all jobs passed on ${#hosts[@]} hosts"

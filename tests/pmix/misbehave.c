@@ -1,9 +1,11 @@
-/* A PMIx client whose rank 1 misbehaves while every other rank waits in a collecting fence:
+/* A PMIx client whose rank 1 misbehaves while every other rank waits in a collecting fence
+ * (every rank that completes the fence prints "rank R: fence returned S" and exits 1 unless S is
+ * SUCCESS):
  *   misbehave abort   rank 1 calls PMIx_Abort(42, ...)
  *   misbehave kill    rank 1 dies by SIGKILL
  *   misbehave exit    rank 1 exits with status 3
  *   misbehave log     rank 1 sends a line through PMIx_Log (to stderr), then joins the
- *                     fence; everyone exits 0
+ *                     fence; everyone exits 0 when the fence succeeds
  *   misbehave query   every rank asks PMIx_Query_info for the namespaces, the job size and
  *                     an unknown key, and prints what came back (no misbehaving in it)
  * Nothing but the launcher can end the others, so a test sees whether it does. */
@@ -26,7 +28,9 @@ static int log_line(const pmix_proc_t *me)
     if (rc != PMIX_SUCCESS)
         fprintf(stderr, "misbehave: PMIx_Log: %s\n", PMIx_Error_string(rc));
     PMIX_INFO_LOAD(&collect, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
-    PMIx_Fence(NULL, 0, &collect, 1);
+    if (rc == PMIX_SUCCESS)
+        rc = PMIx_Fence(NULL, 0, &collect, 1);
+    printf("rank %u: fence returned %s\n", me->rank, PMIx_Error_string(rc));
     PMIx_Finalize(NULL, 0);
     return rc == PMIX_SUCCESS ? 0 : 1;
 }
@@ -68,6 +72,42 @@ static int query(const pmix_proc_t *me)
     return 0;
 }
 
+/* The other ranks publish a key just before they enter the fence; rank 1 reads it from each of
+ * them (PMIx holds a Get for data not yet committed, across nodes by direct modex), so that it
+ * misbehaves once they are about to wait in the fence, not after a guessed sleep. */
+#define ENTERING "fmx.test.entering"
+
+static int wait_for_others(const pmix_proc_t *me)
+{
+    pmix_value_t *val = NULL;
+    pmix_info_t timeout;
+    pmix_proc_t peer;
+    uint32_t size = 0;
+    int seconds = 30;
+    pmix_status_t rc;
+
+    PMIX_LOAD_PROCID(&peer, me->nspace, PMIX_RANK_WILDCARD);
+    if (PMIx_Get(&peer, PMIX_JOB_SIZE, NULL, 0, &val) != PMIX_SUCCESS || !val)
+        return -1;
+    size = val->data.uint32;
+    PMIX_VALUE_RELEASE(val);
+    PMIX_INFO_LOAD(&timeout, PMIX_TIMEOUT, &seconds, PMIX_INT);
+    for (uint32_t r = 0; r < size; r++) {
+        if (r == me->rank)
+            continue;
+        PMIX_LOAD_PROCID(&peer, me->nspace, r);
+        val = NULL;
+        rc = PMIx_Get(&peer, ENTERING, &timeout, 1, &val);
+        if (rc != PMIX_SUCCESS) {
+            fprintf(stderr, "misbehave: rank %u: reading rank %u's %s: %s\n", me->rank, r, ENTERING,
+                    PMIx_Error_string(rc));
+            return -1;
+        }
+        PMIX_VALUE_RELEASE(val);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     pmix_proc_t me;
@@ -83,20 +123,29 @@ int main(int argc, char **argv)
     printf("rank %u up\n", me.rank);
     fflush(stdout);
     if (me.rank == 1) {
-        usleep(200000); /* let the others enter the fence */
+        if (!strcmp(mode, "log"))
+            return log_line(&me);
+        if (wait_for_others(&me))
+            return 4;
         if (!strcmp(mode, "abort"))
             PMIx_Abort(42, "rank 1 gives up on purpose", NULL, 0);
         else if (!strcmp(mode, "kill"))
             raise(SIGKILL);
-        else if (!strcmp(mode, "log"))
-            return log_line(&me);
         return 3;
     }
     pmix_info_t info;
+    pmix_value_t entering = {.type = PMIX_UINT32, .data.uint32 = me.rank};
     bool collect = true;
+    if (strcmp(mode, "log") &&
+        ((rc = PMIx_Put(PMIX_GLOBAL, ENTERING, &entering)) != PMIX_SUCCESS ||
+         (rc = PMIx_Commit()) != PMIX_SUCCESS)) {
+        fprintf(stderr, "misbehave: rank %u: publishing %s: %s\n", me.rank, ENTERING,
+                PMIx_Error_string(rc));
+        return 1;
+    }
     PMIX_INFO_LOAD(&info, PMIX_COLLECT_DATA, &collect, PMIX_BOOL);
     rc = PMIx_Fence(NULL, 0, &info, 1);
     printf("rank %u: fence returned %s\n", me.rank, PMIx_Error_string(rc));
     PMIx_Finalize(NULL, 0);
-    return 0;
+    return rc == PMIX_SUCCESS ? 0 : 1;
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Checks the output of one of OpenPMIx's example programs run as RANKS ranks: every rank must
+# print the lines that mean it succeeded, and no line may report a failure (the examples print
+# "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
+#   check_example.sh hello|client|dmodex RANKS OUTPUT_FILE
+set -u
+ex=$1 n=$2 out=$3
+fail() { echo "check_example.sh: $ex -n $n: $*"; exit 1; }
+
+# every line a rank writes on failure: PMIx's error strings and the examples' own words
+bad=$(grep -iE "failed|wrong|error|timed out|not-supported|not supported|not found|unreach" "$out" | head -1)
+[ -z "$bad" ] || fail "a rank reported a failure: $bad"
+count() { grep -cE "$1" "$out"; }
+for ((r = 0; r < n; r++)); do
+  case $ex in
+  hello)
+    [ "$(count "^Client ns [^ ]+ rank $r pid [0-9]+: Running on host ")" -eq 1 ] ||
+      fail "rank $r did not report running"
+    [ "$(count "^Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed$")" -eq 1 ] ||
+      fail "rank $r did not finalize"
+    ;;
+  client)
+    # one correct value of every rank's key, local or remote as the rank's place says
+    got=$(count "^Client ns [^ ]+ rank $r: PMIx_Get [^ ]+-[0-9]+-(local|remote) returned correct$")
+    [ "$got" -eq "$n" ] || fail "rank $r read $got of $n values correctly"
+    for ((k = 0; k < n; k++)); do
+      [ "$(count "^Client ns [^ ]+ rank $r: PMIx_Get [^ ]+-$k-(local|remote) returned correct$")" -eq 1 ] ||
+        fail "rank $r did not read rank $k's value"
+    done
+    [ "$(count "^Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed$")" -eq 1 ] ||
+      fail "rank $r did not finalize"
+    ;;
+  dmodex)
+    # success is silent but for rank 0's start and finalize; every failure path of every rank
+    # prints a "failed" line (checked above), and the closing fence waits for all ranks
+    [ "$r" -ne 0 ] || [ "$(count "^Client ns [^ ]+ rank 0: Running. World size $n$")" -eq 1 ] ||
+      fail "rank 0 did not report running in a world of $n"
+    ;;
+  *) fail "unknown example" ;;
+  esac
+done
+if [ "$ex" = dmodex ] && [ "$(count "^Client ns [^ ]+ rank 0:PMIx_Finalize successfully completed$")" -ne 1 ]; then
+  fail "rank 0 did not finalize"
+fi
+exit 0
