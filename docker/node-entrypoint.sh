@@ -1,8 +1,8 @@
 #!/bin/sh
 # The command of every node container. On the volume shared by the nodes (/run/fmx) it makes
-# the job secret if no node has yet (first one wins; mode 600, never in the image), adds this
-# node to the hostfile /run/fmx/hosts, then serves jobs with pmixd until the container stops,
-# when it takes the node out of the hostfile again.
+# the job secret if no node has yet (first one wins; mode 600, never in the image), serves jobs
+# with pmixd, and once pmixd listens adds this node to the hostfile /run/fmx/hosts; when the
+# container stops it takes the node out of the hostfile again.
 set -eu
 dir=/run/fmx
 me=$(hostname)
@@ -24,12 +24,20 @@ hostfile() {
     mv "$dir/.hosts.new" "$dir/hosts"
   ) 9>"$dir/.hosts.lock"
 }
+pmixd --listen "$port" --secret-file "$dir/secret" &
+pid=$!
+# into the hostfile only once pmixd is serving: a launcher that reads it finds a daemon
+tries=0
+until ss -ltnH "sport = :$port" | grep -q .; do
+  kill -0 "$pid" 2>/dev/null || exit 1
+  tries=$((tries + 1))
+  [ $tries -le 300 ] || { echo "fmx-node: pmixd not serving on port $port after 30 s" >&2; exit 1; }
+  sleep 0.1
+done
 mkdir -p "$dir/hosts.d"
 echo "$me slots=$slots" >"$dir/hosts.d/$me"
 hostfile
 
-pmixd --listen "$port" --secret-file "$dir/secret" &
-pid=$!
 stop() {
   rm -f "$dir/hosts.d/$me"
   hostfile

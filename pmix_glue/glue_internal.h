@@ -54,6 +54,9 @@ struct fmx_glue {
     struct req *head, *tail;
     /* fences and direct modex requests that came before the engine, in order (loop only) */
     struct req *early, **early_tail;
+    /* libpmix's copy of the PMIX_TOPOLOGY2 value: it points at it until PMIx_server_finalize,
+     * and the glue frees it after (the hwloc topology inside is the caller's) */
+    void *topology_copy;
 };
 
 /* server.c: the module, the one glue of this process, and what setup.c needs of it */

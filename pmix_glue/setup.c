@@ -75,6 +75,7 @@ static void free_glue(fmx_glue_t *g)
     free((char *)g->job.tmpdir);
     if (g->efd >= 0)
         close(g->efd);
+    free(g->topology_copy); /* after PMIx_server_finalize, or when it never started */
     pthread_mutex_destroy(&g->lock);
     free(g);
 }
@@ -154,7 +155,9 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     if (job->topology) /* discovering it again costs libpmix tens of milliseconds */
         PMIX_INFO_LOAD(&info[ninfo++], PMIX_TOPOLOGY2, &topo, PMIX_TOPO);
     st = PMIx_server_init(&fmx_glue_module, info, ninfo);
-    /* the topology's copy stays: libpmix keeps pointing at it for as long as it runs */
+    /* the topology's copy stays until PMIx_server_finalize: libpmix keeps pointing at it */
+    if (ninfo == 3)
+        g->topology_copy = info[2].value.data.topo;
     PMIX_INFO_DESTRUCT(&info[0]);
     PMIX_INFO_DESTRUCT(&info[1]);
     if (st != PMIX_SUCCESS) {

@@ -2,33 +2,72 @@
 # The Docker Compose cluster of docker/, for real: a Docker daemon of this test's own (its own
 # socket, data and addresses in 198.18.0.0/15: --bip 198.18.255.1/24, pools from 198.19.0.0/16),
 # debian:bookworm made locally with debootstrap when absent, the fmx image built, two nodes up,
-# and the README's two jobs run as the unprivileged user; then everything is torn down and the
-# daemon stopped, also when a step fails.
-#   compose.sh REPO     (needs root; installs docker.io, docker-compose, debootstrap if missing)
+# and the README's two jobs run as the unprivileged user; then everything is torn down, the
+# daemon stopped, exactly what it did to the firewall, sysctls and links undone, and the host
+# checked to read as before (tests/lib/firewall.sh). The teardown also runs from a guard process
+# when this script is killed (ctest's timeout), and a later run finishes what a dead one left.
+#   compose.sh REPO     (needs root; installs docker.io, docker-compose, debootstrap, nftables)
+#   compose.sh --guard PID | --cleanup   (the teardown, after PID ends / now)
 set -u
-repo=$(cd "$1" && pwd)
 state=/var/lib/fmx-docker # images survive between runs: the base image is built once
 run=/run/fmx-docker
 sock=$run/docker.sock
 export DOCKER_HOST=unix://$sock
+log() { echo "compose.sh: $*"; }
+source "$(dirname "$0")/../lib/firewall.sh"
+
+# The teardown, from what $run records: it undoes only what this test's daemon did.
+teardown() {
+  local pid project link status=0
+  [ -f "$run/owner" ] || return 0
+  pid=$(cat "$run/dockerd.pid" 2>/dev/null)
+  project=$(cat "$run/project" 2>/dev/null)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    [ -n "$project" ] && [ -f "$run/compose.yml" ] &&
+      timeout 60 docker-compose -p "$project" -f "$run/compose.yml" down -v --remove-orphans -t 5 \
+        >/dev/null 2>&1
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  pkill -9 -f "containerd.*$run" 2>/dev/null
+  # links the daemon made: its bridge, the networks' bridges, the containers' veths
+  for link in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'); do
+    case $link in fmxdocker0 | br-* | veth*) ;; *) continue ;; esac
+    grep -qxF "$link" "$run/links.before" 2>/dev/null || ip link del "$link" 2>/dev/null
+  done
+  if [ -d "$run/fw" ]; then
+    fw_undo "$run/fw"
+    fw_same "$run/fw" || status=1
+  fi
+  umount "$run/exec"/*/* 2>/dev/null
+  rm -rf "$run"
+  return $status
+}
+
+case ${1:-} in
+--guard)
+  while kill -0 "$2" 2>/dev/null; do sleep 0.5; done
+  teardown >/dev/null 2>&1
+  exit 0
+  ;;
+--cleanup)
+  teardown
+  exit $?
+  ;;
+esac
+
+repo=$(cd "$1" && pwd)
 project=fmxtest$$
 compose=(docker-compose -p "$project" -f "$repo/docker/docker-compose.yml")
 dockerd_pid=
-log() { echo "compose.sh: $*"; }
 
 cleanup() {
-  if [ -n "$dockerd_pid" ]; then
-    "${compose[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$dockerd_pid" 2>/dev/null
-    pkill -f "containerd.*$run" 2>/dev/null
+  local rc=$?
+  if [ -f "$run/owner" ] && [ "$(cat "$run/owner")" = $$ ]; then
+    teardown || { log "FAIL: the host is not as it was before the test"; rc=1; }
   fi
-  ip link del fmxdocker0 2>/dev/null
-  # the daemon rewrote the firewall (NAT, FORWARD policy DROP): put back what was there
-  [ -s "$run/iptables.before" ] && iptables-restore <"$run/iptables.before"
-  [ -s "$run/ip6tables.before" ] && ip6tables-restore <"$run/ip6tables.before" 2>/dev/null
-  return 0
+  exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -37,8 +76,17 @@ if [ "$(id -u)" != 0 ]; then
   log "needs root to run its own Docker daemon: skipped"
   exit 77
 fi
+# Inside a chroot (as in a fresh root made to test the project) a Docker daemon cannot remount
+# an image's root: the one situation in which this test cannot run. Anywhere else a daemon that
+# does not start is a failure.
+# (a chroot's / is no mount point; where /proc/1/root can be read, it is another directory)
+init_root=$(stat -c %d:%i /proc/1/root/. 2>/dev/null)
+if ! mountpoint -q / || { [ -n "$init_root" ] && [ "$init_root" != "$(stat -c %d:%i /)" ]; }; then
+  log "running inside a chroot, where a Docker daemon cannot run containers: skipped"
+  exit 77
+fi
 need=()
-for p in docker.io docker-compose debootstrap iptables; do
+for p in docker.io docker-compose debootstrap iptables nftables; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -47,11 +95,25 @@ if [ ${#need[@]} -gt 0 ]; then
     --no-install-recommends "${need[@]}" >/dev/null || { log "cannot install ${need[*]}"; exit 1; }
 fi
 
-# Our own daemon on our own bridge; nothing of another Docker installation is touched, and the
-# firewall rules it adds are taken out again afterwards.
+# What an earlier run that was killed left (its guard killed too), then our own record.
+if [ -f "$run/owner" ] && ! kill -0 "$(cat "$run/owner")" 2>/dev/null; then
+  log "tearing down what an earlier run left"
+  teardown || log "(the earlier run had changed the host: see above)"
+fi
+if [ -f "$run/owner" ]; then
+  log "another run (pid $(cat "$run/owner")) is using $run"
+  exit 1
+fi
 mkdir -p "$state" "$run"
-iptables-save >"$run/iptables.before" 2>/dev/null || rm -f "$run/iptables.before"
-ip6tables-save >"$run/ip6tables.before" 2>/dev/null || rm -f "$run/ip6tables.before"
+fw_save "$run/fw"
+ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' >"$run/links.before"
+echo "$project" >"$run/project"
+cp "$repo/docker/docker-compose.yml" "$run/compose.yml"
+echo $$ >"$run/owner"
+# the guard: its own session, its parent gone at once, so a kill of this process tree misses it
+(setsid bash "$0" --guard $$ </dev/null >/dev/null 2>&1 &)
+
+# Our own daemon on our own bridge; nothing of another Docker installation is touched.
 ip link add fmxdocker0 type bridge 2>/dev/null
 ip addr add 198.18.255.1/24 dev fmxdocker0 2>/dev/null
 ip link set fmxdocker0 up
@@ -60,24 +122,18 @@ ip link set fmxdocker0 up
   --containerd-namespace fmx --containerd-plugins-namespace fmx-plugins \
   >"$run/dockerd.log" 2>&1 &
 dockerd_pid=$!
-for _ in $(seq 300); do
+# a cold start on a loaded 2-core machine can take a while: up to 120 s while it lives
+for _ in $(seq 1200); do
   docker info >/dev/null 2>&1 && break
   kill -0 $dockerd_pid 2>/dev/null || break
   sleep 0.1
 done
 if ! docker info >/dev/null 2>&1; then
-  log "the Docker daemon did not start here (in a chroot or without cgroups it cannot): skipped"
-  tail -5 "$run/dockerd.log" | sed 's/^/    /'
-  exit 77
+  log "FAIL: the Docker daemon $(kill -0 $dockerd_pid 2>/dev/null && echo "did not answer within 120 s" || echo "ended"); its log:"
+  tail -15 "$run/dockerd.log" | sed 's/^/    /'
+  exit 1
 fi
 log "dockerd $(docker version -f '{{.Server.Version}}') on $sock"
-# A daemon can start where it cannot work (inside a chroot it cannot remount an image's root):
-# an empty image must import, else this machine cannot run the test.
-if ! probe=$(tar -c -f - -T /dev/null | docker import - fmx-probe:empty 2>&1); then
-  log "this Docker daemon cannot store an image here ($probe): skipped"
-  exit 77
-fi
-docker rmi fmx-probe:empty >/dev/null 2>&1
 
 if ! docker image inspect debian:bookworm >/dev/null 2>&1; then
   root=$state/bookworm-minbase
@@ -104,26 +160,35 @@ step() { # step NAME COMMAND...: runs, shows the output when it fails
 }
 step "docker-compose build" "${compose[@]}" build
 step "docker-compose up -d" "${compose[@]}" up -d
-# the nodes add themselves to the hostfile when pmixd is serving
-for _ in $(seq 100); do
-  [ "$("${compose[@]}" exec -T node-1 sh -c 'grep -c . /run/fmx/hosts' 2>/dev/null | tr -d '\r')" = 2 ] && break
+# the nodes add themselves to the hostfile once their pmixd is serving
+for _ in $(seq 300); do
+  nodes=$("${compose[@]}" exec -T node-1 sh -c 'grep -c . /run/fmx/hosts' 2>/dev/null | tr -d '\r')
+  [ "$nodes" = 2 ] && break
   sleep 0.2
 done
+if [ "$nodes" != 2 ]; then
+  log "FAIL: the hostfile lists ${nodes:-no} node(s) after 60 s, want 2; node logs:"
+  "${compose[@]}" logs --tail 20 2>&1 | sed 's/^/    /'
+  exit 1
+fi
+set -o pipefail # a failing pmixrun must not pass for tr's success
 exec_node1() { timeout 120 "${compose[@]}" exec -T node-1 "$@" 2>&1 | tr -d '\r'; }
 
 out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts hostname)
-if [ "$(sort <<<"$out" | tr '\n' ' ')" = "node-1 node-1 node-2 node-2 " ]; then
+rc=$?
+if [ $rc -eq 0 ] && [ "$(sort <<<"$out" | tr '\n' ' ')" = "node-1 node-1 node-2 node-2 " ]; then
   log "ok: pmixrun -N 2 --hostfile /run/fmx/hosts hostname: $(tr '\n' ' ' <<<"$out")"
 else
-  log "FAIL: -N 2 hostname printed:"
+  log "FAIL: -N 2 hostname exited $rc and printed:"
   sed 's/^/    /' <<<"$out"
   failures=$((failures + 1))
 fi
 out=$(exec_node1 sh -c 'echo "user $(id -un)"; pmixrun -N 2 --hostfile /run/fmx/hosts mpi_allreduce')
-if grep -q "^user mpi$" <<<"$out" && grep -q "allreduce over 4 ranks: 0 wrong elements" <<<"$out"; then
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^user mpi$" <<<"$out" && grep -q "allreduce over 4 ranks: 0 wrong elements" <<<"$out"; then
   log "ok: Open MPI allreduce across the containers as user mpi: $(grep allreduce <<<"$out")"
 else
-  log "FAIL: Open MPI allreduce across containers printed:"
+  log "FAIL: Open MPI allreduce across containers exited $rc and printed:"
   sed 's/^/    /' <<<"$out"
   failures=$((failures + 1))
 fi

@@ -22,11 +22,11 @@ fail() {
   sed 's/^/    /' "$tmp/svc.log" 2>/dev/null | tail -10
   failures=$((failures + 1))
 }
-# check NAME STATUS REGEX -- COMMAND...: the command ends within 60 s with STATUS and prints REGEX
+# check NAME STATUS REGEX -- COMMAND...: the command ends within 30 s with STATUS and prints REGEX
 check() {
   local name=$1 want=$2 regex=$3
   shift 4
-  timeout 60 "$@" >"$tmp/out" 2>&1
+  timeout -s KILL 30 "$@" >"$tmp/out" 2>&1
   local rc=$?
   if [ $rc -eq "$want" ] && grep -qE -- "$regex" "$tmp/out"; then ok "$name (exit $rc)"; else
     echo "  (exit $rc, want $want)"

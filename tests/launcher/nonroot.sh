@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export HOME=$tmp
 failures=0
-timeout 60 "$pmixrun" -n 4 --oversubscribe --vnodes 2 "$3" >"$tmp/out" 2>&1
+timeout -s KILL 30 "$pmixrun" -n 4 --oversubscribe --vnodes 2 "$3" >"$tmp/out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && why=$("$(dirname "$0")/../pmix/check_example.sh" client 4 "$tmp/out"); then
   echo "ok: a PMIx job across two daemons"
@@ -23,7 +23,7 @@ else
   failures=$((failures + 1))
 fi
 if [ -n "$mpi" ]; then
-  timeout 60 "$pmixrun" -n 4 --oversubscribe --vnodes 2 "$mpi" >"$tmp/out" 2>&1
+  timeout -s KILL 30 "$pmixrun" -n 4 --oversubscribe --vnodes 2 "$mpi" >"$tmp/out" 2>&1
   if [ $? -eq 0 ] && grep -q "allreduce over 4 ranks: 0 wrong elements" "$tmp/out"; then
     echo "ok: an Open MPI job across two daemons"
   else

@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
 # Builds N hosts as network namespaces on a bridge, in a /24 of 198.18.0.0/15 that no interface
-# or route of this machine uses yet (a cluster left behind by a killed run keeps its subnet, and
-# a second bridge on the same subnet would take the first one's replies): host i at .i, the
-# bridge (where pmixrun listens) at .254. The bridge lives in a namespace of its own (the
-# switch), so that no firewall of this machine filters the hosts' traffic (with br_netfilter a
-# bridge in the root namespace passes frames through its iptables FORWARD chain, which a Docker
-# daemon sets to DROP); this machine reaches the switch through one more veth pair. Runs a command with FMX_HOSTS (the host names),
-# FMX_HOST_ADDRS (their addresses, same order) and FMX_CONTROL_HOST set; removes everything
-# afterwards, also when the command fails or the script is interrupted. When the command fails,
-# prints the network state that the failure may come from.
+# or route of this machine uses yet (a cluster left behind keeps its subnet, and a second bridge
+# on the same subnet would take the first one's replies): host i at .i, the bridge (where pmixrun
+# listens) at .254. The bridge lives in a namespace of its own (the switch), so that no firewall
+# of this machine filters the hosts' traffic (with br_netfilter a bridge in the root namespace
+# passes frames through its iptables FORWARD chain, which a Docker daemon sets to DROP); this
+# machine reaches the switch through one more veth pair. Runs a command with FMX_HOSTS (the host
+# names), FMX_HOST_ADDRS (their addresses, same order) and FMX_CONTROL_HOST set. When the command
+# fails, prints the network state that the failure may come from.
+#
+# Everything it makes is written down in /run/fmx-netns/TAG as it is made (TAG random, 32 bits),
+# and only that is removed: when the command ends; by a guard process that outlives this script
+# if it is killed (SIGKILL by ctest's timeout included); and, failing both, by the next run,
+# which sweeps the records of runs whose owner is gone.
 #   cluster.sh N COMMAND...      (needs root)
+#   cluster.sh --cleanup TAG     (removes what the record of TAG lists)
 set -u
-n=$1
-shift
-tag=fx$((RANDOM % 900 + 100))
-sw=$tag-sw
-up=${tag}up
-hosts=()
-addrs=()
+records=/run/fmx-netns
 
 in_host() {
   local h=$1
@@ -25,30 +24,84 @@ in_host() {
   nsenter --net="/run/netns/$h" "$@"
 }
 
-# `ip netns add` makes /run/netns a mount point the first time; put it back as it was when no
-# namespace is left (a chroot cannot be removed while it stays mounted)
-netns_mounted=$(mountpoint -q /run/netns 2>/dev/null && echo 1)
-
-cleanup() {
-  for h in "${hosts[@]}"; do
-    ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
-    ip netns del "$h" 2>/dev/null
-  done
-  ip netns del "$sw" 2>/dev/null
-  ip link del "$up" 2>/dev/null
-  if [ -z "$netns_mounted" ] && [ -z "$(ip netns list 2>/dev/null)" ]; then
+# cleanup_tag TAG: removes what the record lists, newest first, then the record; unmounts
+# /run/netns when that run made it a mount point and no namespace is left
+cleanup_tag() {
+  local rec=$records/$1 kind name mounted=
+  [ -f "$rec" ] || return 0
+  while read -r kind name; do
+    case $kind in
+    netns)
+      ip netns pids "$name" 2>/dev/null | xargs -r kill -9 2>/dev/null
+      ip netns del "$name" 2>/dev/null
+      ;;
+    link) ip link del "$name" 2>/dev/null ;;
+    mounted) mounted=1 ;;
+    esac
+  done < <(tac "$rec")
+  if [ -n "$mounted" ] && [ -z "$(ip netns list 2>/dev/null)" ]; then
     while mountpoint -q /run/netns 2>/dev/null && umount /run/netns 2>/dev/null; do :; done
   fi
+  rm -f "$rec"
+  rmdir "$records" 2>/dev/null
   return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-if [ "$(id -u)" != 0 ] || ! ip netns add "$tag-probe" 2>/dev/null; then
-  echo "cluster.sh: cannot create network namespaces here (needs root): skipped"
+case ${1:-} in
+--cleanup)
+  cleanup_tag "$2"
+  exit 0
+  ;;
+--guard) # --guard TAG PID: waits for PID to end, then removes what is left of TAG
+  while kill -0 "$3" 2>/dev/null; do sleep 0.5; done
+  cleanup_tag "$2"
+  exit 0
+  ;;
+esac
+
+n=$1
+shift
+if [ "$(id -u)" != 0 ]; then
+  echo "cluster.sh: needs root to create network namespaces: skipped"
   exit 77
 fi
-ip netns del "$tag-probe"
+
+# records of earlier runs whose owner is gone (their guard was killed too)
+for rec in "$records"/*; do
+  [ -f "$rec" ] || continue
+  owner=$(sed -n 's/^owner //p' "$rec")
+  if [ -z "$owner" ] || ! kill -0 "$owner" 2>/dev/null; then
+    echo "cluster.sh: removing what an earlier run left ($(basename "$rec"))"
+    cleanup_tag "$(basename "$rec")"
+  fi
+done
+
+fail() {
+  echo "cluster.sh: $*" >&2
+  exit 1
+}
+tag=fx$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+sw=$tag-sw
+up=${tag}up # 12 characters: within an interface name's 15
+rec=$records/$tag
+mkdir -p "$records"
+echo "owner $$" >"$rec"
+made() { echo "$1 $2" >>"$rec"; }
+# new_netns NAME: a namespace of this run's own (one of that name already there is not ours)
+new_netns() {
+  [ ! -e "/run/netns/$1" ] || fail "network namespace $1 exists already"
+  made netns "$1"
+  ip netns add "$1" || fail "cannot create network namespace $1 (as root)"
+}
+mountpoint -q /run/netns 2>/dev/null || made mounted /run/netns
+trap 'cleanup_tag "$tag"' EXIT
+trap 'exit 130' INT TERM
+# the guard: a process of its own session whose parent is gone at once, so that a kill of this
+# script's process tree does not reach it
+(setsid bash "$0" --guard "$tag" $$ </dev/null >/dev/null 2>&1 &)
+
+hosts=()
+addrs=()
 
 # A free /24: neither an address nor a route of this machine falls in it.
 used=$(ip -4 -o addr show; ip -4 route show table all)
@@ -60,13 +113,15 @@ for k in $(shuf -i 0-511); do
     break
   fi
 done
-[ -n "$net" ] || { echo "cluster.sh: no free /24 left in 198.18.0.0/15"; exit 1; }
+[ -n "$net" ] || fail "no free /24 left in 198.18.0.0/15"
 
-ip netns add "$sw" || exit 1
-in_host "$sw" ip link add name sw0 type bridge || exit 1
+new_netns "$sw"
+in_host "$sw" ip link add name sw0 type bridge || fail "cannot create a bridge in $sw"
 in_host "$sw" ip link set sw0 up || exit 1
 in_host "$sw" ip link set lo up
-ip link add "$up" type veth peer name uplink netns "$sw" || exit 1
+! ip link show "$up" >/dev/null 2>&1 || fail "interface $up exists already"
+made link "$up"
+ip link add "$up" type veth peer name uplink netns "$sw" || fail "cannot create veth $up"
 in_host "$sw" ip link set uplink master sw0 up || exit 1
 ip addr add "$net.254/24" dev "$up"
 ip link set "$up" up
@@ -74,7 +129,7 @@ for i in $(seq 1 "$n"); do
   h=$tag-h$i
   hosts+=("$h")
   addrs+=("$net.$i")
-  ip netns add "$h" || exit 1
+  new_netns "$h"
   # nsenter, not `ip -n`: that also makes a mount namespace, impossible where / is no mount point
   in_host "$h" ip link add fmx0 type veth peer name "port$i" netns "$sw" || exit 1
   in_host "$sw" ip link set "port$i" master sw0 up || exit 1

@@ -33,10 +33,19 @@ leftovers() {
 
 # run NAME STATUS CHECK -- PMIXRUN-ARGS...: pmixrun must exit with STATUS, CHECK (reading the
 # output file "$OUT") must succeed, and nothing may be left running on the hosts.
+# Each job gets at most 60 s, and all of them together FMX_JOBS_BUDGET s (500), which leaves
+# ctest's limit for the whole test (600 s) to a hang that nothing here caught.
+budget_end=$((SECONDS + ${FMX_JOBS_BUDGET:-500}))
 run() {
-  local name=$1 want=$2 check=$3
+  local name=$1 want=$2 check=$3 limit=$((budget_end - SECONDS))
   shift 4
-  timeout 120 "$pmixrun" "${launch[@]}" --hostfile "$tmp/hosts" "$@" >"$tmp/out" 2>&1
+  [ $limit -gt 60 ] && limit=60
+  if [ $limit -lt 5 ]; then
+    echo "FAIL: $name: the jobs' time budget is spent"
+    failures=$((failures + 1))
+    return
+  fi
+  timeout -s KILL $limit "$pmixrun" "${launch[@]}" --hostfile "$tmp/hosts" "$@" >"$tmp/out" 2>&1
   local rc=$? left
   left=$(leftovers)
   [ -n "$left" ] && echo "  left running: $left"
