@@ -10,15 +10,20 @@
 
 # canonical TOOL TABLE: the table as rules and policies, without counters and comments; a table
 # with only built-in chains at ACCEPT and no rule reads as empty (as one never created does)
+# (`iptables-save -t TABLE` would create the table with nf_tables: the whole save is read)
+fw_table() {
+  "$1-save" 2>/dev/null | awk -v t="*$2" '$0 == t { on = 1; next } /^\*/ { on = 0 } on'
+}
+
 fw_canonical() {
-  "$1-save" -t "$2" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//' |
+  fw_table "$1" "$2" | grep -v '^#' | grep -vx COMMIT | sed 's/ \[[0-9]*:[0-9]*\]$//' |
     awk '/^-A / || (/^:/ && $2 != "ACCEPT") { keep = 1 } { lines[NR] = $0 }
          END { if (keep) for (i = 1; i <= NR; i++) print lines[i] }'
 }
 
 # exists TOOL TABLE: the table is there at all (with nf_tables, none is before first use)
 fw_exists() {
-  "$1-save" -t "$2" 2>/dev/null | grep -q '^\*'
+  "$1-save" 2>/dev/null | grep -qx "\*$2"
 }
 
 fw_sysctls() {
