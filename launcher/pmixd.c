@@ -663,6 +663,7 @@ static void usage(void)
 /* ---- service mode ---- */
 
 #define MAX_JOBS 256
+#define STOP_GRACE_NS 10000000000ull
 
 /* A job's child process ended: a non-zero status or a signal is the daemon's own fault (its
  * launcher cannot see it), so it is logged here and counted in the service's exit status. */
@@ -691,7 +692,8 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
     char *host = colon ? strndup(spec, (size_t)(colon - spec)) : strdup("0.0.0.0");
     long port = strtol(colon ? colon + 1 : spec, NULL, 10);
     pid_t jobs[MAX_JOBS];
-    int njobs = 0, lfd, sfd, stopping = 0, failed_jobs = 0;
+    int njobs = 0, lfd, sfd, failed_jobs = 0;
+    uint64_t stopping = 0; /* when SIGTERM came (ns), 0 while serving */
     uint16_t bound = 0;
     sigset_t mask;
 
@@ -745,7 +747,7 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
                         strsignal((int)si.ssi_signo), njobs);
                 for (int i = 0; i < njobs; i++)
                     kill(jobs[i], SIGTERM);
-                stopping = 1;
+                stopping = fmx_now_ns();
             }
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
             for (int i = 0; i < njobs; i++)
@@ -755,6 +757,15 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
                 }
         if (stopping && njobs == 0)
             exit(failed_jobs ? 1 : 0);
+        /* a job that does not end on SIGTERM must not keep the service from stopping */
+        if (stopping && fmx_now_ns() - stopping > STOP_GRACE_NS) {
+            for (int i = 0; i < njobs; i++) {
+                fprintf(stderr, "pmixd: the job child %d did not end %d s after SIGTERM: killed\n",
+                        (int)jobs[i], (int)(STOP_GRACE_NS / 1000000000ull));
+                kill(jobs[i], SIGKILL);
+            }
+            stopping = fmx_now_ns();
+        }
         if (!(pfd[0].revents & POLLIN))
             continue;
         if ((fd = accept4(lfd, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC)) < 0)
@@ -791,6 +802,17 @@ static fmx_conn_t *serve(const char *spec, const char *secret_file, uint32_t *no
             return c;
         }
     }
+}
+
+static void teardown_stuck(int sig)
+{
+    static const char line[] = "pmixd: the teardown (PMIx_server_finalize) did not finish within "
+                               "10 s: exiting\n";
+    ssize_t n = write(STDERR_FILENO, line, sizeof(line) - 1);
+
+    (void)sig;
+    (void)n;
+    _exit(1);
 }
 
 int main(int argc, char **argv)
@@ -916,6 +938,11 @@ int main(int argc, char **argv)
     loop(&d);
     rc = 0;
 out:
+    /* libpmix 4.2.2's PMIx_server_finalize can wait forever on a lock its progress thread left
+     * held (seen after a client's connection failed mid-way, "PMIX ERROR: UNREACHABLE"): the
+     * teardown gets 10 s, then the daemon exits non-zero with a line saying so */
+    signal(SIGALRM, teardown_stuck);
+    alarm(10);
     kill_ranks(&d, SIGKILL);
     if (d.opening)
         pthread_join(d.opener, NULL);
@@ -940,5 +967,6 @@ out:
     fmx_binding_free(&d.bind);
     free(d.ranks);
     free(host);
+    alarm(0);
     return rc;
 }

@@ -5,6 +5,7 @@
 set -u
 pmixrun=$1 pmixd=$2 client=$3 misbehave=$4
 check_example=$(cd "$(dirname "$0")/../pmix" && pwd)/check_example.sh
+source "$(dirname "$0")/../lib/wait.sh"
 tmp=$(mktemp -d)
 svc=
 cleanup() {
@@ -39,15 +40,6 @@ example_ok() {
   why=$("$check_example" client "$2" "$3") && return 0
   cp "$3" "$tmp/out"
   fail "$1: $why"
-  return 1
-}
-# wait_for SECONDS CONDITION: polls CONDITION (a shell command) every 0.1 s until it holds
-wait_for() {
-  local until=$((SECONDS + $1))
-  while [ $SECONDS -lt $until ]; do
-    bash -c "$2" && return 0
-    sleep 0.1
-  done
   return 1
 }
 
@@ -118,14 +110,14 @@ wait_for 20 "[ \$(pgrep -cf '^$tmp/fmx-sleeper 30\$') -eq 2 ]" ||
   fail "the sleeping job's two ranks did not start"
 kill -TERM $svc
 start=$SECONDS
-wait $job
+reap_within 30 $job
 rc=$?
 if [ $rc -ne 0 ] && [ $((SECONDS - start)) -lt 15 ] && grep -q "pmixd was terminated (SIGTERM)" "$tmp/out"; then
   ok "SIGTERM to the service ends its job with a message (exit $rc)"
 else
   fail "SIGTERM to the service (exit $rc after $((SECONDS - start)) s)"
 fi
-wait $svc
+reap_within 30 $svc
 svc_rc=$?
 svc=
 # every job child the service ran exited cleanly (a sanitizer's report, a crash would not)

@@ -19,6 +19,7 @@ for h in "${hosts[@]}"; do echo "$h slots=2"; done >"$tmp/hosts"
 export FMX_DAEMON_TIMEOUT_MS=${FMX_DAEMON_TIMEOUT_MS:-15000}
 export FI_TCP_IFACE=fmx0 FI_SOCKETS_IFACE=fmx0 OMPI_MCA_btl_tcp_if_include=fmx0
 check_example=$(cd "$(dirname "$0")/../pmix" && pwd)/check_example.sh
+source "$(dirname "$0")/../lib/wait.sh"
 # Processes still alive in any host namespace, after up to 5 s for them to go.
 leftovers() {
   local left
@@ -108,7 +109,7 @@ stop_services() {
   local p st
   for p in "${svcs[@]}"; do kill -TERM "$p"; done
   for p in "${svcs[@]}"; do
-    wait "$p"
+    reap_within 30 "$p" # each job child gets 10 s after SIGTERM, pmixd's teardown 10 s more
     st=$?
     if [ $st -ne 0 ]; then
       echo "FAIL: the pmixd service (pid $p) ended with status $st; its log:"

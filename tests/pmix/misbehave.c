@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int log_line(const pmix_proc_t *me)
@@ -84,6 +85,7 @@ static int wait_for_others(const pmix_proc_t *me)
     pmix_proc_t peer;
     uint32_t size = 0;
     int seconds = 30;
+    time_t until = time(NULL) + seconds;
     pmix_status_t rc;
 
     PMIX_LOAD_PROCID(&peer, me->nspace, PMIX_RANK_WILDCARD);
@@ -96,8 +98,12 @@ static int wait_for_others(const pmix_proc_t *me)
         if (r == me->rank)
             continue;
         PMIX_LOAD_PROCID(&peer, me->nspace, r);
-        val = NULL;
-        rc = PMIx_Get(&peer, ENTERING, &timeout, 1, &val);
+        /* a rank on another node that has not connected to its server yet is answered
+         * NOT-FOUND at once, not held: ask again until the same 30 s are up */
+        do {
+            val = NULL;
+            rc = PMIx_Get(&peer, ENTERING, &timeout, 1, &val);
+        } while (rc == PMIX_ERR_NOT_FOUND && time(NULL) < until && !usleep(10000));
         if (rc != PMIX_SUCCESS) {
             fprintf(stderr, "misbehave: rank %u: reading rank %u's %s: %s\n", me->rank, r, ENTERING,
                     PMIx_Error_string(rc));
