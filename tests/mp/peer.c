@@ -1,6 +1,7 @@
 /* One member of a multi-process engine test over a real libfabric provider (FI_PROVIDER).
  * Started by fmx-mprun with --rank/--size/--dir; runs one scenario, checks every byte it
  * receives, and exits 0 only when everything it saw was right. Exit 3: a wait ran out. */
+#include "../algo_rules.h"
 #include "../blob.h"
 #include "fmx_engine.h"
 #include "rendezvous.h"
@@ -125,20 +126,6 @@ static int start_fence(struct peer *p, const uint32_t *members, uint32_t n, size
     return rc;
 }
 
-/* The algorithm a collecting fence with no size hint must run when `requested` was asked for
- * (the rules of engine/select.c, written out again so that the engine cannot quietly ignore
- * a request): as asked; under auto FMX_FENCE_ALGO, else rd for a power of two, else bruck. */
-static int want_algo(int requested, uint32_t n)
-{
-    const char *env = getenv("FMX_FENCE_ALGO");
-
-    if (requested == FMX_ALGO_AUTO && env && *env)
-        requested = fmx_algo_parse(env);
-    if (requested != FMX_ALGO_AUTO)
-        return requested;
-    return (n & (n - 1)) == 0 ? FMX_ALGO_RD : FMX_ALGO_BRUCK;
-}
-
 static void check_fence(struct peer *p, const struct pending *pd, const uint32_t *members,
                         uint32_t n, size_t base, uint32_t iter, int algo, const char *what)
 {
@@ -148,9 +135,9 @@ static void check_fence(struct peer *p, const struct pending *pd, const uint32_t
         FAIL(p, "%s: fired %d, status %d: %s", what, pd->fired, pd->status, pd->error);
         return;
     }
-    if (pd->algo != want_algo(algo, n)) {
+    if (pd->algo != expected_algo(algo, n, 1, 0)) {
         FAIL(p, "%s: ran as %s, want %s", what, fmx_algo_name(pd->algo),
-             fmx_algo_name(want_algo(algo, n)));
+             fmx_algo_name(expected_algo(algo, n, 1, 0)));
         return;
     }
     if (pd->count != n) {

@@ -2,6 +2,7 @@
  * every member's exact blob; subsets, back-to-back and concurrent fences keep apart; early
  * frames wait; faults (drops, dead members, garbage) end collectives with errors, never hangs;
  * direct modex answers late and coalesces. Time is simulated, so deadlines are exact. */
+#include "../algo_rules.h"
 #include "../blob.h"
 #include "../tap.h"
 #include "fmx_engine.h"
@@ -142,22 +143,6 @@ static void start_fence(struct sim *s, uint32_t m, const uint32_t *members, uint
     if (fmx_fence_start(s->eng[m], &a, on_done, o))
         o->status = -999;
     free(blob);
-}
-
-/* The algorithm a fence must run, by the documented rules (engine/select.c): a requested one
- * runs as asked (dissemination carries no data, so a collecting fence runs Bruck's pattern);
- * auto is dissemination without data, ring from a 4 MiB total up, recursive doubling for a
- * power of two, else Bruck. Written out here so that a change of the rules fails this test. */
-static int expected_algo(int requested, uint32_t P, int collect, size_t hint)
-{
-    if (requested == FMX_ALGO_AUTO) {
-        if (!collect)
-            return FMX_ALGO_DISSEM;
-        if (hint >= 4u << 20)
-            return FMX_ALGO_RING;
-        return (P & (P - 1)) == 0 ? FMX_ALGO_RD : FMX_ALGO_BRUCK;
-    }
-    return requested == FMX_ALGO_DISSEM && collect ? FMX_ALGO_BRUCK : requested;
 }
 
 static void test_all_algorithms(void)
@@ -579,16 +564,13 @@ static void test_algorithm_choice(void)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         struct outcome o[16] = {0};
-        int algo[16],
-            want = cases[i].env && cases[i].requested == FMX_ALGO_AUTO
-            ? fmx_algo_parse(cases[i].env)
-            : expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint);
-        int good;
+        int algo[16], want, good;
 
         for (uint32_t m = 0; m < cases[i].P; m++)
             algo[m] = cases[i].requested;
         if (cases[i].env)
             setenv("FMX_FENCE_ALGO", cases[i].env, 1);
+        want = expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint);
         good = one_fence(cases[i].P, algo, cases[i].hint, cases[i].collect, o) >= 0;
         unsetenv("FMX_FENCE_ALGO");
         for (uint32_t m = 0; m < cases[i].P && good; m++)
