@@ -7,7 +7,7 @@
 # checked to read as before (tests/lib/firewall.sh). The teardown also runs from a guard process
 # when this script is killed (ctest's timeout), and a later run finishes what a dead one left.
 #   compose.sh REPO     (needs root; installs docker.io, docker-compose, debootstrap, nftables)
-#   compose.sh --guard PID | --cleanup   (the teardown, after PID ends / now)
+#   compose.sh --cleanup [PID]   (the teardown of what $run records, of run PID only)
 set -u
 state=/var/lib/fmx-docker # images survive between runs: the base image is built once
 run=/run/fmx-docker
@@ -15,6 +15,7 @@ sock=$run/docker.sock
 export DOCKER_HOST=unix://$sock
 log() { echo "compose.sh: $*"; }
 source "$(dirname "$0")/../lib/firewall.sh"
+source "$(dirname "$0")/../lib/wait.sh"
 
 # The teardown, from what $run records: it undoes only what this test's daemon did.
 teardown() {
@@ -46,12 +47,8 @@ teardown() {
 }
 
 case ${1:-} in
---guard)
-  while kill -0 "$2" 2>/dev/null; do sleep 0.5; done
-  teardown >/dev/null 2>&1
-  exit 0
-  ;;
---cleanup)
+--cleanup) # [PID]: only when the record is still that run's (a newer run may own it now)
+  [ -n "${2:-}" ] && [ "$(cat "$run/owner" 2>/dev/null)" != "$2" ] && exit 0
   teardown
   exit $?
   ;;
@@ -110,8 +107,7 @@ ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' >"$run/links.before"
 echo "$project" >"$run/project"
 cp "$repo/docker/docker-compose.yml" "$run/compose.yml"
 echo $$ >"$run/owner"
-# the guard: its own session, its parent gone at once, so a kill of this process tree misses it
-(setsid bash "$0" --guard $$ </dev/null >/dev/null 2>&1 &)
+guard_after_exit bash "$0" --cleanup $$
 
 # Our own daemon on our own bridge; nothing of another Docker installation is touched.
 ip link add fmxdocker0 type bridge 2>/dev/null

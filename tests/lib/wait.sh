@@ -18,3 +18,12 @@ reap_within() {
   kill -9 "$2" 2>/dev/null
   wait "$2"
 }
+
+# guard_after_exit COMMAND...: runs COMMAND once this script's process is gone, however it ended
+# (SIGKILL by ctest's timeout included), from a process of its own session whose parent exits at
+# once, so that a kill of this script's process tree does not reach it. COMMAND must do nothing
+# when the script already cleaned up.
+guard_after_exit() {
+  (setsid bash -c 'while kill -0 "$0" 2>/dev/null; do sleep 0.5; done; exec "$@"' $$ "$@" \
+    </dev/null >/dev/null 2>&1 &)
+}

@@ -17,6 +17,7 @@
 #   cluster.sh --cleanup TAG     (removes what the record of TAG lists)
 set -u
 records=/run/fmx-netns
+source "$(dirname "$0")/../lib/wait.sh"
 
 in_host() {
   local h=$1
@@ -49,11 +50,6 @@ cleanup_tag() {
 
 case ${1:-} in
 --cleanup)
-  cleanup_tag "$2"
-  exit 0
-  ;;
---guard) # --guard TAG PID: waits for PID to end, then removes what is left of TAG
-  while kill -0 "$3" 2>/dev/null; do sleep 0.5; done
   cleanup_tag "$2"
   exit 0
   ;;
@@ -96,9 +92,7 @@ new_netns() {
 mountpoint -q /run/netns 2>/dev/null || made mounted /run/netns
 trap 'cleanup_tag "$tag"' EXIT
 trap 'exit 130' INT TERM
-# the guard: a process of its own session whose parent is gone at once, so that a kill of this
-# script's process tree does not reach it
-(setsid bash "$0" --guard "$tag" $$ </dev/null >/dev/null 2>&1 &)
+guard_after_exit bash "$0" --cleanup "$tag"
 
 hosts=()
 addrs=()
