@@ -1,6 +1,7 @@
 /* A PMIx client whose rank 1 misbehaves while every other rank waits in a collecting fence
- * (every rank that completes the fence prints "rank R: fence returned S" and exits 1 unless S is
- * SUCCESS):
+ * (every rank that completes the fence prints "rank R: fence returned S"; in log mode, where the
+ * fence must succeed, it exits 1 unless S is SUCCESS; in the others the fence may fail, and
+ * libpmix may even complete it with PARTIAL SUCCESS when rank 1 exits, so they exit 0):
  *   misbehave abort   rank 1 calls PMIx_Abort(42, ...)
  *   misbehave kill    rank 1 dies by SIGKILL
  *   misbehave exit    rank 1 exits with status 3
@@ -153,5 +154,5 @@ int main(int argc, char **argv)
     rc = PMIx_Fence(NULL, 0, &info, 1);
     printf("rank %u: fence returned %s\n", me.rank, PMIx_Error_string(rc));
     PMIx_Finalize(NULL, 0);
-    return rc == PMIX_SUCCESS ? 0 : 1;
+    return rc == PMIX_SUCCESS || strcmp(mode, "log") ? 0 : 1;
 }
