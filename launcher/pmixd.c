@@ -669,14 +669,11 @@ static void usage(void)
  * launcher cannot see it), so it is logged here and counted in the service's exit status. */
 static int job_ended_badly(pid_t pid, int st)
 {
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    char how[96];
+
+    if (!fmx_wait_status_describe(st, how, sizeof(how)))
         return 0;
-    if (WIFSIGNALED(st))
-        fprintf(stderr, "pmixd: the job child %d was killed by signal %d (%s)\n", (int)pid,
-                WTERMSIG(st), strsignal(WTERMSIG(st)));
-    else
-        fprintf(stderr, "pmixd: the job child %d exited with status %d\n", (int)pid,
-                WEXITSTATUS(st));
+    fprintf(stderr, "pmixd: the job child %d %s\n", (int)pid, how);
     return 1;
 }
 

@@ -265,17 +265,13 @@ static void emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf,
 
 static void on_exit_status(struct run *r, uint32_t rank, int status)
 {
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    char how[96];
+    int code = fmx_wait_status_describe(status, how, sizeof(how));
 
     r->exited++;
     if (code == 0 || r->ending)
         return;
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "pmixrun: rank %u on node %s was killed by signal %d (%s)\n", rank,
-                node_name(r, rank), WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else
-        fprintf(stderr, "pmixrun: rank %u on node %s exited with status %d\n", rank,
-                node_name(r, rank), code);
+    fprintf(stderr, "pmixrun: rank %u on node %s %s\n", rank, node_name(r, rank), how);
     end_job(r, code);
 }
 
@@ -359,7 +355,6 @@ static int note_daemon_exit(struct run *r, pid_t pid, int status)
 {
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
         if (r->d[i].pid == pid) {
-            r->d[i].reaped = 1;
             r->d[i].status = status;
             r->d[i].pid = 0;
             return (int)i;
@@ -631,7 +626,8 @@ static void reap_daemons(struct run *r)
     }
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
         const char *name = r->job.map.nodes[i].name, *host = r->job.map.nodes[i].host;
-        int code = 0;
+        char how[96];
+        int code;
 
         if (r->d[i].pid > 0) {
             fprintf(stderr,
@@ -642,14 +638,8 @@ static void reap_daemons(struct run *r)
             waitpid(r->d[i].pid, NULL, 0);
             r->d[i].pid = 0;
             code = 1;
-        } else if (r->d[i].reaped && WIFSIGNALED(r->d[i].status)) {
-            fprintf(stderr, "pmixrun: pmixd on node %s (host %s) was killed by signal %d (%s)\n",
-                    name, host, WTERMSIG(r->d[i].status), strsignal(WTERMSIG(r->d[i].status)));
-            code = 128 + WTERMSIG(r->d[i].status);
-        } else if (r->d[i].reaped && WEXITSTATUS(r->d[i].status)) {
-            fprintf(stderr, "pmixrun: pmixd on node %s (host %s) exited with status %d\n", name,
-                    host, WEXITSTATUS(r->d[i].status));
-            code = WEXITSTATUS(r->d[i].status);
+        } else if ((code = fmx_wait_status_describe(r->d[i].status, how, sizeof(how)))) {
+            fprintf(stderr, "pmixrun: pmixd on node %s (host %s) %s\n", name, host, how);
         }
         if (code && !r->exit_code)
             r->exit_code = code;

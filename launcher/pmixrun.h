@@ -27,7 +27,7 @@ struct daemon_slot {
     size_t alen;
     char *control; /* host:port it was told to connect back to */
     int joined; /* said HELLO with the job's secret */
-    int reaped, status; /* the process ended, with this waitpid status */
+    int status; /* its waitpid status once it ended (0 until then, and for resident daemons) */
 };
 
 struct run {

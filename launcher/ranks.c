@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int fmx_env_set(fmx_env_t *e, const char *entry)
@@ -140,4 +141,18 @@ int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fm
         return code < 0 ? code : -code;
     }
     return 0;
+}
+
+int fmx_wait_status_describe(int status, char *buf, size_t len)
+{
+    if (WIFSIGNALED(status)) {
+        snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+        return 128 + WTERMSIG(status);
+    }
+    if (WEXITSTATUS(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (len)
+        buf[0] = '\0';
+    return WEXITSTATUS(status);
 }

@@ -37,4 +37,8 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
  * (the program, or the working directory). */
 int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fmx_error_t *err);
 
+/* A waitpid status as a shell reports it: returns 0, the exit status, or 128 + the signal, and
+ * writes "exited with status N" or "was killed by signal N (Name)" into buf ("" for 0). */
+int fmx_wait_status_describe(int status, char *buf, size_t len);
+
 #endif
