@@ -28,8 +28,15 @@ run() { # each run well within ctest's limit for the test (9 runs x 20 s < 300 s
 run -n 2 -x XT1=hello sh -c 'echo "$FMX_RANK $XT1"'
 check "-x NAME=VALUE reaches every rank" 0 "[ \"\$(sort \"\$OUT\")\" = \"$(printf '0 hello\n1 hello')\" ]"
 # A local daemon inherits pmixrun's whole environment, which would hide a broken -x NAME: this
-# launch agent, like ssh to another host, starts pmixd with an empty environment.
-printf '#!/bin/sh\nshift\nexec env -i PATH="$PATH" sh -c "$*"\n' >"$tmp/clean-agent"
+# launch agent, like ssh to another host, starts pmixd with an empty environment (but for the
+# sanitizers' settings of the ASan stage, which belong to the test run, not to the job).
+cat >"$tmp/clean-agent" <<'AGENT'
+#!/bin/sh
+shift
+exec env -i PATH="$PATH" ${ASAN_OPTIONS+"ASAN_OPTIONS=$ASAN_OPTIONS"} \
+  ${LSAN_OPTIONS+"LSAN_OPTIONS=$LSAN_OPTIONS"} ${UBSAN_OPTIONS+"UBSAN_OPTIONS=$UBSAN_OPTIONS"} \
+  sh -c "$*"
+AGENT
 chmod +x "$tmp/clean-agent"
 XT2=not-exported XT3=exported FMX_CONTROL_HOST=127.0.0.1 \
   run --launch-agent "$tmp/clean-agent" --host fmx-clean-host:2 -n 2 -x XT1=hello -x XT3 \
