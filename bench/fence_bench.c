@@ -6,6 +6,7 @@
  * fence of 8 bytes, and of 1 MiB), for the bound ceil(log2 P)*alpha + (P-1)/P*S*beta.
  * Member 0 prints one CSV row per configuration (header with --header). */
 #include "../tests/mp/rendezvous.h"
+#include "fmx_backend.h"
 #include "fmx_engine.h"
 
 #include <getopt.h>
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
                 "[--header]\n");
         return 2;
     }
-    fmx_ofi_defaults_apply(); /* each member stands for a daemon: pmixd's settings */
+    fmx_backend_defaults_apply("ofi"); /* each member stands for a daemon: pmixd's settings */
     if ((rc = fmx_ofi_open(NULL, &tp, &err)) ||
         (rc = rdv_join(tp, o.dir, o.rank, o.size, 120000))) {
         fprintf(stderr, "fence_bench %u: set-up: %s\n", o.rank,

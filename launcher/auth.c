@@ -106,14 +106,14 @@ int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_
     js = fmx_unpack_str(&p);
     if (p.err || p.pos != p.len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC || !js || !*js ||
         strlen(js) >= jslen) {
-        fmx_errprintf(err, "%s sent a malformed AUTH message", c->peer);
+        fmx_errprintf(err, "%s sent a malformed AUTH message", fmx_conn_peer(c));
         send_error(c, "malformed AUTH message");
         free(js);
         return -EPROTO;
     }
     proof(key, klen, "fmx-launcher", nd, nl, want);
     if (!same(want, mac, FMX_AUTH_MAC)) {
-        fmx_errprintf(err, "%s does not know the secret: refused", c->peer);
+        fmx_errprintf(err, "%s does not know the secret: refused", fmx_conn_peer(c));
         send_error(c,
                    "refused: the launcher's secret does not match this daemon's "
                    "--secret-file");
@@ -143,7 +143,7 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
         return rc;
     nd = fmx_unpack_bytes(&p, &n);
     if (p.err || p.pos != p.len || n != FMX_AUTH_NONCE) {
-        fmx_errprintf(err, "%s sent a malformed CHALLENGE message", c->peer);
+        fmx_errprintf(err, "%s sent a malformed CHALLENGE message", fmx_conn_peer(c));
         return -EPROTO;
     }
     if ((rc = nonce(nl, err)))
@@ -161,7 +161,8 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
         return rc ? rc : -EIO;
     theirs = fmx_unpack_bytes(&p, &n);
     if (p.err || p.pos != p.len || n != FMX_AUTH_MAC || !same(theirs, want, FMX_AUTH_MAC)) {
-        fmx_errprintf(err, "%s did not prove that it knows the secret: not using it", c->peer);
+        fmx_errprintf(err, "%s did not prove that it knows the secret: not using it",
+                      fmx_conn_peer(c));
         return -EACCES;
     }
     return 0;

@@ -139,6 +139,16 @@ char *fmx_unpack_str(fmx_pack_t *p)
     return s;
 }
 
+struct fmx_conn {
+    int fd;
+    char peer[96]; /* who is at the other end, for error messages */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    size_t consumed; /* bytes of the message handed out last, dropped on the next call */
+    uint8_t *out;
+    size_t out_len, out_cap, out_pos;
+};
+
 fmx_conn_t *fmx_conn_new(int fd, const char *peer)
 {
     fmx_conn_t *c = calloc(1, sizeof(*c));
@@ -149,6 +159,47 @@ fmx_conn_t *fmx_conn_new(int fd, const char *peer)
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return c;
+}
+
+fmx_conn_t *fmx_conn_adopt(int fd, const char *peer, const void *input, size_t len)
+{
+    fmx_conn_t *c = fmx_conn_new(fd, peer);
+
+    if (!c || !len)
+        return c;
+    if (!(c->in = malloc(len))) {
+        fmx_conn_free(c);
+        return NULL;
+    }
+    memcpy(c->in, input, len);
+    c->in_len = c->in_cap = len;
+    return c;
+}
+
+int fmx_conn_fd(const fmx_conn_t *c)
+{
+    return c->fd;
+}
+
+const char *fmx_conn_peer(const fmx_conn_t *c)
+{
+    return c->peer;
+}
+
+void fmx_conn_set_peer(fmx_conn_t *c, const char *peer)
+{
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+}
+
+int fmx_conn_wants_write(const fmx_conn_t *c)
+{
+    return c->out_len > c->out_pos;
+}
+
+const void *fmx_conn_input(const fmx_conn_t *c, size_t *len)
+{
+    *len = c->in_len;
+    return c->in;
 }
 
 void fmx_conn_free(fmx_conn_t *c)
@@ -207,6 +258,10 @@ int fmx_conn_wait(fmx_conn_t *c, uint16_t want, fmx_pack_t *body, int timeout_ms
             return rc;
         if (rc == 1 && type == want)
             return 0;
+        if (rc == 1 && (type == FMX_CTL_KILL || type == FMX_CTL_SHUTDOWN)) {
+            fmx_errprintf(err, "%s ended the job during start-up", c->peer);
+            return -ECANCELED;
+        }
         if (rc == 1 && type == FMX_CTL_ERROR) {
             char *text = fmx_unpack_str(body);
             fmx_errprintf(err, "%s says: %s", c->peer, text ? text : "(no reason)");

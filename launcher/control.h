@@ -51,18 +51,21 @@ const void *fmx_unpack_bytes(fmx_pack_t *p, size_t *n);
 char *fmx_unpack_str(fmx_pack_t *p);
 
 /* One end of a control connection: a non-blocking socket with input and output buffers. */
-typedef struct fmx_conn {
-    int fd;
-    char peer[96]; /* who is at the other end, for error messages */
-    uint8_t *in;
-    size_t in_len, in_cap;
-    size_t consumed; /* bytes of the message handed out last, dropped on the next call */
-    uint8_t *out;
-    size_t out_len, out_cap, out_pos;
-} fmx_conn_t;
+typedef struct fmx_conn fmx_conn_t;
 
 fmx_conn_t *fmx_conn_new(int fd, const char *peer);
+/* A connection taken over from another process, with the input it had read (fmx_conn_input). */
+fmx_conn_t *fmx_conn_adopt(int fd, const char *peer, const void *input, size_t len);
 void fmx_conn_free(fmx_conn_t *c);
+int fmx_conn_fd(const fmx_conn_t *c);
+/* Who is at the other end, for error messages; set once it has said who it is. */
+const char *fmx_conn_peer(const fmx_conn_t *c);
+void fmx_conn_set_peer(fmx_conn_t *c, const char *peer);
+/* Output is queued: wait for the socket to be writable and fmx_conn_flush. */
+int fmx_conn_wants_write(const fmx_conn_t *c);
+/* The input read so far that the program has not finished with, from the message handed out
+ * last: what a process taking the connection over must be given (fmx_conn_adopt). */
+const void *fmx_conn_input(const fmx_conn_t *c, size_t *len);
 /* Queues a message and writes what the socket takes now. */
 int fmx_conn_send(fmx_conn_t *c, uint16_t type, const fmx_pack_t *body);
 /* Writes queued output; 0 when all is written, -EAGAIN when some remains, <0 on error. */
@@ -79,7 +82,8 @@ int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *
 
 /* Waits up to timeout_ms for the next message, which must be of type `want` (0); an ERROR
  * message from the peer, another type, the end of the stream or the time running out is an
- * error that err describes, naming the peer. */
+ * error that err describes, naming the peer. KILL or SHUTDOWN (the launcher ending the job
+ * while a daemon starts) is -ECANCELED. */
 int fmx_conn_wait(fmx_conn_t *c, uint16_t want, fmx_pack_t *body, int timeout_ms, fmx_error_t *err);
 
 /* TCP helpers. host may be a name or address; port 0 picks a free port. */

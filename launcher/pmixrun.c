@@ -314,6 +314,7 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
         on_addr(r, node, b);
         break;
     case FMX_CTL_ERROR:
+        r->d[node].said_error = 1;
         text = fmx_unpack_str(b);
         fprintf(stderr, "pmixrun: pmixd on node %s: %s\n", r->job.map.nodes[node].name,
                 text ? text : "");
@@ -412,7 +413,7 @@ static void accept_daemons(struct run *r)
         }
         pfd[n++] = (struct pollfd){.fd = r->listen_fd, .events = POLLIN};
         for (size_t i = 0; i < npending; i++) {
-            pfd[n++] = (struct pollfd){.fd = pending[i]->fd, .events = POLLIN};
+            pfd[n++] = (struct pollfd){.fd = fmx_conn_fd(pending[i]), .events = POLLIN};
             /* a resident daemon's HELLO may have come in with its proof of the secret */
             ready |= fmx_conn_has_message(pending[i]);
         }
@@ -445,7 +446,10 @@ static void accept_daemons(struct run *r)
                 node < r->job.map.nnodes && !r->d[node].conn;
 
             if (good) {
-                snprintf(c->peer, sizeof(c->peer), "pmixd on %s", host);
+                char peer[300];
+
+                snprintf(peer, sizeof(peer), "pmixd on %s", host);
+                fmx_conn_set_peer(c, peer);
                 r->d[node].conn = c;
                 r->d[node].joined = 1;
                 joined++;
@@ -580,9 +584,10 @@ static void run_loop(struct run *r)
                 }
         pfd[0] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
         for (uint32_t i = 0; i < nn; i++)
-            pfd[i + 1] = (struct pollfd){.fd = r->d[i].conn ? r->d[i].conn->fd : -1,
-                                         .events = POLLIN |
-                                             (r->d[i].conn && r->d[i].conn->out_len ? POLLOUT : 0)};
+            pfd[i + 1] = (struct pollfd){
+                .fd = r->d[i].conn ? fmx_conn_fd(r->d[i].conn) : -1,
+                .events =
+                    POLLIN | (r->d[i].conn && fmx_conn_wants_write(r->d[i].conn) ? POLLOUT : 0)};
         poll(pfd, nn + 1, 200);
         if (pfd[0].revents)
             on_signal(r);
@@ -638,7 +643,8 @@ static void reap_daemons(struct run *r)
             waitpid(r->d[i].pid, NULL, 0);
             r->d[i].pid = 0;
             code = 1;
-        } else if ((code = fmx_wait_status_describe(r->d[i].status, how, sizeof(how)))) {
+        } else if ((code = fmx_wait_status_describe(r->d[i].status, how, sizeof(how))) &&
+                   !r->d[i].said_error) { /* one that said why it failed was heard already */
             fprintf(stderr, "pmixrun: pmixd on node %s (host %s) %s\n", name, host, how);
         }
         if (code && !r->exit_code)

@@ -28,6 +28,7 @@ struct daemon_slot {
     char *control; /* host:port it was told to connect back to */
     int joined; /* said HELLO with the job's secret */
     int status; /* its waitpid status once it ended (0 until then, and for resident daemons) */
+    int said_error; /* it reported an ERROR, which pmixrun printed */
 };
 
 struct run {

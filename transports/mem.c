@@ -1,7 +1,7 @@
 /* In-process transport: every member's endpoint lives in one fabric object and messages are
  * queued per receiver. Deterministic for a given seed; injects drops, delays, reordering, dead
  * members and raw frames for tests. Not thread-safe, no wait fd: tests drive it by progress(). */
-#include "fmx_transport.h"
+#include "fmx_mem.h"
 
 #include <errno.h>
 #include <stdlib.h>

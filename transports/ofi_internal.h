@@ -4,7 +4,7 @@
 #define FMX_OFI_INTERNAL_H
 
 #include "fmx_common.h"
-#include "fmx_transport.h"
+#include "fmx_ofi.h"
 
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>

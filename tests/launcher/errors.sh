@@ -102,6 +102,14 @@ expect "rank killed, virtual nodes" 137 "killed by signal 9" -- \
 expect "no such libfabric provider, ranks waiting in a fence" 1 \
   "pmixd on node .*: no libfabric provider named nosuchprov" -- \
   env FI_PROVIDER=nosuchprov "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" log
+# libpmix cannot start (no such store component): the daemon says why and exits, no crash
+expect "the PMIx server cannot start" 1 "pmixd on node .*: PMIx_server_init: " -- \
+  env PMIX_MCA_gds=bogus "$pmixrun" -n 2 "$hello"
+if grep -q "signal" "$tmp/out"; then
+  echo "FAIL: a daemon whose PMIx server cannot start exits, not crashes; output:"
+  grep -E "pmixrun|pmixd" "$tmp/out" | sed 's/^/    /' | head -5
+  failures=$((failures + 1))
+fi
 expect "launch agent fails" 1 "pmixd for node nosuchhost.invalid .* ended before it connected" -- \
   "$pmixrun" --launch-agent false --host nosuchhost.invalid -n 1 "$hello"
 printf '#!/bin/sh\nexec sleep 30\n' >"$tmp/stuck-agent"

@@ -3,7 +3,7 @@
  * exited 0 (or, for --victim, died by SIGKILL). Exits 77 (skipped) only when libfabric has no
  * provider matching FI_PROVIDER here; a provider that is present but fails to open is a failure. */
 #include "fmx_tmpdir.h"
-#include "fmx_transport.h"
+#include "fmx_ofi.h"
 
 #include <errno.h>
 #include <signal.h>

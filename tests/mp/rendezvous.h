@@ -3,7 +3,7 @@
 #ifndef FMX_TEST_RENDEZVOUS_H
 #define FMX_TEST_RENDEZVOUS_H
 
-#include "fmx_transport.h"
+#include "fmx_ofi.h"
 
 #include <stddef.h>
 #include <stdint.h>

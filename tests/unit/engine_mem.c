@@ -6,6 +6,7 @@
 #include "../blob.h"
 #include "../tap.h"
 #include "fmx_engine.h"
+#include "fmx_mem.h"
 
 #include <stdlib.h>
 #include <string.h>

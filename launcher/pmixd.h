@@ -1,0 +1,88 @@
+/* Shared by the files of pmixd, one concern each: pmixd.c (options, start-up order, teardown,
+ * the control channel), pmixd_boot.c (HELLO/JOB and the hand-over to a fresh process),
+ * pmixd_report.c (what goes to pmixrun), pmixd_fabric.c (the endpoint, the addresses, the engine),
+ * pmixd_ranks.c (starting, watching and ending the ranks), rank_env.c (their environment),
+ * session.c (the job's directory), pmixd_service.c (the resident service). */
+#ifndef FMX_PMIXD_H
+#define FMX_PMIXD_H
+
+#include "bind.h"
+#include "control.h"
+#include "fmx_fabric.h"
+#include "fmx_loop.h"
+#include "glue.h"
+#include "jobspec.h"
+#include "ranks.h"
+#include "session.h"
+
+enum daemon_phase {
+    PHASE_STARTING, /* job received; PMIx server and ranks starting */
+    PHASE_OPENING, /* the fabric endpoint is opening on its thread */
+    PHASE_ADDRESSED, /* our address went to pmixrun: waiting for everyone's (ADDRS) */
+    PHASE_RUNNING, /* the engine is up */
+};
+
+struct daemon {
+    fmx_loop_t *loop;
+    fmx_conn_t *ctl;
+    fmx_jobspec_t job;
+    enum daemon_phase phase;
+    fmx_fabric_t *fabric;
+    fmx_transport_t *tp; /* the fabric's */
+    fmx_engine_t *eng;
+    fmx_glue_t *glue;
+    fmx_rank_proc_t *ranks;
+    struct rank_stream *streams; /* each rank's stdout and stderr, as the loop sees them */
+    uint32_t nranks;
+    fmx_binding_t bind;
+    fmx_session_t session;
+    int cma; /* cross-memory attach works between ranks here */
+    int resumed; /* a fresh pmixd going on with a job a resident one received */
+    int failed; /* a fatal error was reported: the daemon exits non-zero */
+    int stopping; /* SIGTERM or SIGINT came: ranks are being ended */
+    uint64_t addrs_timer;
+};
+
+/* pmixd_report.c: messages to pmixrun */
+void pmixd_send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text);
+/* Reports an error that ends the job to pmixrun (who prints it) and to our own stderr. */
+void pmixd_report_error(struct daemon *d, const char *text);
+/* The same for a failure of this daemon's: it exits non-zero. */
+void pmixd_fatal(struct daemon *d, const char *text);
+/* A failure after the ranks started: pmixrun hears of it, the ranks end, and so does pmixd. */
+void pmixd_give_up(struct daemon *d, const char *text);
+void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
+void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
+/* What the glue reports through its daemon (PMIx_Abort, PMIx_Log). */
+extern const fmx_glue_host_t pmixd_glue_host;
+
+/* pmixd_boot.c */
+/* HELLO (secret, node, host name) on the control connection, the JOB back; then this daemon
+ * takes the launcher's FI_* and FMX_* settings (before any other thread may read the
+ * environment). A job whose FI_* settings differ from the ones a resident daemon started
+ * libfabric with goes on in a fresh process: then this returns only on failure. */
+int pmixd_bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err);
+/* --resume CONN:MEMFD: the control connection handed over, with what was read from it. */
+fmx_conn_t *pmixd_resumed_conn(const char *spec);
+
+/* pmixd_fabric.c */
+int pmixd_fabric_start(struct daemon *d, fmx_error_t *err);
+/* Whether pmixd_fabric_start ran (a warm daemon starts it first, a cold one after libpmix). */
+int pmixd_fabric_started(const struct daemon *d);
+/* ADDRS from pmixrun: every daemon's address; the engine starts and joins the loop (its
+ * descriptor, its deadline, its progress after every poll). */
+void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body);
+
+/* pmixd_ranks.c */
+int pmixd_ranks_start(struct daemon *d, fmx_error_t *err);
+void pmixd_ranks_kill(struct daemon *d, int sig);
+/* SIGCHLD: reaps, and reports each rank whose output is drained. */
+void pmixd_ranks_reap(struct daemon *d);
+/* Reaps what is left at teardown, without waiting. */
+void pmixd_ranks_free(struct daemon *d);
+
+/* pmixd_service.c: accepts launchers until SIGTERM; returns only in a job's child process,
+ * with its control connection, node index and FMX_JOB_SECRET set up. */
+fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *node);
+
+#endif

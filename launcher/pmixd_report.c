@@ -1,0 +1,81 @@
+/* What a pmixd tells pmixrun on the control channel: fatal errors, ranks' output and exits, and
+ * what the glue reports (PMIx_Abort, PMIx_Log). */
+#include "pmixd.h"
+
+#include <stdio.h>
+
+void pmixd_send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
+{
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_str(&p, text);
+    fmx_conn_send(d->ctl, type, &p);
+    fmx_pack_free(&p);
+}
+
+void pmixd_fatal(struct daemon *d, const char *text)
+{
+    d->failed = 1;
+    pmixd_report_error(d, text);
+}
+
+void pmixd_report_error(struct daemon *d, const char *text)
+{
+    fprintf(stderr, "pmixd: %s\n", text);
+    if (d->ctl) {
+        pmixd_send_text(d, FMX_CTL_ERROR, UINT32_MAX, text);
+        fmx_conn_flush_blocking(d->ctl, 2000);
+    }
+}
+
+void pmixd_give_up(struct daemon *d, const char *text)
+{
+    pmixd_fatal(d, text);
+    pmixd_ranks_kill(d, SIGKILL);
+    fmx_loop_stop(d->loop);
+}
+
+void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n)
+{
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_u32(&p, stream);
+    fmx_pack_bytes(&p, buf, n);
+    fmx_conn_send(d->ctl, FMX_CTL_IO, &p);
+    fmx_pack_free(&p);
+}
+
+void pmixd_report_exit(struct daemon *d, uint32_t rank, int status)
+{
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_u32(&p, (uint32_t)status);
+    fmx_conn_send(d->ctl, FMX_CTL_EXIT, &p);
+    fmx_pack_free(&p);
+}
+
+static void on_abort(void *arg, uint32_t rank, int status, const char *msg)
+{
+    struct daemon *d = arg;
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_u32(&p, (uint32_t)status);
+    fmx_pack_str(&p, msg);
+    fmx_conn_send(d->ctl, FMX_CTL_ABORT, &p);
+    fmx_pack_free(&p);
+}
+
+static void on_log(void *arg, uint32_t rank, const char *msg)
+{
+    pmixd_send_text(arg, FMX_CTL_LOG, rank, msg);
+}
+
+const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort, .log = on_log};

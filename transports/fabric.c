@@ -1,0 +1,137 @@
+/* A daemon's fabric (fmx_fabric.h): the transport chosen for its job and opened on a thread. */
+#include "fmx_fabric.h"
+
+#include "fmx_backend.h"
+#include "fmx_mem.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fmx_fabric {
+    fmx_transport_t *tp;
+    fmx_mem_fabric_t *solo; /* the transport of a job with one daemon */
+    const char *backend;
+    pthread_t opener;
+    int opening; /* the thread runs or is not joined yet */
+    int done[2]; /* the thread writes a byte when it is done */
+    int rc;
+    fmx_error_t err;
+};
+
+static int warm;
+
+static const char *backend_name(void)
+{
+    const char *name = getenv("FMX_TRANSPORT");
+
+    return name && *name ? name : "ofi";
+}
+
+static void *open_thread(void *arg)
+{
+    fmx_fabric_t *f = arg;
+
+    f->rc = fmx_backend_open(f->backend, NULL, &f->tp, &f->err);
+    (void)!write(f->done[1], "", 1);
+    return NULL;
+}
+
+int fmx_fabric_open(uint32_t members, fmx_fabric_t **out, fmx_error_t *err)
+{
+    fmx_fabric_t *f = calloc(1, sizeof(*f));
+    int rc;
+
+    if (!f || pipe2(f->done, O_CLOEXEC | O_NONBLOCK)) {
+        free(f);
+        fmx_errprintf(err, "cannot start opening the fabric: %s", strerror(errno));
+        return -ENOMEM;
+    }
+    f->backend = backend_name();
+    if (members == 1) {
+        if ((rc = fmx_mem_fabric_create(1, 0, &f->solo))) {
+            fmx_errprintf(err, "cannot make the one-daemon transport: %s", fmx_strerror(rc));
+            fmx_fabric_close(f);
+            return rc;
+        }
+        f->tp = fmx_mem_endpoint(f->solo, 0);
+        (void)!write(f->done[1], "", 1);
+        *out = f;
+        return 0;
+    }
+    if (!warm)
+        fmx_backend_defaults_apply(f->backend); /* until the thread is joined, no setenv */
+    if ((rc = pthread_create(&f->opener, NULL, open_thread, f))) {
+        fmx_errprintf(err, "cannot start a thread: %s", strerror(rc));
+        fmx_backend_defaults_clear();
+        fmx_fabric_close(f);
+        return -rc;
+    }
+    f->opening = 1;
+    *out = f;
+    return 0;
+}
+
+int fmx_fabric_fd(const fmx_fabric_t *f)
+{
+    return f->done[0];
+}
+
+static void join(fmx_fabric_t *f)
+{
+    if (!f->opening)
+        return;
+    pthread_join(f->opener, NULL);
+    f->opening = 0;
+    fmx_backend_defaults_clear();
+}
+
+int fmx_fabric_ready(fmx_fabric_t *f, fmx_transport_t **tp, fmx_error_t *err)
+{
+    char c;
+
+    (void)!read(f->done[0], &c, 1);
+    join(f);
+    if (f->rc) {
+        *err = f->err;
+        return f->rc;
+    }
+    *tp = f->tp;
+    return 0;
+}
+
+void fmx_fabric_close(fmx_fabric_t *f)
+{
+    if (!f)
+        return;
+    join(f);
+    fmx_transport_close(f->tp);
+    fmx_mem_fabric_destroy(f->solo);
+    close(f->done[0]);
+    close(f->done[1]);
+    free(f);
+}
+
+int fmx_fabric_warm_up(fmx_error_t *err)
+{
+    const char *name = backend_name();
+    int rc;
+
+    fmx_backend_defaults_apply(name);
+    rc = fmx_backend_load(name, 1, err);
+    fmx_backend_defaults_clear();
+    warm = rc == 0;
+    return rc;
+}
+
+int fmx_fabric_warm(void)
+{
+    return warm;
+}
+
+int fmx_fabric_env_entry(const char *entry)
+{
+    return fmx_backend_defaults_entry(entry);
+}

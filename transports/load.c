@@ -1,0 +1,128 @@
+/* Backend modules loaded by name (fmx_backend.h), and the settings the daemons give a backend's
+ * library where the user set none. */
+#include "fmx_backend.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef int (*open_f)(const char *spec, fmx_transport_t **out, fmx_error_t *err);
+
+#define MAX_MODULES 4
+
+static struct module {
+    char name[16];
+    open_f open;
+    void (*warm)(void);
+} modules[MAX_MODULES];
+static int nmodules;
+
+/* libfabric (backend "ofi"), read when it starts up. rxm over tcp fills the receive bounce
+ * buffers of its default queue depth (1024) at fi_enable: 4 × 17 MB of page faults, 30 ms per
+ * daemon, for a few messages per peer (and 17 GB for 256 members on one host, whose memory
+ * pressure then resets connections); and it looks at connection requests only every 10 ms by
+ * default, which a job's first fence, whose every step meets a new peer, pays once per step
+ * (4 daemons: first fence 35-68 ms, 24-42 ms at 200 us; barriers 0.9 ms -> 0.6 ms). */
+static const struct {
+    const char *backend, *var, *value;
+} own[] = {{"ofi", "FI_OFI_RXM_MSG_RX_SIZE", "512"},
+           {"ofi", "FI_OFI_RXM_CM_PROGRESS_INTERVAL", "200"}};
+#define N_OWN (sizeof(own) / sizeof(*own))
+static int own_set[N_OWN];
+
+void fmx_backend_defaults_apply(const char *name)
+{
+    for (size_t i = 0; i < N_OWN; i++)
+        if (!strcmp(own[i].backend, name) && !getenv(own[i].var))
+            own_set[i] = !setenv(own[i].var, own[i].value, 0);
+}
+
+void fmx_backend_defaults_clear(void)
+{
+    for (size_t i = 0; i < N_OWN; i++)
+        if (own_set[i] && !unsetenv(own[i].var))
+            own_set[i] = 0;
+}
+
+int fmx_backend_defaults_entry(const char *entry)
+{
+    for (size_t i = 0; i < N_OWN; i++) {
+        size_t n = strlen(own[i].var);
+
+        if (own_set[i] && !strncmp(entry, own[i].var, n) && entry[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+static struct module *load(const char *name, fmx_error_t *err)
+{
+    char self[PATH_MAX], file[64], path[PATH_MAX + 96], tried[2 * PATH_MAX + 256] = "";
+    const char *where[] = {"/", "/../lib/fmx/"};
+    struct module *m;
+
+    for (int i = 0; i < nmodules; i++)
+        if (!strcmp(modules[i].name, name))
+            return &modules[i];
+    if (strlen(name) >= sizeof(m->name) || strchr(name, '/') || nmodules == MAX_MODULES) {
+        fmx_errprintf(err, "no transport backend named '%s'", name);
+        return NULL;
+    }
+    if (fmx_self_dir(self, sizeof(self))) {
+        fmx_errprintf(err, "cannot find my own executable to load the %s transport", name);
+        return NULL;
+    }
+    snprintf(file, sizeof(file), "fmx-%s.so", name);
+    for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++) {
+        char sym[48];
+        void *h;
+
+        snprintf(path, sizeof(path), "%s%s%s", self, where[i], file);
+        if (access(path, R_OK))
+            continue;
+        /* never closed: libfabric keeps threads and handlers for the life of the process */
+        if (!(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+            fmx_errprintf(err, "cannot load the %s transport %s: %s", name, path, dlerror());
+            return NULL;
+        }
+        m = &modules[nmodules];
+        snprintf(sym, sizeof(sym), "fmx_%s_open", name);
+        m->open = (open_f)dlsym(h, sym);
+        snprintf(sym, sizeof(sym), "fmx_%s_warm", name);
+        m->warm = (void (*)(void))dlsym(h, sym);
+        if (!m->open || !m->warm) {
+            fmx_errprintf(err, "%s lacks fmx_%s_open or fmx_%s_warm", path, name, name);
+            return NULL;
+        }
+        snprintf(m->name, sizeof(m->name), "%s", name);
+        nmodules++;
+        return m;
+    }
+    for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++)
+        snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s%s%s", i ? ", " : "",
+                 self, where[i], file);
+    fmx_errprintf(err, "the %s transport %s is not installed (looked for %s)", name, file, tried);
+    return NULL;
+}
+
+int fmx_backend_load(const char *name, int warm, fmx_error_t *err)
+{
+    struct module *m = load(name, err);
+
+    if (!m)
+        return -ENOENT;
+    if (warm)
+        m->warm();
+    return 0;
+}
+
+int fmx_backend_open(const char *name, const char *spec, fmx_transport_t **out, fmx_error_t *err)
+{
+    struct module *m = load(name, err);
+
+    return m ? m->open(spec, out, err) : -ENOENT;
+}
