@@ -71,24 +71,24 @@ static int cmp_proc(const void *a, const void *b)
 
 /* ---- upcalls (libpmix's thread) ---- */
 
+/* libpmix hands the host its blob of the local contributions (`data`, from malloc): the
+ * request keeps it and frees it, whatever this returns. */
 static pmix_status_t up_fence(const pmix_proc_t procs[], size_t nprocs, const pmix_info_t info[],
                               size_t ninfo, char *data, size_t ndata, pmix_modex_cbfunc_t cbfunc,
                               void *cbdata)
 {
     struct req *r = new_req(REQ_FENCE, NULL, cbdata);
 
-    if (!r || !(r->procs = malloc((nprocs ? nprocs : 1) * sizeof(*procs))) ||
-        !(r->data = malloc(ndata ? ndata : 1))) {
-        if (r)
-            fmx_glue_free_req(r);
+    if (!r || !(r->procs = malloc((nprocs ? nprocs : 1) * sizeof(*procs)))) {
+        free(r);
+        free(data);
         return PMIX_ERR_NOMEM;
     }
     memcpy(r->procs, procs, nprocs * sizeof(*procs));
     qsort(r->procs, nprocs, sizeof(*procs), cmp_proc);
     r->nprocs = nprocs;
-    if (ndata)
-        memcpy(r->data, data, ndata);
-    r->ndata = ndata;
+    r->data = data;
+    r->ndata = data ? ndata : 0;
     r->collect = 0;
     for (size_t i = 0; i < ninfo; i++)
         if (PMIX_CHECK_KEY(&info[i], PMIX_COLLECT_DATA))

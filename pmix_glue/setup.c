@@ -75,7 +75,12 @@ static void free_glue(fmx_glue_t *g)
     free((char *)g->job.tmpdir);
     if (g->efd >= 0)
         close(g->efd);
-    free(g->topology_copy); /* after PMIx_server_finalize, or when it never started */
+    if (g->topology_copy) { /* after PMIx_server_finalize, or when it never started */
+        pmix_topology_t *t = g->topology_copy;
+
+        free(t->source); /* the copy's own; the hwloc topology is the caller's */
+        free(t);
+    }
     pthread_mutex_destroy(&g->lock);
     free(g);
 }
