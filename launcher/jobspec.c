@@ -11,13 +11,18 @@ void fmx_jobspec_pack(const fmx_jobspec_t *js, fmx_pack_t *p)
 {
     fmx_pack_str(p, js->nspace);
     fmx_pack_u32(p, js->self);
-    fmx_pack_u32(p, js->map.size);
     fmx_pack_u32(p, js->map.nnodes);
     for (uint32_t i = 0; i < js->map.nnodes; i++) {
         fmx_pack_str(p, js->map.nodes[i].host);
         fmx_pack_str(p, js->map.nodes[i].name);
-        fmx_pack_u32(p, js->map.nodes[i].first_rank);
-        fmx_pack_u32(p, js->map.nodes[i].nranks);
+        fmx_pack_u32(p, js->map.nodes[i].slots);
+    }
+    fmx_pack_u32(p, js->map.nnspaces);
+    for (uint32_t i = 0; i < js->map.nnspaces; i++) {
+        const fmx_nspace_map_t *ns = &js->map.nspaces[i];
+
+        fmx_pack_str(p, ns->name);
+        fmx_pack_bytes(p, ns->node_of, (size_t)ns->size * sizeof(*ns->node_of));
     }
     fmx_pack_u32(p, js->argc);
     for (uint32_t i = 0; i < js->argc; i++)
@@ -42,31 +47,53 @@ static char **unpack_strings(fmx_pack_t *p, uint32_t n)
     return v;
 }
 
+/* The nodes and the namespaces' placements; 0, or -1 when malformed. */
+static int unpack_map(fmx_jobmap_t *map, fmx_pack_t *p)
+{
+    fmx_error_t err;
+    uint32_t n = fmx_unpack_u32(p), nns;
+
+    if (p->err || n == 0 || n > MAX_NODES)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        char *host = fmx_unpack_str(p), *name = fmx_unpack_str(p);
+        uint32_t slots = fmx_unpack_u32(p);
+        int bad = p->err || fmx_jobmap_add_node(map, host, name, slots) || map->nnodes != i + 1;
+
+        free(host);
+        free(name);
+        if (bad) /* a name given twice merges into one node: malformed too */
+            return -1;
+    }
+    nns = fmx_unpack_u32(p);
+    if (p->err || nns == 0 || nns > MAX_NODES)
+        return -1;
+    for (uint32_t i = 0; i < nns; i++) {
+        char *name = fmx_unpack_str(p);
+        size_t len = 0;
+        const void *node_of = fmx_unpack_bytes(p, &len);
+        uint32_t *copy = len ? malloc(len) : NULL;
+        int bad = p->err || !name || len % sizeof(uint32_t) || (len && !copy);
+
+        if (!bad) {
+            memcpy(copy, node_of, len); /* the message need not be aligned */
+            bad = fmx_jobmap_add_nspace(map, name, (uint32_t)(len / sizeof(uint32_t)), copy, &err);
+        }
+        free(copy);
+        free(name);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
 int fmx_jobspec_unpack(fmx_jobspec_t *js, fmx_pack_t *p, const char *from, fmx_error_t *err)
 {
-    uint64_t ranks = 0;
-
     memset(js, 0, sizeof(*js));
     js->nspace = fmx_unpack_str(p);
     js->self = fmx_unpack_u32(p);
-    js->map.size = fmx_unpack_u32(p);
-    js->map.nnodes = fmx_unpack_u32(p);
-    if (p->err || js->map.nnodes == 0 || js->map.nnodes > MAX_NODES || js->self >= js->map.nnodes)
-        goto bad;
-    js->map.nodes = calloc(js->map.nnodes, sizeof(*js->map.nodes));
-    if (!js->map.nodes)
-        goto bad;
-    for (uint32_t i = 0; i < js->map.nnodes && !p->err; i++) {
-        fmx_node_t *n = &js->map.nodes[i];
-        n->host = fmx_unpack_str(p);
-        n->name = fmx_unpack_str(p);
-        n->first_rank = fmx_unpack_u32(p);
-        n->nranks = fmx_unpack_u32(p);
-        if (n->first_rank != ranks)
-            goto bad;
-        ranks += n->nranks;
-    }
-    if (ranks != js->map.size)
+    if (p->err || unpack_map(&js->map, p) || js->self >= js->map.nnodes ||
+        !fmx_jobmap_nspace(&js->map, js->nspace))
         goto bad;
     js->argc = fmx_unpack_u32(p);
     if (p->err || js->argc == 0 || js->argc > MAX_ARGS || !(js->argv = unpack_strings(p, js->argc)))

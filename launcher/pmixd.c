@@ -80,31 +80,14 @@ static void on_signal(fmx_loop_t *l, const struct signalfd_siginfo *si, void *ar
 
 static int start_pmix(struct daemon *d, fmx_error_t *err)
 {
-    uint32_t n = d->job.map.nnodes;
-    const char **names = calloc(n, sizeof(*names));
-    uint32_t *first = calloc(n, sizeof(*first)), *count = calloc(n, sizeof(*count));
-    int rc = -ENOMEM;
-
-    for (uint32_t i = 0; names && first && count && i < n; i++) {
-        names[i] = d->job.map.nodes[i].name;
-        first[i] = d->job.map.nodes[i].first_rank;
-        count[i] = d->job.map.nodes[i].nranks;
-    }
-    fmx_glue_job_t gj = {.nspace = d->job.nspace,
-                         .size = d->job.map.size,
-                         .nnodes = n,
+    fmx_glue_job_t gj = {.map = &d->job.map,
+                         .nspace = d->job.nspace,
                          .self = d->job.self,
-                         .node_names = names,
-                         .first_rank = first,
-                         .nranks = count,
                          .tmpdir = d->session.dir,
                          .local_cpusets = d->bind.bitmaps,
                          .topology = fmx_topology(err)};
-    if (names && first && count)
-        rc = fmx_glue_start(&gj, NULL, &pmixd_glue_host, d, &d->glue, err);
-    free(names);
-    free(first);
-    free(count);
+    int rc = fmx_glue_start(&gj, NULL, &pmixd_glue_host, d, &d->glue, err);
+
     if (rc)
         return rc;
     fmx_debug("pmixd", "node %u: PMIx server up", d->job.self);
@@ -126,7 +109,8 @@ static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
         return rc;
     if ((rc = fmx_session_create(&d->session, d->job.nspace, d->job.self, err)))
         return rc;
-    if ((rc = fmx_binding_compute(&d->bind, d->job.map.nodes[d->job.self].nranks,
+    if ((rc = fmx_binding_compute(&d->bind,
+                                  fmx_nspace_local_count(fmx_jobspec_nspace(&d->job), d->job.self),
                                   (d->job.flags & FMX_JOB_BIND_CORE) != 0, err)))
         return rc;
     if ((rc = start_pmix(d, err)))

@@ -77,22 +77,23 @@ static int spawn_one(struct daemon *d, const fmx_rank_env_t *re, uint32_t i, fmx
 
 int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
 {
-    const fmx_node_t *me = &d->job.map.nodes[d->job.self];
+    const fmx_nspace_map_t *ns = fmx_jobspec_nspace(&d->job);
+    const uint32_t *mine = fmx_nspace_local_ranks(ns, d->job.self);
     fmx_rank_env_t re = {.job = &d->job,
                          .session = &d->session,
                          .cma = d->cma,
-                         .local_ranks = me->nranks,
+                         .local_ranks = fmx_nspace_local_count(ns, d->job.self),
                          .sources = {{pmix_env, d->glue}},
                          .nsources = 1};
 
-    d->nranks = me->nranks;
+    d->nranks = re.local_ranks;
     d->ranks = calloc(d->nranks ? d->nranks : 1, sizeof(*d->ranks));
     d->streams = calloc(2 * (size_t)(d->nranks ? d->nranks : 1), sizeof(*d->streams));
     if (!d->ranks || !d->streams)
         return -ENOMEM;
     for (uint32_t i = 0; i < d->nranks; i++) { /* none has pipes until it is forked */
         d->ranks[i].out = d->ranks[i].err = d->ranks[i].report = -1;
-        d->ranks[i].rank = me->first_rank + i;
+        d->ranks[i].rank = mine[i];
     }
     for (uint32_t i = 0; i < d->nranks; i++) {
         int rc = spawn_one(d, &re, i, err);

@@ -213,8 +213,7 @@ static void start_daemons(struct run *r)
 
 static const char *node_name(struct run *r, uint32_t rank)
 {
-    return rank < r->job.map.size ? r->job.map.nodes[fmx_jobmap_node_of(&r->job.map, rank)].name
-                                  : "?";
+    return rank < r->size ? r->job.map.nodes[fmx_nspace_node_of(r->ns, rank)].name : "?";
 }
 
 static void end_job(struct run *r, int code)
@@ -288,7 +287,7 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
     case FMX_CTL_IO:
         v = fmx_unpack_u32(b);
         bytes = fmx_unpack_bytes(b, &n);
-        if (!b->err && rank < r->job.map.size)
+        if (!b->err && rank < r->size)
             emit(r, rank, v, bytes, n);
         break;
     case FMX_CTL_EXIT:
@@ -549,7 +548,7 @@ static void run_loop(struct run *r)
     uint64_t kill_sent = 0;
 
     while (pfd && live_daemons(r)) {
-        if (!r->ending && r->exited == r->job.map.size) {
+        if (!r->ending && r->exited == r->size) {
             for (uint32_t i = 0; i < nn; i++)
                 if (r->d[i].conn && !r->d[i].done) {
                     fmx_conn_send(r->d[i].conn, FMX_CTL_SHUTDOWN, NULL);
@@ -576,7 +575,7 @@ static void run_loop(struct run *r)
             fprintf(stderr, "pmixrun: daemons did not end 10 s after the job was ended\n");
             break;
         }
-        if (r->ending && r->exited == r->job.map.size)
+        if (r->ending && r->exited == r->size)
             for (uint32_t i = 0; i < nn; i++)
                 if (r->d[i].conn && !r->d[i].done) {
                     fmx_conn_send(r->d[i].conn, FMX_CTL_SHUTDOWN, NULL);
@@ -663,7 +662,7 @@ int main(int argc, char **argv)
     pmixrun_check_program(r.o.argv[0]);
     pmixrun_fill_job(&r);
     r.d = calloc(r.job.map.nnodes, sizeof(*r.d));
-    r.partial = calloc(2 * (size_t)r.job.map.size, sizeof(*r.partial));
+    r.partial = calloc(2 * (size_t)r.size, sizeof(*r.partial));
     if (!r.d || !r.partial)
         pmixrun_die("out of memory");
     if (!r.o.connect_port)
@@ -696,7 +695,7 @@ int main(int argc, char **argv)
         free(r.d[i].addr);
         free(r.d[i].control);
     }
-    for (size_t i = 0; i < 2 * (size_t)r.job.map.size; i++)
+    for (size_t i = 0; i < 2 * (size_t)r.size; i++)
         free(r.partial[i]);
     free(r.partial);
     free(r.d);

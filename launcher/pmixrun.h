@@ -34,6 +34,8 @@ struct daemon_slot {
 struct run {
     struct opts o;
     fmx_jobspec_t job;
+    const fmx_nspace_map_t *ns; /* the job's namespace in job.map */
+    uint32_t size; /* its ranks */
     struct daemon_slot *d;
     char secret[33];
     int listen_fd, sigfd;

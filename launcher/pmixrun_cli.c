@@ -2,6 +2,8 @@
  * of the program, and the job description every pmixd receives. */
 #include "pmixrun.h"
 
+#include "alloc.h"
+
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -167,15 +169,17 @@ void pmixrun_parse(int argc, char **argv, struct opts *o)
 
 void pmixrun_build_map(struct run *r)
 {
+    static unsigned counter;
     fmx_error_t err = {{0}};
     fmx_jobmap_t *map = &r->job.map;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    char ns[64];
     int rc = 0;
 
     if (r->o.hostfile)
-        rc = fmx_hostfile_read(map, r->o.hostfile, &err);
+        rc = fmx_alloc_hostfile(map, r->o.hostfile, &err);
     if (!rc && r->o.hosts)
-        rc = fmx_hostlist_parse(map, r->o.hosts, &err);
+        rc = fmx_alloc_hostlist(map, r->o.hosts, &err);
     if (rc)
         pmixrun_die("%s", err.text);
     if (map->nnodes == 0) {
@@ -187,12 +191,17 @@ void pmixrun_build_map(struct run *r)
                         r->o.npernode);
         if (k > 1) /* virtual nodes share the host's cores */
             slots = slots / k ? slots / k : 1;
-        fmx_jobmap_add_local(map, k, slots, &err);
+        fmx_alloc_local(map, k, slots, &err);
     } else if (r->o.vnodes) {
         pmixrun_die("--vnodes splits this host and cannot be combined with --hostfile or --host");
     }
-    if (fmx_jobmap_assign(map, r->o.np, r->o.npernode, r->o.oversubscribe, &err))
+    snprintf(ns, sizeof(ns), "fmx.%d.%u", (int)getpid(), counter++);
+    if (!(r->job.nspace = strdup(ns)))
+        pmixrun_die("out of memory");
+    if (fmx_place_blocks(map, ns, r->o.np, r->o.npernode, r->o.oversubscribe, &err))
         pmixrun_die("%s", err.text);
+    r->ns = fmx_jobspec_nspace(&r->job);
+    r->size = r->ns->size;
 }
 
 void pmixrun_check_program(const char *prog)
@@ -227,9 +236,11 @@ static int oversubscribed(const struct run *r)
     uint64_t here = 0;
 
     for (uint32_t i = 0; i < m->nnodes; i++) {
+        uint32_t n = fmx_nspace_local_count(r->ns, i);
+
         if (!strcmp(m->nodes[i].host, "localhost"))
-            here += m->nodes[i].nranks;
-        else if (m->nodes[i].nranks > m->nodes[i].slots)
+            here += n;
+        else if (n > m->nodes[i].slots)
             return 1;
     }
     return ncpu > 0 && here > (uint64_t)ncpu;
@@ -237,12 +248,9 @@ static int oversubscribed(const struct run *r)
 
 void pmixrun_fill_job(struct run *r)
 {
-    static unsigned counter;
-    char wd[PATH_MAX], ns[64];
+    char wd[PATH_MAX];
     uint8_t rnd[16];
 
-    snprintf(ns, sizeof(ns), "fmx.%d.%u", (int)getpid(), counter++);
-    r->job.nspace = strdup(ns);
     r->job.argc = (uint32_t)r->o.argc;
     r->job.argv = r->o.argv;
     r->job.nenv = (uint32_t)r->o.exports.n;

@@ -8,18 +8,16 @@
 
 #include "fmx_common.h"
 #include "fmx_engine.h"
+#include "fmx_jobmap.h"
 
 #include <stdint.h>
 
-/* What the glue needs to know of the job: one namespace, ranks in consecutive blocks per node
- * (node i runs first_rank[i] .. first_rank[i] + nranks[i] - 1), this daemon is node `self`,
- * and engine member i is node i. */
+/* What the glue needs to know of the job: the job map (which must outlive the glue), the
+ * namespace of this job in it, and this daemon's node `self`; engine member i is node i. */
 typedef struct fmx_glue_job {
+    const fmx_jobmap_t *map;
     const char *nspace;
-    uint32_t size;
-    uint32_t nnodes, self;
-    const char *const *node_names;
-    const uint32_t *first_rank, *nranks;
+    uint32_t self;
     const char *tmpdir; /* this daemon's private directory */
     /* hwloc bitmaps of this node's ranks (in rank order), or NULL: their cpusets and locality
      * are registered so that clients can tell which peers share cores, caches, sockets */

@@ -43,9 +43,8 @@ struct req {
 };
 
 struct fmx_glue {
-    fmx_glue_job_t job;
-    char **names;
-    uint32_t *first, *count;
+    fmx_glue_job_t job; /* with its own copies of nspace and tmpdir */
+    const fmx_nspace_map_t *ns; /* the job's namespace in job.map */
     fmx_engine_t *eng;
     fmx_glue_host_t host;
     void *host_arg;

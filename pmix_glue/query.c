@@ -59,10 +59,10 @@ static int answer(fmx_glue_t *g, const char *key, pmix_info_t *out)
     } else if (!strcmp(key, PMIX_QUERY_PSET_NAMES)) {
         PMIX_INFO_LOAD(out, key, "", PMIX_STRING);
     } else if (!strcmp(key, PMIX_JOB_SIZE)) {
-        u = g->job.size;
+        u = g->ns->size;
         PMIX_INFO_LOAD(out, key, &u, PMIX_UINT32);
     } else if (!strcmp(key, PMIX_NUM_NODES)) {
-        u = g->job.nnodes;
+        u = g->job.map->nnodes;
         PMIX_INFO_LOAD(out, key, &u, PMIX_UINT32);
     } else {
         return 0;

@@ -40,14 +40,14 @@ static pmix_info_t *next_info(struct infos *in)
     } while (0)
 
 /* "a,b,c" of the node names that run ranks, and "0,1;2,3" of their ranks. */
-static int maps(const fmx_glue_job_t *job, char **nodes, char **procs)
+static int maps(const fmx_jobmap_t *map, const fmx_nspace_map_t *ns, char **nodes, char **procs)
 {
     size_t nlen = 1, plen = 1;
     char *n, *p;
 
-    for (uint32_t i = 0; i < job->nnodes; i++) {
-        nlen += strlen(job->node_names[i]) + 1;
-        plen += (size_t)job->nranks[i] * 11 + 1;
+    for (uint32_t i = 0; i < map->nnodes; i++) {
+        nlen += strlen(map->nodes[i].name) + 1;
+        plen += (size_t)fmx_nspace_local_count(ns, i) * 11 + 1;
     }
     n = calloc(1, nlen);
     p = calloc(1, plen);
@@ -56,17 +56,20 @@ static int maps(const fmx_glue_job_t *job, char **nodes, char **procs)
         free(p);
         return -ENOMEM;
     }
-    for (uint32_t i = 0, first = 1; i < job->nnodes; i++) {
-        if (!job->nranks[i])
+    for (uint32_t i = 0, first = 1; i < map->nnodes; i++) {
+        uint32_t count = fmx_nspace_local_count(ns, i);
+        const uint32_t *ranks = fmx_nspace_local_ranks(ns, i);
+
+        if (!count)
             continue;
         if (!first) {
             strcat(n, ",");
             strcat(p, ";");
         }
         first = 0;
-        strcat(n, job->node_names[i]);
-        for (uint32_t r = 0; r < job->nranks[i]; r++)
-            sprintf(p + strlen(p), r ? ",%u" : "%u", job->first_rank[i] + r);
+        strcat(n, map->nodes[i].name);
+        for (uint32_t r = 0; r < count; r++)
+            sprintf(p + strlen(p), r ? ",%u" : "%u", ranks[r]);
     }
     *nodes = n;
     *procs = p;
@@ -91,12 +94,14 @@ static int add_locality(pmix_info_t *d, void *bitmap)
     return 0;
 }
 
-static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t node, uint32_t rank)
+/* rank is the local-th of its node's */
+static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t node, uint32_t rank,
+                         uint32_t local_index)
 {
     pmix_info_t *pi = next_info(in), *d;
     pmix_data_array_t *darray;
     pmix_rank_t r = rank;
-    uint16_t local = (uint16_t)(rank - job->first_rank[node]);
+    uint16_t local = (uint16_t)local_index;
     uint32_t zero = 0;
     int here = node == job->self && job->local_cpusets;
 
@@ -110,7 +115,7 @@ static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t n
     PMIX_INFO_LOAD(&d[1], PMIX_LOCAL_RANK, &local, PMIX_UINT16);
     PMIX_INFO_LOAD(&d[2], PMIX_NODE_RANK, &local, PMIX_UINT16);
     PMIX_INFO_LOAD(&d[3], PMIX_NODEID, &node, PMIX_UINT32);
-    PMIX_INFO_LOAD(&d[4], PMIX_HOSTNAME, job->node_names[node], PMIX_STRING);
+    PMIX_INFO_LOAD(&d[4], PMIX_HOSTNAME, job->map->nodes[node].name, PMIX_STRING);
     PMIX_INFO_LOAD(&d[5], PMIX_APPNUM, &zero, PMIX_UINT32);
     if (here && add_locality(&d[6], job->local_cpusets[local])) {
         PMIX_DATA_ARRAY_FREE(darray);
@@ -125,18 +130,22 @@ static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t n
 int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout)
 {
     struct infos in = {0};
+    const fmx_jobmap_t *map = job->map;
+    const fmx_nspace_map_t *ns = fmx_jobmap_nspace(map, job->nspace);
     uint32_t self = job->self, zero = 0, nnodes = 0;
+    uint32_t nlocal = fmx_nspace_local_count(ns, self);
+    const uint32_t *local = fmx_nspace_local_ranks(ns, self);
     char *nodes = NULL, *procs = NULL, *node_regex = NULL, *proc_regex = NULL, *peers;
-    pmix_rank_t leader = job->first_rank[self];
+    pmix_rank_t leader = nlocal ? local[0] : 0;
     uint32_t session = 0;
     int rc;
 
     for (const char *c = job->nspace; *c; c++) /* the same on every node of the job */
         session = session * 31u + (uint8_t)*c;
 
-    for (uint32_t i = 0; i < job->nnodes; i++)
-        nnodes += job->nranks[i] != 0;
-    if ((rc = maps(job, &nodes, &procs)))
+    for (uint32_t i = 0; i < map->nnodes; i++)
+        nnodes += fmx_nspace_local_count(ns, i) != 0;
+    if ((rc = maps(map, ns, &nodes, &procs)))
         return rc;
     if (PMIx_generate_regex(nodes, &node_regex) != PMIX_SUCCESS ||
         PMIx_generate_ppn(procs, &proc_regex) != PMIX_SUCCESS) {
@@ -146,36 +155,36 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout
     }
     free(nodes);
     free(procs);
-    peers = calloc(1, (size_t)job->nranks[self] * 11 + 1);
+    peers = calloc(1, (size_t)nlocal * 11 + 1);
     if (!peers)
         return -ENOMEM;
-    for (uint32_t r = 0; r < job->nranks[self]; r++)
-        sprintf(peers + strlen(peers), r ? ",%u" : "%u", job->first_rank[self] + r);
+    for (uint32_t r = 0; r < nlocal; r++)
+        sprintf(peers + strlen(peers), r ? ",%u" : "%u", local[r]);
 
     /* libpmix files what follows a session id under the session: it goes first */
     ADD(&in, PMIX_SESSION_ID, &session, PMIX_UINT32);
-    ADD(&in, PMIX_UNIV_SIZE, &job->size, PMIX_UINT32);
-    ADD(&in, PMIX_JOB_SIZE, &job->size, PMIX_UINT32);
-    ADD(&in, PMIX_MAX_PROCS, &job->size, PMIX_UINT32);
+    ADD(&in, PMIX_UNIV_SIZE, &ns->size, PMIX_UINT32);
+    ADD(&in, PMIX_JOB_SIZE, &ns->size, PMIX_UINT32);
+    ADD(&in, PMIX_MAX_PROCS, &ns->size, PMIX_UINT32);
     ADD(&in, PMIX_JOBID, job->nspace, PMIX_STRING);
     ADD(&in, PMIX_APPNUM, &zero, PMIX_UINT32);
     ADD(&in, PMIX_NUM_NODES, &nnodes, PMIX_UINT32);
     ADD(&in, PMIX_NODE_MAP, node_regex, PMIX_REGEX);
     ADD(&in, PMIX_PROC_MAP, proc_regex, PMIX_REGEX);
-    ADD(&in, PMIX_LOCAL_SIZE, &job->nranks[self], PMIX_UINT32);
-    ADD(&in, PMIX_NODE_SIZE, &job->nranks[self], PMIX_UINT32);
+    ADD(&in, PMIX_LOCAL_SIZE, &nlocal, PMIX_UINT32);
+    ADD(&in, PMIX_NODE_SIZE, &nlocal, PMIX_UINT32);
     ADD(&in, PMIX_LOCAL_PEERS, peers, PMIX_STRING);
     ADD(&in, PMIX_LOCALLDR, &leader, PMIX_PROC_RANK);
     ADD(&in, PMIX_NODEID, &self, PMIX_UINT32);
-    ADD(&in, PMIX_HOSTNAME, job->node_names[self], PMIX_STRING);
+    ADD(&in, PMIX_HOSTNAME, map->nodes[self].name, PMIX_STRING);
     ADD(&in, PMIX_TMPDIR, job->tmpdir, PMIX_STRING);
     ADD(&in, PMIX_NSDIR, job->tmpdir, PMIX_STRING);
     free(peers);
     free(node_regex);
     free(proc_regex);
-    for (uint32_t node = 0; node < job->nnodes; node++)
-        for (uint32_t r = 0; r < job->nranks[node]; r++)
-            if ((rc = add_proc_data(&in, job, node, job->first_rank[node] + r)))
+    for (uint32_t node = 0; node < map->nnodes; node++)
+        for (uint32_t k = 0; k < fmx_nspace_local_count(ns, node); k++)
+            if ((rc = add_proc_data(&in, job, node, fmx_nspace_local_ranks(ns, node)[k], k)))
                 return rc;
     *out = in.v;
     *nout = in.n;

@@ -284,10 +284,7 @@ static int errno_of(pmix_status_t st)
 
 static uint32_t node_of(const fmx_glue_t *g, pmix_rank_t rank)
 {
-    for (uint32_t i = 0; i < g->job.nnodes; i++)
-        if (rank >= g->first[i] && rank - g->first[i] < g->count[i])
-            return i;
-    return UINT32_MAX;
+    return fmx_nspace_node_of(g->ns, rank);
 }
 
 static void release_data(void *cbdata)
@@ -309,8 +306,9 @@ static void fence_done(void *arg, fmx_fence_result_t *res)
 
 static void run_fence(fmx_glue_t *g, struct req *r)
 {
-    uint32_t *members = calloc(g->job.nnodes, sizeof(*members)), n = 0;
-    uint8_t *in = calloc(g->job.nnodes, 1);
+    uint32_t nnodes = g->job.map->nnodes;
+    uint32_t *members = calloc(nnodes, sizeof(*members)), n = 0;
+    uint8_t *in = calloc(nnodes, 1);
     fmx_fence_args_t a = {0};
     int rc = -ENOMEM;
 
@@ -325,13 +323,12 @@ static void run_fence(fmx_glue_t *g, struct req *r)
             rc = -EINVAL;
             goto fail;
         }
-        for (uint32_t node = 0; node < g->job.nnodes; node++)
-            if (g->count[node] &&
-                (p->rank == PMIX_RANK_WILDCARD ||
-                 (p->rank >= g->first[node] && p->rank - g->first[node] < g->count[node])))
-                in[node] = 1;
+        if (p->rank != PMIX_RANK_WILDCARD && p->rank < g->ns->size)
+            in[fmx_nspace_node_of(g->ns, p->rank)] = 1;
+        for (uint32_t node = 0; p->rank == PMIX_RANK_WILDCARD && node < nnodes; node++)
+            in[node] |= fmx_nspace_local_count(g->ns, node) != 0;
     }
-    for (uint32_t node = 0; node < g->job.nnodes; node++)
+    for (uint32_t node = 0; node < nnodes; node++)
         if (in[node])
             members[n++] = node;
     a.members = members;

@@ -45,32 +45,14 @@ static pmix_status_t sync_wait(struct sync *s, pmix_status_t rc)
 static int copy_job(fmx_glue_t *g, const fmx_glue_job_t *job)
 {
     g->job = *job;
-    g->names = calloc(job->nnodes, sizeof(*g->names));
-    g->first = calloc(job->nnodes, sizeof(*g->first));
-    g->count = calloc(job->nnodes, sizeof(*g->count));
     g->job.nspace = strdup(job->nspace);
     g->job.tmpdir = strdup(job->tmpdir);
-    if (!g->names || !g->first || !g->count || !g->job.nspace || !g->job.tmpdir)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < job->nnodes; i++) {
-        if (!(g->names[i] = strdup(job->node_names[i])))
-            return -ENOMEM;
-        g->first[i] = job->first_rank[i];
-        g->count[i] = job->nranks[i];
-    }
-    g->job.node_names = (const char *const *)g->names;
-    g->job.first_rank = g->first;
-    g->job.nranks = g->count;
-    return 0;
+    g->ns = fmx_jobmap_nspace(job->map, job->nspace);
+    return g->job.nspace && g->job.tmpdir && g->ns ? 0 : -ENOMEM;
 }
 
 static void free_glue(fmx_glue_t *g)
 {
-    for (uint32_t i = 0; g->names && i < g->job.nnodes; i++)
-        free(g->names[i]);
-    free(g->names);
-    free(g->first);
-    free(g->count);
     free((char *)g->job.nspace);
     free((char *)g->job.tmpdir);
     if (g->efd >= 0)
@@ -91,6 +73,8 @@ static int register_job(fmx_glue_t *g, fmx_error_t *err)
     pmix_info_t *info;
     size_t ninfo;
     pmix_status_t st;
+    uint32_t nlocal = fmx_nspace_local_count(g->ns, g->job.self);
+    const uint32_t *local = fmx_nspace_local_ranks(g->ns, g->job.self);
     int rc = fmx_glue_job_info(&g->job, &info, &ninfo);
 
     if (rc) {
@@ -98,19 +82,18 @@ static int register_job(fmx_glue_t *g, fmx_error_t *err)
                       fmx_strerror(rc));
         return rc;
     }
-    st = sync_wait(&s,
-                   PMIx_server_register_nspace(g->job.nspace, (int)g->count[g->job.self], info,
-                                               ninfo, sync_cb, &s));
+    st = sync_wait(
+        &s, PMIx_server_register_nspace(g->job.nspace, (int)nlocal, info, ninfo, sync_cb, &s));
     PMIX_INFO_FREE(info, ninfo);
     if (st != PMIX_SUCCESS) {
         fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", g->job.nspace,
                       PMIx_Error_string(st));
         return -EIO;
     }
-    for (uint32_t r = 0; r < g->count[g->job.self]; r++) {
+    for (uint32_t r = 0; r < nlocal; r++) {
         pmix_proc_t proc;
 
-        PMIX_LOAD_PROCID(&proc, g->job.nspace, g->first[g->job.self] + r);
+        PMIX_LOAD_PROCID(&proc, g->job.nspace, local[r]);
         st = sync_wait(&s,
                        PMIx_server_register_client(&proc, geteuid(), getegid(), NULL, sync_cb, &s));
         if (st != PMIX_SUCCESS) {

@@ -1,39 +1,11 @@
-/* Hostfile and host-list parsing, and the assignment of ranks to nodes (see jobmap.h). */
-#include "jobmap.h"
+/* Allocation sources and the placement of a job's ranks (alloc.h). */
+#include "alloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int add_node(fmx_jobmap_t *map, const char *host, const char *name, uint32_t slots)
-{
-    fmx_node_t *n;
-
-    for (uint32_t i = 0; i < map->nnodes; i++) {
-        if (!strcmp(map->nodes[i].name, name)) {
-            map->nodes[i].slots += slots;
-            return 0;
-        }
-    }
-    n = realloc(map->nodes, (map->nnodes + 1) * sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    map->nodes = n;
-    n = &map->nodes[map->nnodes];
-    memset(n, 0, sizeof(*n));
-    n->host = strdup(host);
-    n->name = strdup(name);
-    n->slots = slots;
-    if (!n->host || !n->name) {
-        free(n->host);
-        free(n->name);
-        return -ENOMEM;
-    }
-    map->nnodes++;
-    return 0;
-}
 
 static int valid_host(const char *h)
 {
@@ -93,10 +65,10 @@ static int parse_line(fmx_jobmap_t *map, char *line, const char *path, int linen
         fmx_errprintf(err, "%s:%d: slots=%u exceeds max_slots=%u", path, lineno, slots, max_slots);
         return -EINVAL;
     }
-    return add_node(map, host, host, slots ? slots : 1);
+    return fmx_jobmap_add_node(map, host, host, slots ? slots : 1);
 }
 
-int fmx_hostfile_read(fmx_jobmap_t *map, const char *path, fmx_error_t *err)
+int fmx_alloc_hostfile(fmx_jobmap_t *map, const char *path, fmx_error_t *err)
 {
     FILE *f = fopen(path, "r");
     char line[1024];
@@ -128,7 +100,7 @@ int fmx_hostfile_read(fmx_jobmap_t *map, const char *path, fmx_error_t *err)
     return rc;
 }
 
-int fmx_hostlist_parse(fmx_jobmap_t *map, const char *spec, fmx_error_t *err)
+int fmx_alloc_hostlist(fmx_jobmap_t *map, const char *spec, fmx_error_t *err)
 {
     char *copy = strdup(spec), *save, *item;
     int rc = 0;
@@ -152,7 +124,7 @@ int fmx_hostlist_parse(fmx_jobmap_t *map, const char *spec, fmx_error_t *err)
             rc = -EINVAL;
             break;
         }
-        rc = add_node(map, item, item, slots);
+        rc = fmx_jobmap_add_node(map, item, item, slots);
     }
     free(copy);
     if (rc == 0 && map->nnodes == 0) {
@@ -162,7 +134,7 @@ int fmx_hostlist_parse(fmx_jobmap_t *map, const char *spec, fmx_error_t *err)
     return rc;
 }
 
-int fmx_jobmap_add_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_error_t *err)
+int fmx_alloc_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_error_t *err)
 {
     char host[256], name[300];
 
@@ -174,7 +146,7 @@ int fmx_jobmap_add_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_
             snprintf(name, sizeof(name), "%s", host);
         else
             snprintf(name, sizeof(name), "%s-v%u", host, i);
-        if (add_node(map, "localhost", name, slots)) {
+        if (fmx_jobmap_add_node(map, "localhost", name, slots)) {
             fmx_errprintf(err, "out of memory");
             return -ENOMEM;
         }
@@ -182,11 +154,12 @@ int fmx_jobmap_add_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_
     return 0;
 }
 
-int fmx_jobmap_assign(fmx_jobmap_t *map, uint32_t np, uint32_t npernode, int oversubscribe,
-                      fmx_error_t *err)
+int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_t npernode,
+                     int oversubscribe, fmx_error_t *err)
 {
     uint64_t capacity = 0, left;
-    uint32_t rank = 0;
+    uint32_t *count, *node_of, rank = 0;
+    int rc;
 
     for (uint32_t i = 0; i < map->nnodes; i++)
         capacity += npernode ? npernode : map->nodes[i].slots;
@@ -204,46 +177,28 @@ int fmx_jobmap_assign(fmx_jobmap_t *map, uint32_t np, uint32_t npernode, int ove
                           map->nnodes == 1 ? "" : "s");
         return -EINVAL;
     }
+    count = calloc(map->nnodes, sizeof(*count));
+    node_of = malloc((np ? np : 1) * sizeof(*node_of));
+    if (!count || !node_of) {
+        free(count);
+        free(node_of);
+        fmx_errprintf(err, "out of memory");
+        return -ENOMEM;
+    }
     /* fill slots node by node, then spread what is left evenly */
     left = np;
     for (uint32_t i = 0; i < map->nnodes; i++) {
         uint32_t cap = npernode ? npernode : map->nodes[i].slots;
-        map->nodes[i].nranks = (uint32_t)(left < cap ? left : cap);
-        left -= map->nodes[i].nranks;
+        count[i] = (uint32_t)(left < cap ? left : cap);
+        left -= count[i];
     }
     for (uint32_t i = 0; left; i = (i + 1) % map->nnodes, left--)
-        map->nodes[i].nranks++;
-    for (uint32_t i = 0; i < map->nnodes; i++) {
-        map->nodes[i].first_rank = rank;
-        rank += map->nodes[i].nranks;
-    }
-    map->size = np;
-    return 0;
-}
-
-uint32_t fmx_jobmap_node_of(const fmx_jobmap_t *map, uint32_t rank)
-{
-    uint32_t lo = 0, hi = map->nnodes;
-
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (map->nodes[mid].first_rank <= rank)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    /* empty nodes share first_rank with the next one: step past them */
-    while (lo + 1 < map->nnodes && map->nodes[lo].nranks == 0)
-        lo++;
-    return lo;
-}
-
-void fmx_jobmap_free(fmx_jobmap_t *map)
-{
-    for (uint32_t i = 0; i < map->nnodes; i++) {
-        free(map->nodes[i].host);
-        free(map->nodes[i].name);
-    }
-    free(map->nodes);
-    memset(map, 0, sizeof(*map));
+        count[i]++;
+    for (uint32_t i = 0; i < map->nnodes; i++)
+        for (uint32_t k = 0; k < count[i]; k++)
+            node_of[rank++] = i;
+    rc = fmx_jobmap_add_nspace(map, nspace, np, node_of, err);
+    free(count);
+    free(node_of);
+    return rc;
 }

@@ -1,0 +1,60 @@
+/* The job map, read by launcher and glue alike: the nodes of a job (where each one's daemon
+ * runs and its name in the job) and one or more namespaces, each placing its ranks on those
+ * nodes in any way (blocks, round robin, what a spawn asks for). Built by the launcher's
+ * allocation sources and placement (launcher/alloc.h), sent to every daemon in the job
+ * description, and searched in constant time. */
+#ifndef FMX_JOBMAP_H
+#define FMX_JOBMAP_H
+
+#include "fmx_common.h"
+
+#include <stdint.h>
+
+typedef struct fmx_node {
+    char *host; /* where its daemon runs (a name the launch agent understands) */
+    char *name; /* the node's name in the job (differs from host for virtual nodes) */
+    uint32_t slots; /* 0: not given */
+} fmx_node_t;
+
+typedef struct fmx_nspace_map {
+    char *name;
+    uint32_t size;
+    uint32_t *node_of; /* [size]: the node running each rank */
+    /* the ranks of node i, ascending: by_node[node_start[i] .. node_start[i + 1]) */
+    uint32_t *by_node, *node_start;
+} fmx_nspace_map_t;
+
+typedef struct fmx_jobmap {
+    fmx_node_t *nodes;
+    uint32_t nnodes;
+    fmx_nspace_map_t *nspaces;
+    uint32_t nnspaces;
+} fmx_jobmap_t;
+
+/* Appends a node, or adds slots to the one of that name. 0 or -ENOMEM. */
+int fmx_jobmap_add_node(fmx_jobmap_t *map, const char *host, const char *name, uint32_t slots);
+/* Adds namespace `name` of `size` ranks, rank r on node node_of[r] (copied); err says what is
+ * wrong (a node index out of range, a name taken). */
+int fmx_jobmap_add_nspace(fmx_jobmap_t *map, const char *name, uint32_t size,
+                          const uint32_t *node_of, fmx_error_t *err);
+/* The namespace of that name, or NULL. */
+const fmx_nspace_map_t *fmx_jobmap_nspace(const fmx_jobmap_t *map, const char *name);
+void fmx_jobmap_free(fmx_jobmap_t *map);
+
+static inline uint32_t fmx_nspace_node_of(const fmx_nspace_map_t *ns, uint32_t rank)
+{
+    return rank < ns->size ? ns->node_of[rank] : UINT32_MAX;
+}
+
+/* How many ranks of ns node runs, and which (ascending). */
+static inline uint32_t fmx_nspace_local_count(const fmx_nspace_map_t *ns, uint32_t node)
+{
+    return ns->node_start[node + 1] - ns->node_start[node];
+}
+
+static inline const uint32_t *fmx_nspace_local_ranks(const fmx_nspace_map_t *ns, uint32_t node)
+{
+    return ns->by_node + ns->node_start[node];
+}
+
+#endif

@@ -1,0 +1,24 @@
+/* Where a job's ranks go. Allocation sources add the job's nodes: an Open MPI style hostfile,
+ * a --host list, or this host split into virtual nodes (Slurm's allocation next); a placement
+ * then puts a namespace's ranks on them. */
+#ifndef FMX_ALLOC_H
+#define FMX_ALLOC_H
+
+#include "fmx_jobmap.h"
+
+/* Appends the hosts of an Open MPI style hostfile ("name [slots=N] [max_slots=N]", '#'
+ * comments). A host named twice adds its slots. Errors name file and line. */
+int fmx_alloc_hostfile(fmx_jobmap_t *map, const char *path, fmx_error_t *err);
+/* Appends "h1:2,h2" (slots after the colon). */
+int fmx_alloc_hostlist(fmx_jobmap_t *map, const char *spec, fmx_error_t *err);
+/* Appends this host as `count` virtual nodes of `slots` each. */
+int fmx_alloc_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_error_t *err);
+
+/* Adds namespace nspace of np ranks (0: one per slot) in consecutive blocks, filling each
+ * node's slots in turn, at most npernode per node (0: by slots), what is left spread evenly
+ * when oversubscribing. Without oversubscribe, more ranks than slots is an error saying how
+ * to allow it. */
+int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_t npernode,
+                     int oversubscribe, fmx_error_t *err);
+
+#endif

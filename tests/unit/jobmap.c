@@ -1,0 +1,93 @@
+/* The job map (common/fmx_jobmap.h) and its placement and transport in the launcher: any
+ * rank-to-node placement, several namespaces, each node's ranks listed ascending; block
+ * placement filling slots and spreading what is left; a job description that carries two
+ * namespaces across pack/unpack, and one placing a rank on a node that does not exist refused. */
+#include "alloc.h"
+#include "jobspec.h"
+#include "../tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int same(const uint32_t *a, const uint32_t *b, uint32_t n)
+{
+    return !memcmp(a, b, n * sizeof(*a));
+}
+
+int main(void)
+{
+    fmx_jobmap_t map = {0};
+    fmx_error_t err = {{0}};
+    const uint32_t round_robin[7] = {0, 1, 2, 0, 1, 2, 0}, on_two[3] = {2, 2, 0}, bad[1] = {3};
+    const fmx_nspace_map_t *ns;
+
+    plan(15);
+    fmx_jobmap_add_node(&map, "h0", "n0", 2);
+    fmx_jobmap_add_node(&map, "h1", "n1", 2);
+    fmx_jobmap_add_node(&map, "h2", "n2", 2);
+    fmx_jobmap_add_node(&map, "h0", "n0", 1);
+    ok(map.nnodes == 3 && map.nodes[0].slots == 3, "a node named twice adds its slots");
+    ok(fmx_jobmap_add_nspace(&map, "rr", 7, round_robin, &err) == 0, "round-robin placement");
+    ns = fmx_jobmap_nspace(&map, "rr");
+    ok(ns && fmx_nspace_node_of(ns, 4) == 1 && fmx_nspace_node_of(ns, 7) == UINT32_MAX,
+       "rank 4 on node 1; rank 7 is no rank of it");
+    ok(fmx_nspace_local_count(ns, 0) == 3 &&
+           same(fmx_nspace_local_ranks(ns, 0), (uint32_t[]){0, 3, 6}, 3) &&
+           same(fmx_nspace_local_ranks(ns, 2), (uint32_t[]){2, 5}, 2),
+       "each node's ranks, ascending");
+    ok(fmx_jobmap_add_nspace(&map, "spawned", 3, on_two, &err) == 0 &&
+           fmx_nspace_local_count(fmx_jobmap_nspace(&map, "spawned"), 1) == 0 &&
+           same(fmx_nspace_local_ranks(fmx_jobmap_nspace(&map, "spawned"), 2), (uint32_t[]){0, 1},
+                2),
+       "a second namespace beside the first, a node running none of it");
+    ok(fmx_jobmap_add_nspace(&map, "rr", 1, on_two, &err) == -EEXIST, "a namespace name once");
+    ok(fmx_jobmap_add_nspace(&map, "x", 1, bad, &err) == -EINVAL &&
+           strstr(err.text, "rank 0 on node 3 of 3"),
+       "a rank on a node that does not exist: %s", err.text);
+
+    /* the job description carries the map */
+    fmx_jobspec_t js = {.nspace = "rr",
+                        .self = 1,
+                        .map = map,
+                        .argc = 1,
+                        .argv = (char *[]){"app", NULL},
+                        .wdir = "/"};
+    fmx_jobspec_t back;
+    fmx_pack_t p, cur;
+
+    fmx_pack_init(&p);
+    fmx_jobspec_pack(&js, &p);
+    fmx_unpack_init(&cur, p.data, p.len);
+    ok(fmx_jobspec_unpack(&back, &cur, "test", &err) == 0, "pack, unpack: %s", err.text);
+    ok(back.map.nnodes == 3 && back.map.nnspaces == 2 && !strcmp(back.map.nodes[2].host, "h2") &&
+           same(fmx_jobspec_nspace(&back)->node_of, round_robin, 7) &&
+           fmx_jobmap_nspace(&back.map, "spawned")->size == 3,
+       "both namespaces and every node arrive");
+    fmx_jobspec_free(&back);
+    /* the last node index of the second namespace ("spawned", then 12 bytes of indices): 0 -> 64 */
+    uint8_t *at = memmem(p.data, p.len, "spawned", 7);
+    ok(at && at[7] == 12 && at[7 + 4 + 8] == 0,
+       "the second namespace's placement is where expected");
+    at[7 + 4 + 8] = 64;
+    fmx_unpack_init(&cur, p.data, p.len);
+    ok(fmx_jobspec_unpack(&back, &cur, "test", &err) == -EPROTO,
+       "a rank on node 64 of 3 is "
+       "refused: %s",
+       err.text);
+    fmx_pack_free(&p);
+    fmx_jobmap_free(&map);
+
+    /* block placement */
+    fmx_jobmap_add_node(&map, "a", "a", 2);
+    fmx_jobmap_add_node(&map, "b", "b", 1);
+    ok(fmx_place_blocks(&map, "j", 4, 0, 0, &err) == -EINVAL && strstr(err.text, "--oversubscribe"),
+       "more ranks than slots, said how to allow it");
+    ok(fmx_place_blocks(&map, "j", 5, 0, 1, &err) == 0, "oversubscribed");
+    ns = fmx_jobmap_nspace(&map, "j");
+    ok(same(ns->node_of, (uint32_t[]){0, 0, 0, 1, 1}, 5),
+       "slots filled in turn, what is left spread: blocks of 3 and 2");
+    ok(fmx_place_blocks(&map, "k", 0, 1, 0, &err) == 0 && fmx_jobmap_nspace(&map, "k")->size == 2,
+       "-N 1 without -n: one per node");
+    fmx_jobmap_free(&map);
+    return done_testing();
+}
