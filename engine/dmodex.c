@@ -3,6 +3,7 @@
  * one reply. Every request has a deadline; a lost member fails its requests. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,32 @@ struct fmx_dmodex_req {
     uint32_t from, id;
 };
 
-void fmx_dmodex_set_handler(fmx_engine_t *e, fmx_dmodex_handler_f handler, void *arg)
+int fmx_dmodex_add_handler(fmx_engine_t *e, const char *prefix, fmx_dmodex_handler_f handler,
+                           void *arg)
 {
-    e->dmx_handler = handler;
-    e->dmx_arg = arg;
+    int free_slot = -1;
+
+    if (!handler || strlen(prefix) >= sizeof(e->dmx_handlers[0].prefix))
+        return -EINVAL;
+    for (int i = 0; i < FMX_ENGINE_MAX_FRONT_ENDS; i++) {
+        if (e->dmx_handlers[i].fn && !strcmp(e->dmx_handlers[i].prefix, prefix))
+            return -EEXIST;
+        if (!e->dmx_handlers[i].fn && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0)
+        return -ENOSPC;
+    snprintf(e->dmx_handlers[free_slot].prefix, sizeof(e->dmx_handlers[0].prefix), "%s", prefix);
+    e->dmx_handlers[free_slot].fn = handler;
+    e->dmx_handlers[free_slot].arg = arg;
+    return 0;
+}
+
+void fmx_dmodex_remove_handler(fmx_engine_t *e, const char *prefix)
+{
+    for (int i = 0; i < FMX_ENGINE_MAX_FRONT_ENDS; i++)
+        if (e->dmx_handlers[i].fn && !strcmp(e->dmx_handlers[i].prefix, prefix))
+            e->dmx_handlers[i].fn = NULL;
 }
 
 static uint8_t *dmx_frame(fmx_engine_t *e, uint8_t type, uint32_t id, size_t payload)
@@ -152,13 +175,25 @@ static void on_request(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f)
 
     if (!req)
         return;
+    int best = -1;
+    size_t best_len = 0;
+
     req->from = peer;
     req->id = f->aux;
-    if (!e->dmx_handler) {
+    for (int i = 0; i < FMX_ENGINE_MAX_FRONT_ENDS; i++) { /* the longest prefix that matches */
+        size_t n = strlen(e->dmx_handlers[i].prefix);
+
+        if (e->dmx_handlers[i].fn && f->payload_len >= n &&
+            !memcmp(f->payload, e->dmx_handlers[i].prefix, n) && (best < 0 || n > best_len)) {
+            best = i;
+            best_len = n;
+        }
+    }
+    if (best < 0) {
         fmx_dmodex_respond(e, req, -ENOSYS, NULL, 0);
         return;
     }
-    e->dmx_handler(e->dmx_arg, peer, f->payload, f->payload_len, req);
+    e->dmx_handlers[best].fn(e->dmx_handlers[best].arg, peer, f->payload, f->payload_len, req);
 }
 
 static void on_reply(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f)
@@ -257,7 +292,7 @@ void fmx_dmodex_run_callbacks(fmx_engine_t *e)
     }
 }
 
-void fmx_dmodex_destroy(fmx_engine_t *e)
+void fmx_dmodex_cancel(fmx_engine_t *e)
 {
     for (struct fmx_dmx_pending *p = e->dmx; p; p = p->next) {
         if (!p->done) {

@@ -259,14 +259,10 @@ static void run_done(fmx_engine_t *e)
     }
 }
 
-void fmx_engine_destroy(fmx_engine_t *e)
+void fmx_engine_cancel(fmx_engine_t *e)
 {
-    struct fmx_sigseq *s;
-
     if (!e)
         return;
-    /* the transport outlives the engine: it must not call back into freed memory */
-    fmx_transport_set_events(e->tp, &(fmx_transport_events_t){0}, NULL);
     while (e->colls) {
         struct fmx_coll *c = e->colls;
         if (c->started)
@@ -277,7 +273,18 @@ void fmx_engine_destroy(fmx_engine_t *e)
         }
     }
     run_done(e);
-    fmx_dmodex_destroy(e);
+    fmx_dmodex_cancel(e);
+}
+
+void fmx_engine_destroy(fmx_engine_t *e)
+{
+    struct fmx_sigseq *s;
+
+    if (!e)
+        return;
+    /* the transport outlives the engine: it must not call back into freed memory */
+    fmx_transport_set_events(e->tp, &(fmx_transport_events_t){0}, NULL);
+    fmx_engine_cancel(e);
     while ((s = e->sigs)) {
         e->sigs = s->next;
         free(s);

@@ -42,6 +42,10 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out);
 /* Detaches from the transport, fails outstanding work with -ECANCELED (callbacks fire) and
  * frees the engine. NULL is fine. */
 void fmx_engine_destroy(fmx_engine_t *e);
+/* Ends every collective and direct modex request in flight with -ECANCELED, running their
+ * callbacks now; the engine stays usable (a daemon's teardown completes its front end's
+ * requests this way while that front end can still take the answers). */
+void fmx_engine_cancel(fmx_engine_t *e);
 
 /* Runs transport progress, deadlines and due callbacks. Returns > 0 when something happened. */
 int fmx_engine_progress(fmx_engine_t *e);
@@ -96,10 +100,20 @@ int fmx_fence_start(fmx_engine_t *e, const fmx_fence_args_t *args, fmx_fence_don
 
 typedef struct fmx_dmodex_req fmx_dmodex_req_t;
 
+/* Front ends sharing an engine (PMIx, the PMI wire server) begin every key of theirs, fence
+ * and direct modex alike, with a prefix of their own ("pmix:", "pmi:"), so that their
+ * collectives never collide. A direct modex request goes to the handler whose prefix its key
+ * begins with, the longest that matches (the whole key is passed; "" matches any key); one
+ * that no handler claims is answered -ENOSYS. */
+#define FMX_ENGINE_MAX_FRONT_ENDS 4
+
 /* Called on the member asked for data; answer later with fmx_dmodex_respond() (exactly once). */
 typedef void (*fmx_dmodex_handler_f)(void *arg, uint32_t from, const void *key, size_t keylen,
                                      fmx_dmodex_req_t *req);
-void fmx_dmodex_set_handler(fmx_engine_t *e, fmx_dmodex_handler_f handler, void *arg);
+/* -EEXIST when the prefix has a handler, -ENOSPC when FMX_ENGINE_MAX_FRONT_ENDS do. */
+int fmx_dmodex_add_handler(fmx_engine_t *e, const char *prefix, fmx_dmodex_handler_f handler,
+                           void *arg);
+void fmx_dmodex_remove_handler(fmx_engine_t *e, const char *prefix);
 /* Sends the answer and frees req. status != 0 reaches the requester as its status. */
 int fmx_dmodex_respond(fmx_engine_t *e, fmx_dmodex_req_t *req, int status, const void *blob,
                        size_t len);

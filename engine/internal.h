@@ -88,8 +88,11 @@ struct fmx_engine {
     int env_fence_algo, env_barrier_algo;
     uint32_t tree_radix;
     /* direct modex */
-    fmx_dmodex_handler_f dmx_handler;
-    void *dmx_arg;
+    struct {
+        char prefix[16];
+        fmx_dmodex_handler_f fn;
+        void *arg;
+    } dmx_handlers[FMX_ENGINE_MAX_FRONT_ENDS];
     struct fmx_dmx_pending *dmx;
     uint32_t dmx_next_id;
     int dmx_due; /* some pending request has completed */
@@ -141,6 +144,6 @@ void fmx_dmodex_on_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f);
 uint64_t fmx_dmodex_check(fmx_engine_t *e, uint64_t now);
 void fmx_dmodex_peer_lost(fmx_engine_t *e, uint32_t member, int status);
 void fmx_dmodex_run_callbacks(fmx_engine_t *e);
-void fmx_dmodex_destroy(fmx_engine_t *e);
+void fmx_dmodex_cancel(fmx_engine_t *e);
 
 #endif

@@ -145,6 +145,7 @@ static void teardown(struct daemon *d)
     pmixd_ranks_free(d);
     if (d->ctl)
         fmx_conn_flush_blocking(d->ctl, 2000);
+    fmx_engine_cancel(d->eng); /* fences in flight complete while libpmix still runs */
     fmx_glue_stop(d->glue);
     fmx_engine_destroy(d->eng);
     fmx_fabric_close(d->fabric);

@@ -9,37 +9,23 @@
 
 #include <pthread.h>
 
-enum req_kind {
-    REQ_FENCE,
-    REQ_DMODEX,
-    REQ_DMODEX_ANSWER,
-    REQ_ABORT,
-    REQ_LOG,
-    REQ_FINALIZED,
-    REQ_QUERY
+/* A request: one struct per kind, each beginning with this. Upcalls on libpmix's thread make
+ * one and post() it; the daemon's loop runs it (ops->run owns it from then on: it completes
+ * the PMIx callback now or later, and frees it once); at teardown, while libpmix still runs,
+ * requests never run are cancelled (ops->cancel completes the callback with an error and
+ * frees it). */
+struct req;
+
+struct req_ops {
+    const char *kind;
+    int needs_engine; /* waits for fmx_glue_set_engine when the engine is not up yet */
+    void (*run)(fmx_glue_t *g, struct req *r);
+    void (*cancel)(fmx_glue_t *g, struct req *r);
 };
 
 struct req {
     struct req *next;
-    enum req_kind kind;
-    fmx_glue_t *g;
-    pmix_proc_t proc; /* the client, or the rank asked for */
-    pmix_proc_t *procs; /* fence participants, sorted */
-    size_t nprocs;
-    int collect;
-    uint64_t timeout_ms;
-    char *data; /* fence blob, direct modex answer, or message */
-    size_t ndata;
-    int status;
-    fmx_dmodex_req_t *token; /* the engine request a direct modex answer belongs to */
-    pmix_modex_cbfunc_t modex_cb;
-    pmix_op_cbfunc_t op_cb;
-    pmix_query_t *queries; /* a query's copy, and its answer until libpmix releases it */
-    size_t nqueries;
-    pmix_info_t *results;
-    size_t nresults;
-    pmix_info_cbfunc_t info_cb;
-    void *cbdata;
+    const struct req_ops *ops;
 };
 
 struct fmx_glue {
@@ -53,21 +39,43 @@ struct fmx_glue {
     struct req *head, *tail;
     /* fences and direct modex requests that came before the engine, in order (loop only) */
     struct req *early, **early_tail;
-    /* libpmix's copy of the PMIX_TOPOLOGY2 value: it points at it until PMIx_server_finalize,
-     * and the glue frees it after (the hwloc topology inside is the caller's) */
-    void *topology_copy;
+    /* fmx_glue_stop has begun: requests are cancelled, not run; 2 once libpmix is finalized,
+     * when their callbacks may no longer be called */
+    int stopping;
 };
 
-/* server.c: the module, the one glue of this process, and what setup.c needs of it */
+/* The prefix of every engine key of the PMIx front end (fmx_engine.h). */
+#define GLUE_KEY_PREFIX "pmix:"
+
+/* server.c: the module, the queue between libpmix's thread and the loop, status translation */
 extern pmix_server_module_t fmx_glue_module;
 extern fmx_glue_t *fmx_glue_current;
-void fmx_glue_free_req(struct req *r);
+/* From libpmix's thread: queues r for the loop and wakes it. */
+void fmx_glue_post(fmx_glue_t *g, struct req *r);
+/* Runs or cancels every queued request (the loop only). */
+void fmx_glue_cancel_all(fmx_glue_t *g);
+/* A cancelled request's callback may still be completed (libpmix is not finalized). */
+static inline int fmx_glue_pmix_alive(const fmx_glue_t *g)
+{
+    return g->stopping < 2;
+}
+pmix_status_t fmx_glue_status(int rc);
+int fmx_glue_errno(pmix_status_t st);
+uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo);
+
+/* fence.c, dmodex.c, query.c: the upcalls of their kinds */
+pmix_status_t fmx_glue_up_fence(const pmix_proc_t procs[], size_t nprocs, const pmix_info_t info[],
+                                size_t ninfo, char *data, size_t ndata, pmix_modex_cbfunc_t cbfunc,
+                                void *cbdata);
+pmix_status_t fmx_glue_up_dmodex(const pmix_proc_t *proc, const pmix_info_t info[], size_t ninfo,
+                                 pmix_modex_cbfunc_t cbfunc, void *cbdata);
+pmix_status_t fmx_glue_up_query(pmix_proc_t *proct, pmix_query_t *queries, size_t nqueries,
+                                pmix_info_cbfunc_t cbfunc, void *cbdata);
+/* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);
-
-/* query.c: answers a REQ_QUERY and completes it; the request is freed when libpmix releases
- * the answer. */
-void fmx_glue_run_query(fmx_glue_t *g, struct req *r);
+/* The engine key of a rank's direct modex data: prefix, namespace, NUL, rank (big-endian). */
+size_t fmx_glue_proc_key(const pmix_proc_t *p, uint8_t *key, size_t cap);
 
 /* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
 int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout);

@@ -70,31 +70,91 @@ static int answer(fmx_glue_t *g, const char *key, pmix_info_t *out)
     return 1;
 }
 
-static void release(void *cbdata)
-{
-    struct req *r = cbdata;
+struct query {
+    struct req base;
+    pmix_query_t *queries; /* a copy of the client's */
+    size_t nqueries;
+    pmix_info_t *results; /* the answer, until libpmix releases it */
+    size_t nresults;
+    pmix_info_cbfunc_t cb;
+    void *cbdata;
+};
 
-    PMIX_INFO_FREE(r->results, r->nresults);
-    fmx_glue_free_req(r);
+static void query_free(struct query *q)
+{
+    if (q->queries)
+        PMIX_QUERY_FREE(q->queries, q->nqueries);
+    if (q->results)
+        PMIX_INFO_FREE(q->results, q->nresults);
+    free(q);
 }
 
-/* Answers r (a REQ_QUERY) and completes its callback; the request is freed by release(). */
-void fmx_glue_run_query(fmx_glue_t *g, struct req *r)
+static void release(void *cbdata)
 {
+    query_free(cbdata);
+}
+
+/* Answers every key it knows and completes the callback; release() frees the request. */
+static void run_query(fmx_glue_t *g, struct req *r)
+{
+    struct query *q = (struct query *)r;
     size_t asked = 0, answered = 0;
     pmix_status_t st;
 
-    for (size_t q = 0; q < r->nqueries; q++)
-        for (char **k = r->queries[q].keys; k && *k; k++)
+    for (size_t i = 0; i < q->nqueries; i++)
+        for (char **k = q->queries[i].keys; k && *k; k++)
             asked++;
-    PMIX_INFO_CREATE(r->results, asked ? asked : 1);
-    for (size_t q = 0; r->results && q < r->nqueries; q++)
-        for (char **k = r->queries[q].keys; k && *k; k++)
-            answered += (size_t)answer(g, *k, &r->results[answered]);
-    r->nresults = asked ? asked : 1; /* what PMIX_INFO_FREE releases */
-    st = !r->results                 ? PMIX_ERR_NOMEM
+    PMIX_INFO_CREATE(q->results, asked ? asked : 1);
+    for (size_t i = 0; q->results && i < q->nqueries; i++)
+        for (char **k = q->queries[i].keys; k && *k; k++)
+            answered += (size_t)answer(g, *k, &q->results[answered]);
+    q->nresults = asked ? asked : 1; /* what PMIX_INFO_FREE releases */
+    st = !q->results                 ? PMIX_ERR_NOMEM
         : answered == asked && asked ? PMIX_SUCCESS
         : answered                   ? PMIX_QUERY_PARTIAL_SUCCESS
                                      : PMIX_ERR_NOT_SUPPORTED;
-    r->info_cb(st, answered ? r->results : NULL, answered, r->cbdata, release, r);
+    q->cb(st, answered ? q->results : NULL, answered, q->cbdata, release, q);
+}
+
+static void cancel_query(fmx_glue_t *g, struct req *r)
+{
+    struct query *q = (struct query *)r;
+
+    if (fmx_glue_pmix_alive(g))
+        q->cb(PMIX_ERR_UNREACH, NULL, 0, q->cbdata, NULL, NULL);
+    query_free(q);
+}
+
+static const struct req_ops query_ops = {"query", 0, run_query, cancel_query};
+
+pmix_status_t fmx_glue_up_query(pmix_proc_t *proct, pmix_query_t *queries, size_t nqueries,
+                                pmix_info_cbfunc_t cbfunc, void *cbdata)
+{
+    struct query *q;
+
+    (void)proct;
+    if (!nqueries || !cbfunc)
+        return PMIX_ERR_BAD_PARAM;
+    if (!(q = calloc(1, sizeof(*q))))
+        return PMIX_ERR_NOMEM;
+    q->base.ops = &query_ops;
+    PMIX_QUERY_CREATE(q->queries, nqueries);
+    if (!q->queries) {
+        free(q);
+        return PMIX_ERR_NOMEM;
+    }
+    q->nqueries = nqueries;
+    for (size_t i = 0; i < nqueries; i++) {
+        q->queries[i].keys = pmix_argv_copy(queries[i].keys);
+        if (queries[i].nqual) {
+            PMIX_INFO_CREATE(q->queries[i].qualifiers, queries[i].nqual);
+            q->queries[i].nqual = queries[i].nqual;
+            for (size_t k = 0; k < queries[i].nqual; k++)
+                PMIX_INFO_XFER(&q->queries[i].qualifiers[k], &queries[i].qualifiers[k]);
+        }
+    }
+    q->cb = cbfunc;
+    q->cbdata = cbdata;
+    fmx_glue_post(fmx_glue_current, &q->base);
+    return PMIX_SUCCESS;
 }

@@ -57,12 +57,6 @@ static void free_glue(fmx_glue_t *g)
     free((char *)g->job.tmpdir);
     if (g->efd >= 0)
         close(g->efd);
-    if (g->topology_copy) { /* after PMIx_server_finalize, or when it never started */
-        pmix_topology_t *t = g->topology_copy;
-
-        free(t->source); /* the copy's own; the hwloc topology is the caller's */
-        free(t);
-    }
     pthread_mutex_destroy(&g->lock);
     free(g);
 }
@@ -140,12 +134,16 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     self = job->self;
     PMIX_INFO_LOAD(&info[0], PMIX_SERVER_TMPDIR, job->tmpdir, PMIX_STRING);
     PMIX_INFO_LOAD(&info[1], PMIX_SERVER_RANK, &self, PMIX_PROC_RANK);
-    if (job->topology) /* discovering it again costs libpmix tens of milliseconds */
-        PMIX_INFO_LOAD(&info[ninfo++], PMIX_TOPOLOGY2, &topo, PMIX_TOPO);
+    /* discovering the topology again costs libpmix tens of milliseconds. Not PMIX_INFO_LOAD,
+     * which would duplicate the whole hwloc topology: libpmix reads the struct only here and
+     * keeps topo.topology, the caller's, which it never destroys (an external topology). */
+    if (job->topology) {
+        PMIX_INFO_CONSTRUCT(&info[ninfo]);
+        PMIX_LOAD_KEY(info[ninfo].key, PMIX_TOPOLOGY2);
+        info[ninfo].value.type = PMIX_TOPO;
+        info[ninfo++].value.data.topo = &topo;
+    }
     st = PMIx_server_init(&fmx_glue_module, info, ninfo);
-    /* the topology's copy stays until PMIx_server_finalize: libpmix keeps pointing at it */
-    if (ninfo == 3)
-        g->topology_copy = info[2].value.data.topo;
     PMIX_INFO_DESTRUCT(&info[0]);
     PMIX_INFO_DESTRUCT(&info[1]);
     if (st != PMIX_SUCCESS) {
@@ -155,7 +153,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         return -EIO;
     }
     if (engine)
-        fmx_dmodex_set_handler(engine, fmx_glue_on_engine_dmodex, g);
+        fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
     rc = register_job(g, err);
     g->job.local_cpusets = NULL; /* the caller's, and needed only to register */
     if (rc) {
@@ -195,24 +193,17 @@ void fmx_glue_free_env(char **env)
 
 void fmx_glue_stop(fmx_glue_t *g)
 {
-    struct req *r;
-
     if (!g)
         return;
     if (g->eng)
-        fmx_dmodex_set_handler(g->eng, NULL, NULL);
+        fmx_dmodex_remove_handler(g->eng, GLUE_KEY_PREFIX);
+    /* requests never run are completed while libpmix can still take their answers (it
+     * frees its side of each in the callback); what it posts during its finalize is
+     * cancelled after */
+    fmx_glue_cancel_all(g);
     PMIx_server_finalize();
-    /* requests nobody will serve now: answer what libpmix may still hold, then free */
-    while ((r = g->head)) {
-        g->head = r->next;
-        if (r->kind == REQ_DMODEX_ANSWER)
-            fmx_dmodex_respond(g->eng, r->token, -ECANCELED, NULL, 0);
-        fmx_glue_free_req(r);
-    }
-    while ((r = g->early)) {
-        g->early = r->next;
-        fmx_glue_free_req(r);
-    }
+    g->stopping = 2;
+    fmx_glue_cancel_all(g);
     fmx_glue_current = NULL;
     free_glue(g);
 }

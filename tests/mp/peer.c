@@ -292,7 +292,7 @@ static void scenario_dmodex(struct peer *p)
     st.mine = mine;
     st.len = len;
     blob_fill(mine, len, p->o.rank, 77);
-    fmx_dmodex_set_handler(p->eng, dmx_handler, &st);
+    fmx_dmodex_add_handler(p->eng, "", dmx_handler, &st);
     for (uint32_t r = 0; r < n; r++) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "rank%u", r);
@@ -599,7 +599,7 @@ int main(int argc, char **argv)
     }
     if (!faulty && !p.failures)
         final_barrier(&p);
-    fmx_dmodex_set_handler(p.eng, NULL, NULL);
+    fmx_dmodex_remove_handler(p.eng, "");
     if (!p.failures && p.o.rank == 0 && !faulty)
         report(&p);
     fmx_engine_destroy(p.eng);

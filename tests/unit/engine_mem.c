@@ -488,7 +488,7 @@ static void test_dmodex(void)
 
     sim_init(&s, 3, 8);
     srv.eng = s.eng[2];
-    fmx_dmodex_set_handler(s.eng[2], dmx_handler, &srv);
+    fmx_dmodex_add_handler(s.eng[2], "", dmx_handler, &srv);
     fmx_dmodex_request(s.eng[0], 2, "rank7", 5, 1000, dmx_done, &a[0]);
     fmx_dmodex_request(s.eng[0], 2, "rank7", 5, 1000, dmx_done, &a[1]);
     fmx_dmodex_request(s.eng[1], 2, "missing", 7, 1000, dmx_done, &a[2]);
@@ -523,6 +523,73 @@ static void test_dmodex(void)
         fmx_engine_progress(s.eng[1]);
     ok(a[5].fired == 1 && a[5].status == FMX_ERR_PEER_LOST,
        "a request to a member lost with a transport error fails at once (%d)", a[5].status);
+    sim_fini(&s);
+}
+
+/* Two front ends on one engine: each direct modex request reaches the handler of its key's
+ * prefix, a key no front end claims is refused, and a prefix has one handler. */
+static void test_dmodex_front_ends(void)
+{
+    struct sim s;
+    struct dmx_server pmix = {0}, pmi = {0};
+    struct dmx_answer a[4] = {{0}};
+
+    sim_init(&s, 2, 3);
+    pmix.eng = pmi.eng = s.eng[1];
+    ok(fmx_dmodex_add_handler(s.eng[1], "pmix:", dmx_handler, &pmix) == 0 &&
+           fmx_dmodex_add_handler(s.eng[1], "pmi:", dmx_handler, &pmi) == 0,
+       "two front ends register their prefixes");
+    ok(fmx_dmodex_add_handler(s.eng[1], "pmi:", dmx_handler, &pmix) == -EEXIST,
+       "a prefix has one handler");
+    fmx_dmodex_request(s.eng[0], 1, "pmix:rank3", 10, 1000, dmx_done, &a[0]);
+    fmx_dmodex_request(s.eng[0], 1, "pmi:rank3", 9, 1000, dmx_done, &a[1]);
+    fmx_dmodex_request(s.eng[0], 1, "flux:rank3", 10, 1000, dmx_done, &a[2]);
+    for (int r = 0; r < 20; r++)
+        for (uint32_t m = 0; m < 2; m++)
+            fmx_engine_progress(s.eng[m]);
+    ok(pmix.requests == 1 && pmi.requests == 1 && !strcmp(a[0].blob, "value-of-pmix:rank3") &&
+           !strcmp(a[1].blob, "value-of-pmi:rank3"),
+       "each request reaches its own front end, with its whole key");
+    ok(a[2].fired == 1 && a[2].status == -ENOSYS, "a key no front end claims is refused");
+    fmx_dmodex_remove_handler(s.eng[1], "pmi:");
+    fmx_dmodex_request(s.eng[0], 1, "pmi:rank4", 9, 1000, dmx_done, &a[3]);
+    for (int r = 0; r < 20; r++)
+        for (uint32_t m = 0; m < 2; m++)
+            fmx_engine_progress(s.eng[m]);
+    ok(a[3].fired == 1 && a[3].status == -ENOSYS && pmi.requests == 1,
+       "a removed front end gets no more requests");
+    sim_fini(&s);
+}
+
+/* fmx_engine_cancel: a fence still waiting for a member ends now with -ECANCELED, its callback
+ * fired once, and the engine goes on working. */
+static void test_cancel(void)
+{
+    struct sim s;
+    struct outcome o[2] = {{0}}, again[2] = {{0}};
+    fmx_fence_args_t a = {.blob = "x", .len = 1, .collect = 1};
+
+    sim_init(&s, 2, 5);
+    fmx_fence_start(s.eng[0], &a, on_done, &o[0]); /* member 1 never joins this one */
+    fmx_engine_progress(s.eng[0]);
+    fmx_engine_cancel(s.eng[0]);
+    ok(o[0].fired == 1 && o[0].status == -ECANCELED, "cancel ends the waiting fence (%d)",
+       o[0].status);
+    fmx_engine_cancel(s.eng[0]);
+    ok(o[0].fired == 1, "its callback fires once");
+    sim_fini(&s);
+    sim_init(&s, 2, 6);
+    fmx_engine_cancel(s.eng[0]); /* nothing in flight */
+    for (uint32_t m = 0; m < 2; m++)
+        fmx_fence_start(s.eng[m], &a, on_done, &again[m]);
+    for (int r = 0; r < 50; r++)
+        for (uint32_t m = 0; m < 2; m++)
+            fmx_engine_progress(s.eng[m]);
+    ok(again[0].fired == 1 && again[0].status == 0 && again[1].status == 0,
+       "an engine cancelled with nothing in flight goes on fencing");
+    free(o[0].data);
+    free(again[0].data);
+    free(again[1].data);
     sim_fini(&s);
 }
 
@@ -622,5 +689,7 @@ int main(void)
     test_garbage_between_fences();
     test_drops_time_out();
     test_dmodex();
+    test_dmodex_front_ends();
+    test_cancel();
     return done_testing();
 }

@@ -1,0 +1,179 @@
+/* PMIx fences on the engine: fence_nb becomes an engine fence over the daemons hosting the
+ * participants, keyed by a canonical collective key (the front end's prefix, then each
+ * participant's namespace and rank in sorted order), which is the same on every daemon
+ * whatever the memory layout of pmix_proc_t. The node blobs the engine gathers go back to
+ * libpmix, which frees them through release_data. */
+#include "glue_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fence {
+    struct req base;
+    pmix_proc_t *procs; /* participants, sorted */
+    size_t nprocs;
+    int collect;
+    uint64_t timeout_ms;
+    char *data; /* libpmix's blob of the local contributions, ours to free */
+    size_t ndata;
+    pmix_modex_cbfunc_t cb;
+    void *cbdata;
+};
+
+static void fence_free(struct fence *f)
+{
+    free(f->procs);
+    free(f->data);
+    free(f);
+}
+
+static void release_data(void *cbdata)
+{
+    free(cbdata);
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+    const pmix_proc_t *x = a, *y = b;
+    int c = strncmp(x->nspace, y->nspace, PMIX_MAX_NSLEN);
+
+    return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* prefix, then per participant: namespace, NUL, rank (4 bytes, big-endian); malloc'd */
+static uint8_t *collective_key(const struct fence *f, size_t *len)
+{
+    size_t n = strlen(GLUE_KEY_PREFIX);
+    uint8_t *key, *at;
+
+    for (size_t i = 0; i < f->nprocs; i++)
+        n += strnlen(f->procs[i].nspace, PMIX_MAX_NSLEN) + 1 + 4;
+    if (!(key = malloc(n)))
+        return NULL;
+    memcpy(key, GLUE_KEY_PREFIX, strlen(GLUE_KEY_PREFIX));
+    at = key + strlen(GLUE_KEY_PREFIX);
+    for (size_t i = 0; i < f->nprocs; i++) {
+        size_t l = strnlen(f->procs[i].nspace, PMIX_MAX_NSLEN);
+        uint32_t r = f->procs[i].rank;
+
+        memcpy(at, f->procs[i].nspace, l);
+        at[l] = '\0';
+        at += l + 1;
+        *at++ = (uint8_t)(r >> 24);
+        *at++ = (uint8_t)(r >> 16);
+        *at++ = (uint8_t)(r >> 8);
+        *at++ = (uint8_t)r;
+    }
+    *len = n;
+    return key;
+}
+
+static void fence_done(void *arg, fmx_fence_result_t *res)
+{
+    struct fence *f = arg;
+
+    if (res->status)
+        fmx_log(FMX_LOG_ERROR, "glue", "fence over %zu procs failed: %s", f->nprocs, res->error);
+    /* the concatenated node blobs go to libpmix, which frees them through release_data */
+    f->cb(fmx_glue_status(res->status), (char *)res->data, res->total, f->cbdata, release_data,
+          res->data);
+    fence_free(f);
+}
+
+/* The daemons hosting the participants (any of the namespace's nodes for a wildcard). */
+static int members_of(fmx_glue_t *g, const struct fence *f, uint32_t *members, uint32_t *count)
+{
+    uint32_t nnodes = g->job.map->nnodes, n = 0;
+    uint8_t *in = calloc(nnodes, 1);
+
+    if (!in)
+        return -ENOMEM;
+    for (size_t i = 0; i < f->nprocs; i++) {
+        const pmix_proc_t *p = &f->procs[i];
+
+        if (strncmp(p->nspace, g->job.nspace, PMIX_MAX_NSLEN)) {
+            fmx_log(FMX_LOG_ERROR, "glue", "fence names namespace %s, not this job's %s", p->nspace,
+                    g->job.nspace);
+            free(in);
+            return -EINVAL;
+        }
+        if (p->rank != PMIX_RANK_WILDCARD && p->rank < g->ns->size)
+            in[fmx_nspace_node_of(g->ns, p->rank)] = 1;
+        for (uint32_t node = 0; p->rank == PMIX_RANK_WILDCARD && node < nnodes; node++)
+            in[node] |= fmx_nspace_local_count(g->ns, node) != 0;
+    }
+    for (uint32_t node = 0; node < nnodes; node++)
+        if (in[node])
+            members[n++] = node;
+    free(in);
+    *count = n;
+    return 0;
+}
+
+static void run_fence(fmx_glue_t *g, struct req *r)
+{
+    struct fence *f = (struct fence *)r;
+    uint32_t *members = calloc(g->job.map->nnodes, sizeof(*members)), n = 0;
+    fmx_fence_args_t a = {0};
+    size_t keylen = 0;
+    uint8_t *key = collective_key(f, &keylen);
+    int rc = !members || !key ? -ENOMEM : members_of(g, f, members, &n);
+
+    if (rc == 0) {
+        a.members = members;
+        a.count = n;
+        a.key = key;
+        a.keylen = keylen;
+        a.blob = f->data;
+        a.len = f->ndata;
+        a.collect = f->collect || f->ndata; /* data handed to us must reach the others */
+        a.timeout_ms = f->timeout_ms;
+        rc = fmx_fence_start(g->eng, &a, fence_done, f);
+    }
+    free(members);
+    free(key);
+    if (rc == 0)
+        return; /* fence_done completes the request */
+    f->cb(fmx_glue_status(rc), NULL, 0, f->cbdata, NULL, NULL);
+    fence_free(f);
+}
+
+static void cancel_fence(fmx_glue_t *g, struct req *r)
+{
+    struct fence *f = (struct fence *)r;
+
+    if (fmx_glue_pmix_alive(g))
+        f->cb(PMIX_ERR_UNREACH, NULL, 0, f->cbdata, NULL, NULL);
+    fence_free(f);
+}
+
+static const struct req_ops fence_ops = {"fence", 1, run_fence, cancel_fence};
+
+/* libpmix hands the host its blob of the local contributions (`data`, from malloc): the
+ * request keeps it and frees it, whatever this returns. */
+pmix_status_t fmx_glue_up_fence(const pmix_proc_t procs[], size_t nprocs, const pmix_info_t info[],
+                                size_t ninfo, char *data, size_t ndata, pmix_modex_cbfunc_t cbfunc,
+                                void *cbdata)
+{
+    struct fence *f = calloc(1, sizeof(*f));
+
+    if (!f || !(f->procs = malloc((nprocs ? nprocs : 1) * sizeof(*procs)))) {
+        free(f);
+        free(data);
+        return PMIX_ERR_NOMEM;
+    }
+    f->base.ops = &fence_ops;
+    memcpy(f->procs, procs, nprocs * sizeof(*procs));
+    qsort(f->procs, nprocs, sizeof(*procs), cmp_proc);
+    f->nprocs = nprocs;
+    f->data = data;
+    f->ndata = data ? ndata : 0;
+    for (size_t i = 0; i < ninfo; i++)
+        if (PMIX_CHECK_KEY(&info[i], PMIX_COLLECT_DATA))
+            f->collect = PMIX_INFO_TRUE(&info[i]);
+    f->timeout_ms = fmx_glue_timeout(info, ninfo);
+    f->cb = cbfunc;
+    f->cbdata = cbdata;
+    fmx_glue_post(fmx_glue_current, &f->base);
+    return PMIX_SUCCESS;
+}
