@@ -1,9 +1,13 @@
-/* Shared by pmixrun.c (daemons and the control loop) and pmixrun_cli.c (the command line,
- * the job map and the job description). */
+/* Shared by the files of pmixrun, one concern each: pmixrun.c (the run: one event loop from the
+ * daemons' start to their end, the control messages and the exit policy), pmixrun_cli.c (the
+ * command line, the job map and description), starters.c (starting the daemons: a local fork,
+ * a launch agent, or daemons already serving), join.c (daemons joining with the job's secret),
+ * output.c (ranks' output on the terminal). */
 #ifndef FMX_PMIXRUN_H
 #define FMX_PMIXRUN_H
 
 #include "control.h"
+#include "fmx_loop.h"
 #include "jobspec.h"
 #include "ranks.h"
 
@@ -31,6 +35,11 @@ struct daemon_slot {
     int said_error; /* it reported an ERROR, which pmixrun printed */
 };
 
+enum run_phase {
+    RUN_JOINING, /* daemons are starting and saying HELLO */
+    RUN_RUNNING, /* the job was sent; addresses, output and exits come in */
+};
+
 struct run {
     struct opts o;
     fmx_jobspec_t job;
@@ -38,24 +47,59 @@ struct run {
     uint32_t size; /* its ranks */
     struct daemon_slot *d;
     char secret[33];
-    int listen_fd, sigfd;
+    fmx_loop_t *loop;
+    enum run_phase phase;
+    int listen_fd;
     uint16_t port;
-    uint32_t exited, failed_rank;
+    uint32_t joined, exited;
     uint32_t naddrs; /* fabric addresses received */
-    uint64_t addr_deadline;
+    uint64_t addr_timer, kill_timer;
     fmx_env_t denv; /* FI_* and FMX_* settings for the daemons */
-    fmx_conn_t **pre; /* --connect: authenticated connections, before their HELLO */
-    size_t npre;
+    fmx_conn_t **pending; /* connections that have not said HELLO yet */
+    size_t npending;
     int exit_code, ending;
     char **partial; /* per rank and stream: an unfinished output line (--tag-output) */
 };
 
 /* Prints "pmixrun: <sentence>" and exits 1. */
 void pmixrun_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* pmixrun_cli.c */
 void pmixrun_parse(int argc, char **argv, struct opts *o);
 void pmixrun_build_map(struct run *r);
 /* A missing or non-executable program fails here, in one line. */
 void pmixrun_check_program(const char *prog);
 void pmixrun_fill_job(struct run *r);
+
+/* pmixrun.c */
+/* Ends the job with status code (the first one counts): every daemon gets KILL. */
+void pmixrun_end_job(struct run *r, int code);
+/* How long daemons have to connect and to open their fabric endpoints (ms). */
+uint64_t pmixrun_daemon_timeout_ms(void);
+/* Records the waitpid status of a daemon process (or its launch agent); its node, or -1. */
+int pmixrun_note_daemon_exit(struct run *r, pid_t pid, int status);
+/* A daemon joined: its connection goes into the loop. */
+void pmixrun_daemon_joined(struct run *r, uint32_t node);
+
+/* starters.c: starts every node's daemon (exits with a sentence when that cannot be done) */
+struct starter {
+    const char *name;
+    /* whether pmixrun listens for the daemons' control connections (and on which address) */
+    int listens;
+    void (*start_all)(struct run *r);
+};
+const struct starter *pmixrun_starter(const struct run *r);
+int pmixrun_all_local(const struct run *r);
+
+/* join.c */
+/* Watches the listening socket and the connections of daemons already serving; every one that
+ * says HELLO with the job's secret joins (pmixrun_daemon_joined), within the deadline. */
+void pmixrun_join_start(struct run *r);
+/* Frees what is left of the join phase. */
+void pmixrun_join_end(struct run *r);
+
+/* output.c */
+void pmixrun_emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf, size_t n);
+void pmixrun_output_free(struct run *r);
 
 #endif
