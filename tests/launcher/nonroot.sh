@@ -12,7 +12,7 @@ echo "running as $(id -un 2>/dev/null || id -u) (uid $(id -u))"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export HOME=$tmp
-failures=0
+failures=0 why=
 timeout -s KILL 30 "$pmixrun" -n 4 --oversubscribe --vnodes 2 "$3" >"$tmp/out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && why=$("$(dirname "$0")/../pmix/check_example.sh" client 4 "$tmp/out"); then
