@@ -8,22 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t fmx_glue_proc_key(const pmix_proc_t *p, uint8_t *key, size_t cap)
+size_t fmx_glue_put_proc(const pmix_proc_t *p, uint8_t *at)
 {
-    size_t pre = strlen(GLUE_KEY_PREFIX), l = strnlen(p->nspace, PMIX_MAX_NSLEN);
+    size_t l = strnlen(p->nspace, PMIX_MAX_NSLEN);
     uint32_t r = p->rank;
 
-    if (pre + l + 1 + 4 > cap)
+    if (at) {
+        memcpy(at, p->nspace, l);
+        at[l] = '\0';
+        at += l + 1;
+        at[0] = (uint8_t)(r >> 24);
+        at[1] = (uint8_t)(r >> 16);
+        at[2] = (uint8_t)(r >> 8);
+        at[3] = (uint8_t)r;
+    }
+    return l + 1 + 4;
+}
+
+size_t fmx_glue_proc_key(const pmix_proc_t *p, uint8_t *key, size_t cap)
+{
+    size_t pre = strlen(GLUE_KEY_PREFIX);
+
+    if (pre + fmx_glue_put_proc(p, NULL) > cap)
         return 0;
     memcpy(key, GLUE_KEY_PREFIX, pre);
-    memcpy(key + pre, p->nspace, l);
-    key[pre + l] = '\0';
-    key += pre + l + 1;
-    key[0] = (uint8_t)(r >> 24);
-    key[1] = (uint8_t)(r >> 16);
-    key[2] = (uint8_t)(r >> 8);
-    key[3] = (uint8_t)r;
-    return pre + l + 1 + 4;
+    return pre + fmx_glue_put_proc(p, key + pre);
 }
 
 /* The inverse, for a key another daemon sent: 0, or -EINVAL when it is not one. */

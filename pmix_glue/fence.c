@@ -43,27 +43,17 @@ static int cmp_proc(const void *a, const void *b)
 /* prefix, then per participant: namespace, NUL, rank (4 bytes, big-endian); malloc'd */
 static uint8_t *collective_key(const struct fence *f, size_t *len)
 {
-    size_t n = strlen(GLUE_KEY_PREFIX);
-    uint8_t *key, *at;
+    size_t n = strlen(GLUE_KEY_PREFIX), at;
+    uint8_t *key;
 
     for (size_t i = 0; i < f->nprocs; i++)
-        n += strnlen(f->procs[i].nspace, PMIX_MAX_NSLEN) + 1 + 4;
+        n += fmx_glue_put_proc(&f->procs[i], NULL);
     if (!(key = malloc(n)))
         return NULL;
     memcpy(key, GLUE_KEY_PREFIX, strlen(GLUE_KEY_PREFIX));
-    at = key + strlen(GLUE_KEY_PREFIX);
-    for (size_t i = 0; i < f->nprocs; i++) {
-        size_t l = strnlen(f->procs[i].nspace, PMIX_MAX_NSLEN);
-        uint32_t r = f->procs[i].rank;
-
-        memcpy(at, f->procs[i].nspace, l);
-        at[l] = '\0';
-        at += l + 1;
-        *at++ = (uint8_t)(r >> 24);
-        *at++ = (uint8_t)(r >> 16);
-        *at++ = (uint8_t)(r >> 8);
-        *at++ = (uint8_t)r;
-    }
+    at = strlen(GLUE_KEY_PREFIX);
+    for (size_t i = 0; i < f->nprocs; i++)
+        at += fmx_glue_put_proc(&f->procs[i], key + at);
     *len = n;
     return key;
 }

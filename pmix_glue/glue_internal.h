@@ -74,7 +74,10 @@ pmix_status_t fmx_glue_up_query(pmix_proc_t *proct, pmix_query_t *queries, size_
 /* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);
-/* The engine key of a rank's direct modex data: prefix, namespace, NUL, rank (big-endian). */
+/* A proc as key bytes: namespace, NUL, rank (4 bytes, big-endian), written at `at` unless it
+ * is NULL; returns the length. */
+size_t fmx_glue_put_proc(const pmix_proc_t *p, uint8_t *at);
+/* The engine key of a rank's direct modex data: the prefix, then the proc; 0 if over cap. */
 size_t fmx_glue_proc_key(const pmix_proc_t *p, uint8_t *key, size_t cap);
 
 /* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
