@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The engine against its peers, side by side in one run and with one statistic (per repetition
+# a barrier, then the operation; the slowest member's time; the median over repetitions):
+#   fmx-tcp / fmx-shm   the engine's fence (auto algorithm) under fmx-mprun, FI_PROVIDER=tcp|shm
+#   ompi-tcp / ompi-vader  Open MPI's MPI_Allgatherv of the same bytes (pml ob1, btl tcp|vader)
+#   raw-tcp             libfabric's own fi_pingpong (tcp, RDM) moving S/P bytes one way: at P = 2
+#                       the least time an allgather of S bytes can take on that provider
+# and barriers (fence without data; MPI_Barrier). S is the total gathered, S/P per member.
+# Writes bench/results/peers.csv and peers.md (medians, ratios to Open MPI and to raw).
+#   bench/peers.sh [BUILD_DIR]    (FMX_PEERS_P="2 4 8 16 32 64", FMX_PEERS_S="65536 1048576
+#                                  16777216", FMX_PEERS_REPS=20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+out=bench/results
+mkdir -p "$out"
+csv=$out/peers.csv
+mprun=$PWD/$build/tests/fmx-mprun
+fb=$PWD/$build/bench/fence_bench
+mg=$PWD/$build/bench/mpi_allgather
+[ -x "$fb" ] && [ -x "$mprun" ] && [ -x "$mg" ] || { echo "build first: cmake --build $build"; exit 1; }
+reps=${FMX_PEERS_REPS:-20}
+sizes=${FMX_PEERS_S:-65536 1048576 16777216}
+export FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
+root=()
+[ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
+log=$out/peers.log
+: >"$log"
+echo "who,kind,P,S_bytes,reps,min_us,median_us,p99_us" >"$csv"
+
+fmx() { # fmx PROVIDER P S (S = 0: a barrier)
+  local kind=fence args=(--algos auto --L 1 --B $(($3 / $2)))
+  [ "$3" = 0 ] && kind=barrier args=(--algos auto --barrier)
+  FI_PROVIDER=$1 timeout 600 "$mprun" -n "$2" --timeout 580 -- "$fb" "${args[@]}" --reps "$reps" \
+    2>>"$log" | awk -F, -v who="fmx-$1" -v k=$kind '$3 == k && $2 == "auto" {
+      printf "%s,%s,%s,%.0f,%s,%s,%s,%s\n", who, k == "fence" ? "allgather" : k, $4, k == "fence" ? $8 : 0, $9, $10, $11, $12 }' \
+    >>"$csv" || echo "  (fmx $1 P=$2 S=$3: failed; see $log)"
+}
+
+ompi() { # ompi BTL P SIZES
+  timeout 600 mpirun "${root[@]}" --oversubscribe -n "$2" --bind-to none --mca pml ob1 \
+    --mca btl "$1,self" --mca btl_tcp_if_include lo "$mg" "ompi-$1" "$3" "$reps" 2>>"$log" |
+    sed 's/,allgatherv,/,allgather,/' >>"$csv" || echo "  (ompi $1 P=$2: failed; see $log)"
+}
+
+raw() { # raw BYTES: fi_pingpong's one-way time for BYTES over tcp (RDM), as a row for P = 2
+  local port=$((20000 + RANDOM % 20000)) srv
+  fi_pingpong -p tcp -e rdm -m tagged -S "$1" -I "$reps" -B $port >/dev/null 2>>"$log" &
+  srv=$!
+  sleep 0.5
+  timeout 60 fi_pingpong -p tcp -e rdm -m tagged -S "$1" -I "$reps" -P $port 127.0.0.1 2>>"$log" |
+    awk -v s="$1" '$1 ~ /^[0-9]/ && $1 + 0 > 0 { printf "raw-tcp,allgather,2,%d,%s,,%s,\n", 2 * s, $2, $7 }' \
+    >>"$csv" || echo "  (fi_pingpong $1 bytes: failed; see $log)"
+  kill $srv 2>/dev/null
+  wait $srv 2>/dev/null || true
+}
+
+for p in ${FMX_PEERS_P:-2 4 8 16 32 64}; do
+  echo "== P=$p"
+  all=$(echo 0 $sizes | tr ' ' ,)
+  ompi tcp "$p" "$all"
+  ompi vader "$p" "$all"
+  for s in 0 $sizes; do
+    fmx tcp "$p" "$s"
+    fmx shm "$p" "$s"
+  done
+done
+for s in $sizes; do raw $((s / 2)); done
+python3 bench/peers_table.py "$csv" >"$out/peers.md"
+cat "$out/peers.md"
