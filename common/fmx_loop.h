@@ -44,14 +44,11 @@ int fmx_loop_add_hooks(fmx_loop_t *l, fmx_loop_before_f before, fmx_loop_after_f
  * loop. The mask blocked is written to *blocked when it is not NULL (children unblock it). */
 int fmx_loop_signals(fmx_loop_t *l, const int *sigs, int n, fmx_loop_signal_f cb, void *arg,
                      sigset_t *blocked, fmx_error_t *err);
-/* The signalfd itself, for a child that must not inherit it; -1 before fmx_loop_signals. */
-int fmx_loop_signal_fd(const fmx_loop_t *l);
 
 /* One poll and what it makes ready, waiting at most max_ms (-1: as long as nothing is due). */
 void fmx_loop_once(fmx_loop_t *l, int max_ms);
 /* fmx_loop_once until fmx_loop_stop. */
 void fmx_loop_run(fmx_loop_t *l);
 void fmx_loop_stop(fmx_loop_t *l);
-int fmx_loop_stopped(const fmx_loop_t *l);
 
 #endif

@@ -187,11 +187,6 @@ int fmx_loop_signals(fmx_loop_t *l, const int *sigs, int n, fmx_loop_signal_f cb
     return fmx_loop_add_fd(l, l->sigfd, FMX_LOOP_IN, read_signals, NULL);
 }
 
-int fmx_loop_signal_fd(const fmx_loop_t *l)
-{
-    return l->sigfd;
-}
-
 /* Drops removed descriptors, keeping the others in order. */
 static void sweep(fmx_loop_t *l)
 {
@@ -301,9 +296,4 @@ void fmx_loop_run(fmx_loop_t *l)
 void fmx_loop_stop(fmx_loop_t *l)
 {
     l->stop = 1;
-}
-
-int fmx_loop_stopped(const fmx_loop_t *l)
-{
-    return l->stop;
 }

@@ -65,7 +65,7 @@ int pmixd_fabric_start(struct daemon *d, fmx_error_t *err)
 
 int pmixd_fabric_started(const struct daemon *d)
 {
-    return d->fabric != NULL;
+    return d->phase != PHASE_STARTING;
 }
 
 static int add_peers(struct daemon *d, fmx_pack_t *p, fmx_error_t *err)

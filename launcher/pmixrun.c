@@ -52,7 +52,7 @@ void pmixrun_end_job(struct run *r, int code)
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
         if (r->d[i].conn)
             fmx_conn_send(r->d[i].conn, FMX_CTL_KILL, NULL);
-    r->kill_timer = fmx_loop_add_timer(r->loop, KILL_GRACE_MS, kill_grace_over, r);
+    fmx_loop_add_timer(r->loop, KILL_GRACE_MS, kill_grace_over, r);
 }
 
 /* Once every rank has exited (however the job ends), the daemons are told to go. */
@@ -262,7 +262,8 @@ static int before_wait(fmx_loop_t *l, void *arg)
 
 /* ---- signals and the daemons' processes ---- */
 
-int pmixrun_note_daemon_exit(struct run *r, pid_t pid, int status)
+/* Records the waitpid status of a daemon process (or its launch agent); its node, or -1. */
+static int note_daemon_exit(struct run *r, pid_t pid, int status)
 {
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
         if (r->d[i].pid == pid) {
@@ -286,8 +287,7 @@ static void on_signal(fmx_loop_t *l, const struct signalfd_siginfo *si, void *ar
         return;
     }
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-        if ((i = pmixrun_note_daemon_exit(r, pid, st)) >= 0 && r->phase == RUN_JOINING &&
-            !r->d[i].conn)
+        if ((i = note_daemon_exit(r, pid, st)) >= 0 && r->phase == RUN_JOINING && !r->d[i].conn)
             pmixrun_die("pmixd for node %s (host %s) ended before it connected (%s %d)",
                         r->job.map.nodes[i].name, r->job.map.nodes[i].host,
                         WIFEXITED(st) ? "status" : "signal",
@@ -327,7 +327,7 @@ static void reap_daemons(struct run *r)
             pid_t pid = r->d[i].pid;
 
             if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid)
-                pmixrun_note_daemon_exit(r, pid, st);
+                note_daemon_exit(r, pid, st);
             left += r->d[i].pid > 0;
         }
         if (left)

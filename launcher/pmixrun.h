@@ -53,7 +53,7 @@ struct run {
     uint16_t port;
     uint32_t joined, exited;
     uint32_t naddrs; /* fabric addresses received */
-    uint64_t addr_timer, kill_timer;
+    uint64_t addr_timer;
     fmx_env_t denv; /* FI_* and FMX_* settings for the daemons */
     fmx_conn_t **pending; /* connections that have not said HELLO yet */
     size_t npending;
@@ -76,8 +76,6 @@ void pmixrun_fill_job(struct run *r);
 void pmixrun_end_job(struct run *r, int code);
 /* How long daemons have to connect and to open their fabric endpoints (ms). */
 uint64_t pmixrun_daemon_timeout_ms(void);
-/* Records the waitpid status of a daemon process (or its launch agent); its node, or -1. */
-int pmixrun_note_daemon_exit(struct run *r, pid_t pid, int status);
 /* A daemon joined: its connection goes into the loop. */
 void pmixrun_daemon_joined(struct run *r, uint32_t node);
 

@@ -115,7 +115,7 @@ static void cancel_ask(fmx_glue_t *g, struct req *r)
     free(a);
 }
 
-static const struct req_ops ask_ops = {"direct modex", 1, run_ask, cancel_ask};
+static const struct req_ops ask_ops = {.needs_engine = 1, .run = run_ask, .cancel = cancel_ask};
 
 pmix_status_t fmx_glue_up_dmodex(const pmix_proc_t *proc, const pmix_info_t info[], size_t ninfo,
                                  pmix_modex_cbfunc_t cbfunc, void *cbdata)
@@ -161,7 +161,8 @@ static void cancel_answer(fmx_glue_t *g, struct req *r)
     free(a);
 }
 
-static const struct req_ops answer_ops = {"direct modex answer", 0, run_answer, cancel_answer};
+static const struct req_ops answer_ops = {
+    .needs_engine = 0, .run = run_answer, .cancel = cancel_answer};
 
 /* PMIx_server_dmodex_request answered (libpmix's thread): copy, and send from the loop. */
 static void on_local_data(pmix_status_t status, char *data, size_t sz, void *cbdata)

@@ -137,7 +137,8 @@ static void cancel_fence(fmx_glue_t *g, struct req *r)
     fence_free(f);
 }
 
-static const struct req_ops fence_ops = {"fence", 1, run_fence, cancel_fence};
+static const struct req_ops fence_ops = {
+    .needs_engine = 1, .run = run_fence, .cancel = cancel_fence};
 
 /* libpmix hands the host its blob of the local contributions (`data`, from malloc): the
  * request keeps it and frees it, whatever this returns. */

@@ -17,7 +17,6 @@
 struct req;
 
 struct req_ops {
-    const char *kind;
     int needs_engine; /* waits for fmx_glue_set_engine when the engine is not up yet */
     void (*run)(fmx_glue_t *g, struct req *r);
     void (*cancel)(fmx_glue_t *g, struct req *r);

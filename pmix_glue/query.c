@@ -125,7 +125,8 @@ static void cancel_query(fmx_glue_t *g, struct req *r)
     query_free(q);
 }
 
-static const struct req_ops query_ops = {"query", 0, run_query, cancel_query};
+static const struct req_ops query_ops = {
+    .needs_engine = 0, .run = run_query, .cancel = cancel_query};
 
 pmix_status_t fmx_glue_up_query(pmix_proc_t *proct, pmix_query_t *queries, size_t nqueries,
                                 pmix_info_cbfunc_t cbfunc, void *cbdata)

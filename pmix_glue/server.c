@@ -126,9 +126,11 @@ static void cancel_notice(fmx_glue_t *g, struct req *r)
     notice_free(n, PMIX_ERR_UNREACH);
 }
 
-static const struct req_ops abort_ops = {"abort", 0, run_abort, cancel_notice};
-static const struct req_ops log_ops = {"log", 0, run_log, cancel_notice};
-static const struct req_ops finalized_ops = {"finalized", 0, run_finalized, cancel_notice};
+static const struct req_ops abort_ops = {
+    .needs_engine = 0, .run = run_abort, .cancel = cancel_notice};
+static const struct req_ops log_ops = {.needs_engine = 0, .run = run_log, .cancel = cancel_notice};
+static const struct req_ops finalized_ops = {
+    .needs_engine = 0, .run = run_finalized, .cancel = cancel_notice};
 
 static struct notice *new_notice(const struct req_ops *ops, const pmix_proc_t *proc,
                                  pmix_op_cbfunc_t cb, void *cbdata)
