@@ -99,13 +99,27 @@ static int start_pmix(struct daemon *d, fmx_error_t *err)
  * otherwise the fabric opens only after libpmix: loading libfabric holds the dynamic loader's
  * lock for as long as its libraries' constructors run (a quarter second on some machines), and
  * hwloc and libpmix load their plugins through that same lock. */
+/* Whether the fabric may open on its thread while libpmix and hwloc start: when loading its
+ * backend takes no time (fmx_fabric_quick), and libpmix will not edit the environment the thread
+ * reads (PMIx_server_init sets or unsets variables when one of these is set). */
+static int open_early(struct daemon *d)
+{
+    static const char *const edited[] = {"PMIX_SECURITY_MODE", "PMIX_MCA_ptl",
+                                         "PMIX_KEEPALIVE_PIPE"};
+
+    for (size_t i = 0; i < sizeof(edited) / sizeof(*edited); i++)
+        if (getenv(edited[i]))
+            return 0;
+    return fmx_fabric_quick(d->job.map.nnodes);
+}
+
 static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
 {
     int rc;
 
     if ((rc = pmixd_bootstrap(d, node, err)))
         return rc;
-    if (fmx_fabric_warm() && (rc = pmixd_fabric_start(d, err)))
+    if (open_early(d) && (rc = pmixd_fabric_start(d, err)))
         return rc;
     if ((rc = fmx_session_create(&d->session, d->job.nspace, d->job.self, err)))
         return rc;

@@ -11,7 +11,7 @@ packages=(
   libucx-dev ucx-utils
   clang libclang-rt-14-dev clang-format
   iproute2 procps util-linux
-  python3-yaml
+  python3 python3-yaml strace
 )
 if [ "${FMX_WITH_MPI:-1}" = 1 ]; then
   packages+=(openmpi-bin libopenmpi-dev)

@@ -3,6 +3,7 @@
 
 #include "fmx_backend.h"
 #include "fmx_mem.h"
+#include "fmx_standin.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -72,6 +73,16 @@ int fmx_fabric_open(uint32_t members, fmx_fabric_t **out, fmx_error_t *err)
     f->opening = 1;
     *out = f;
     return 0;
+}
+
+int fmx_fabric_quick(uint32_t members)
+{
+    fmx_error_t err = {{0}};
+
+    if (members == 1 || warm)
+        return 1;
+    /* a failure to load is reported when the endpoint is opened */
+    return fmx_backend_load(backend_name(), 0, &err) == 0 && fmx_standin_loaded() > 0;
 }
 
 int fmx_fabric_fd(const fmx_fabric_t *f)

@@ -14,6 +14,11 @@ typedef struct fmx_fabric fmx_fabric_t;
 /* Starts opening the endpoint of one of `members` daemons. The process must not change its
  * environment until fmx_fabric_ready() (the backend's library reads it on the thread). */
 int fmx_fabric_open(uint32_t members, fmx_fabric_t **out, fmx_error_t *err);
+/* Loads the backend of a multi-daemon job now if that is quick (libfabric with its stand-ins,
+ * fmx_standin.h: milliseconds), and says whether it was: then the endpoint may open while the
+ * daemon starts its other libraries. Otherwise loading (a quarter second) holds the dynamic
+ * loader's lock that those libraries' plugins need, and is better done after them. */
+int fmx_fabric_quick(uint32_t members);
 /* Readable once the endpoint is open or failed to open. */
 int fmx_fabric_fd(const fmx_fabric_t *f);
 /* Waits for the opening to end: the endpoint (owned by the fabric), or the error. */
