@@ -186,6 +186,7 @@ int main(int argc, char **argv)
     const char *prov = getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "default";
     int rc;
 
+    fmx_malloc_for_daemons(); /* as pmixd runs the engine */
     if (parse(argc, argv, &o)) {
         fprintf(stderr,
                 "usage: fence_bench --rank R --size P --dir DIR [--algos auto,tree,...] "

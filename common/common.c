@@ -1,6 +1,7 @@
 /* Status text, logging, clock and environment helpers shared by all layers. */
 #include "fmx_common.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +101,17 @@ int fmx_self_dir(char *out, size_t len)
     out[n] = '\0';
     *strrchr(out, '/') = '\0';
     return 0;
+}
+
+void fmx_malloc_for_daemons(void)
+{
+    uint64_t keep = fmx_env_u64("FMX_MALLOC_KEEP_MB", 256);
+
+    if (keep == 0)
+        return;
+    if (keep > 4096)
+        keep = 4096;
+    /* glibc's largest mmap threshold is 32 MiB on 64-bit: larger buffers stay mmap'd */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, (int)(keep << 20));
 }

@@ -274,6 +274,7 @@ int main(int argc, char **argv)
         return rc;
     }
     signal(SIGPIPE, SIG_IGN);
+    fmx_malloc_for_daemons();
     if (!(d.ctl = control(&d, &o, &rc))) {
         free(o.host);
         return rc;
