@@ -53,7 +53,8 @@ int fmx_engine_progress(fmx_engine_t *e);
 int fmx_engine_wait(fmx_engine_t *e, int max_ms);
 /* For a caller's own poll loop: the fd that turns readable when progress has work (-1 when the
  * transport has none: then poll with a short timeout), and whether it is safe to sleep on it
- * now (0) or progress must run first (-EAGAIN). Sleep at most fmx_engine_timeout_ms(). */
+ * now (0), progress must run first (-EAGAIN), or sleep on it at most that many microseconds (> 0).
+ * Sleep at most fmx_engine_timeout_ms(). */
 int fmx_engine_fd(fmx_engine_t *e);
 int fmx_engine_prepare_wait(fmx_engine_t *e);
 /* Milliseconds to the next deadline, or -1 when nothing is pending. */

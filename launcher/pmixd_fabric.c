@@ -98,13 +98,13 @@ static int engine_before(fmx_loop_t *l, void *arg)
 {
     struct daemon *d = arg;
     int t = fmx_engine_timeout_ms(d->eng);
+    int w = fmx_engine_prepare_wait(d->eng);
 
     (void)l;
-    if (fmx_engine_fd(d->eng) < 0) /* no fd from the fabric: come back soon to progress it */
+    /* no fd from the fabric, or work in flight it does not announce: come back soon */
+    if (fmx_engine_fd(d->eng) < 0 || w > 0)
         t = t < 0 || t > 1 ? 1 : t;
-    if (fmx_engine_prepare_wait(d->eng) != 0)
-        t = 0;
-    return t;
+    return w < 0 ? 0 : t;
 }
 
 static void engine_after(fmx_loop_t *l, void *arg)

@@ -33,7 +33,8 @@ typedef struct fmx_transport_ops {
     int (*progress)(fmx_transport_t *t);
     /* An fd that becomes readable when progress() has work, or -1 when the backend has none
      * (callers then poll with a short sleep). prepare_wait() returns 0 when it is safe to sleep
-     * on the fd now, -EAGAIN when progress() must run first. */
+     * on the fd now, -EAGAIN when progress() must run first, or a number of microseconds to
+     * sleep on the fd at most (work in flight that the fd will not announce). */
     int (*wait_fd)(fmx_transport_t *t);
     int (*prepare_wait)(fmx_transport_t *t);
     /* Largest message the backend sends as one unit; larger sends are split by the backend. */
@@ -69,6 +70,9 @@ static inline void fmx_transport_close(fmx_transport_t *t)
     if (t)
         t->ops->close(t);
 }
+
+/* How long a caller with no fd to sleep on naps, and the most a bounded wait sleeps. */
+#define FMX_NAP_US 200
 
 /* Blocks until the transport may have work or timeout_ms passes (-1: no limit). */
 int fmx_transport_wait(fmx_transport_t *t, int timeout_ms);

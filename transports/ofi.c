@@ -39,9 +39,17 @@ int fmx_ofi_post_recv(struct ofi_tp *tp, struct ofi_op *op)
 
 static int ofi_get_addr(fmx_transport_t *t, void *buf, size_t *len)
 {
-    int rc = fi_getname(&tp_of(t)->ep->fid, buf, len);
+    size_t cap = *len;
+    int rc;
 
-    return rc == -FI_ETOOSMALL ? -ENOBUFS : rc;
+    if (cap < BELL_ADDR_LEN)
+        return -ENOBUFS;
+    *len = cap - BELL_ADDR_LEN;
+    rc = fi_getname(&tp_of(t)->ep->fid, buf, len);
+    if (rc)
+        return rc == -FI_ETOOSMALL ? -ENOBUFS : rc;
+    *len += fmx_bell_put_addr(tp_of(t), (uint8_t *)buf + *len);
+    return 0;
 }
 
 static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *addrs,
@@ -54,6 +62,12 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
 
     if (tp->peers || fi_getname(&tp->ep->fid, own, &ownlen))
         return -EINVAL;
+    for (uint32_t i = 0; i < count; i++) {
+        if (lens[i] <= BELL_ADDR_LEN) {
+            fmx_log(FMX_LOG_ERROR, "ofi", "peer %u: a %zu-byte address is too short", i, lens[i]);
+            return -EINVAL;
+        }
+    }
     tp->peers = calloc(count, sizeof(*tp->peers));
     tp->injected = calloc(count, 1);
     if (!tp->peers || !tp->injected)
@@ -65,7 +79,7 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
                     tp->describe);
             return -EINVAL;
         }
-        if (!found && lens[i] == ownlen && memcmp(addrs[i], own, ownlen) == 0) {
+        if (!found && lens[i] - BELL_ADDR_LEN == ownlen && memcmp(addrs[i], own, ownlen) == 0) {
             tp->self = i;
             found = 1;
         }
@@ -76,6 +90,7 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
         return -EINVAL;
     }
     tp->npeers = count;
+    fmx_bell_add_peers(tp, count, addrs, lens);
     return 0;
 }
 
@@ -116,7 +131,9 @@ static void push_queue(struct ofi_tp *tp)
             fmx_ofi_owe_peer_error(tp, m->peer);
         } else if (inject) {
             tp->injected[m->peer] = 1;
+            fmx_bell_owe(tp, m->peer);
         } else {
+            fmx_bell_owe(tp, m->peer);
             tp->tx_free = op->next_free;
             op->peer = m->peer;
             tp->tx_busy++;
@@ -160,9 +177,14 @@ static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
         free(buf);
         return -EINVAL;
     }
+    int rc;
+
     if (CHUNK_HEADER + len <= tp->eager)
-        return fmx_ofi_queue(tp, peer, CHUNK_DATA, 0, len, buf);
-    return fmx_rdv_send(tp, peer, buf, len);
+        rc = fmx_ofi_queue(tp, peer, CHUNK_DATA, 0, len, buf);
+    else
+        rc = fmx_rdv_send(tp, peer, buf, len);
+    fmx_bell_ring_owed(tp);
+    return rc;
 }
 
 /* Validates one eager chunk and acts on it. */
@@ -279,6 +301,7 @@ static int ofi_progress(fmx_transport_t *t)
         fmx_log(FMX_LOG_WARN, "ofi", "fi_cq_read: %s", fi_strerror((int)-n));
     fmx_rdv_push(tp);
     push_queue(tp);
+    fmx_bell_ring_owed(tp);
     while (tp->nfailed) {
         uint32_t peer = tp->failed[--tp->nfailed];
         if (t->events.peer_error)
@@ -290,7 +313,9 @@ static int ofi_progress(fmx_transport_t *t)
 
 static int ofi_wait_fd(fmx_transport_t *t)
 {
-    return tp_of(t)->wait_fd;
+    struct ofi_tp *tp = tp_of(t);
+
+    return tp->wait_fd >= 0 ? tp->wait_fd : tp->bell.active ? tp->bell.fd : -1;
 }
 
 static int ofi_prepare_wait(fmx_transport_t *t)
@@ -300,9 +325,14 @@ static int ofi_prepare_wait(fmx_transport_t *t)
 
     if (tp->outq || tp->nfailed || fmx_rdv_push(tp))
         return -EAGAIN;
-    if (tp->wait_fd < 0)
+    if (tp->wait_fd >= 0)
+        return fi_trywait(tp->fabric, fids, 1) == FI_SUCCESS ? 0 : -EAGAIN;
+    if (!tp->bell.active)
         return 0;
-    return fi_trywait(tp->fabric, fids, 1) == FI_SUCCESS ? 0 : -EAGAIN;
+    if (fmx_bell_drain(tp))
+        return -EAGAIN; /* what rang may be in the queue already */
+    /* the provider's own traffic for messages in flight (completions, pieces) rings nothing */
+    return tp->tx_busy || tp->rdv_tx || tp->rdv_rx ? FMX_NAP_US : 0;
 }
 
 static size_t ofi_max_msg_size(fmx_transport_t *t)
@@ -373,6 +403,7 @@ void fmx_ofi_close(fmx_transport_t *t)
         drain(tp);
     if (tp->ep)
         fi_close(&tp->ep->fid);
+    fmx_bell_close(tp);
     fmx_rdv_free_all(tp);
     if (tp->mr)
         fi_close(&tp->mr->fid);

@@ -59,6 +59,18 @@ struct rdv {
     int failed; /* a piece failed: the message is not delivered */
 };
 
+/* A doorbell (ofi_bell.c), when the completion queue has no wait fd. An endpoint's address is
+ * the provider's, followed by BELL_ADDR_LEN bytes: its bell's id, 0 for none. */
+#define BELL_ADDR_LEN 8
+struct ofi_bell {
+    int fd; /* -1: none */
+    int active; /* every peer's bell answered: sleep on ours */
+    uint64_t id;
+    uint64_t *ids; /* per peer */
+    uint8_t *owed; /* per peer: sent something since the last ring */
+    uint32_t npeers, nowed;
+};
+
 struct ofi_tp {
     fmx_transport_t base;
     struct fi_info *info;
@@ -88,6 +100,7 @@ struct ofi_tp {
     struct rdv *rdv_tx, *rdv_rx;
     uint32_t *failed; /* peers whose peer_error is owed */
     size_t nfailed;
+    struct ofi_bell bell;
     char describe[160];
 };
 
@@ -98,6 +111,18 @@ void fmx_ofi_close(fmx_transport_t *t);
 int fmx_ofi_queue(struct ofi_tp *tp, uint32_t peer, uint8_t kind, uint32_t id, uint64_t length,
                   uint8_t *payload);
 void fmx_ofi_owe_peer_error(struct ofi_tp *tp, uint32_t peer);
+
+/* ofi_bell.c */
+void fmx_bell_open(struct ofi_tp *tp);
+size_t fmx_bell_put_addr(const struct ofi_tp *tp, uint8_t *out);
+void fmx_bell_add_peers(struct ofi_tp *tp, uint32_t count, const void *const *addrs,
+                        const size_t *lens);
+/* Marks a peer to be rung; fmx_bell_ring_owed() rings each marked peer once. */
+void fmx_bell_owe(struct ofi_tp *tp, uint32_t peer);
+void fmx_bell_ring_owed(struct ofi_tp *tp);
+/* Empties the bell; returns how many rings it held. */
+int fmx_bell_drain(struct ofi_tp *tp);
+void fmx_bell_close(struct ofi_tp *tp);
 
 /* ofi_rdv.c */
 int fmx_rdv_send(struct ofi_tp *tp, uint32_t peer, uint8_t *buf, size_t len);

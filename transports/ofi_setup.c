@@ -176,6 +176,7 @@ int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err)
     }
     tp->base.ops = &fmx_ofi_ops;
     tp->wait_fd = -1;
+    tp->bell.fd = -1;
     if ((rc = choose(tp, provider, err)))
         return rc;
     size_buffers(tp);
@@ -198,10 +199,13 @@ int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err)
         return fail(err, tp, "fi_mr_reg", rc);
     if ((rc = post_all(tp)))
         return fail(err, tp, "fi_trecv", rc);
+    fmx_bell_open(tp);
     snprintf(tp->describe, sizeof(tp->describe),
              "%s FI_EP_RDM (inject %zu B, eager %zu B, max message %zu B, %s)",
              tp->info->fabric_attr->prov_name, tp->inject, tp->eager, tp->max_piece,
-             tp->wait_fd >= 0 ? "wait fd" : "polling");
+             tp->wait_fd >= 0       ? "wait fd"
+                 : tp->bell.fd >= 0 ? "doorbell"
+                                    : "polling");
     fmx_log(FMX_LOG_INFO, "ofi", "provider %s", tp->describe);
     *out = &tp->base;
     return 0;

@@ -6,24 +6,26 @@
 #include <poll.h>
 #include <time.h>
 
-/* Without a wait fd we cannot know when a peer wrote; this bounds the added latency. */
-#define NAP_US 200
-
 int fmx_transport_wait(fmx_transport_t *t, int timeout_ms)
 {
     int fd = t->ops->wait_fd(t);
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int rc;
+    struct timespec ts, *tsp = NULL;
+    int rc, bound_us;
 
-    if (timeout_ms == 0 || t->ops->prepare_wait(t) == -EAGAIN)
+    if (timeout_ms == 0 || (bound_us = t->ops->prepare_wait(t)) == -EAGAIN)
         return 0;
+    /* without a wait fd we cannot know when a peer wrote: FMX_NAP_US bounds the added latency */
+    if (fd < 0)
+        bound_us = FMX_NAP_US;
+    if (bound_us > 0 && (timeout_ms < 0 || (long)timeout_ms * 1000 > bound_us))
+        ts = (struct timespec){0, bound_us * 1000L}, tsp = &ts;
+    else if (timeout_ms >= 0)
+        ts = (struct timespec){timeout_ms / 1000, (timeout_ms % 1000) * 1000000L}, tsp = &ts;
     if (fd < 0) {
-        struct timespec ts = {0, NAP_US * 1000};
-        if (timeout_ms > 0 && timeout_ms * 1000 < NAP_US)
-            ts.tv_nsec = timeout_ms * 1000000L;
-        nanosleep(&ts, NULL);
+        nanosleep(tsp, NULL);
         return 0;
     }
-    rc = poll(&pfd, 1, timeout_ms);
+    rc = ppoll(&pfd, 1, tsp, NULL);
     return rc < 0 && errno != EINTR ? -errno : 0;
 }

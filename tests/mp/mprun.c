@@ -65,6 +65,12 @@ int main(int argc, char **argv)
                 getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "(any)");
         return 1;
     }
+    /* FMX_MP_EXPECT: words the endpoint's description must contain (how it waits, say) */
+    if (getenv("FMX_MP_EXPECT") && !strstr(describe, getenv("FMX_MP_EXPECT"))) {
+        fprintf(stderr, "fmx-mprun: the endpoint is %s, not \"%s\": FAILED\n", describe,
+                getenv("FMX_MP_EXPECT"));
+        return 1;
+    }
     /* a killed run's directory is removed by the next run (fmx_tmpdir.h) */
     fmx_error_t err;
     int lock_fd;

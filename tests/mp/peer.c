@@ -87,8 +87,12 @@ static void idle(struct peer *p, int max_ms)
         fmx_engine_wait(p->eng, max_ms);
         return;
     }
-    if (fmx_engine_prepare_wait(p->eng) != 0)
+    int w = fmx_engine_prepare_wait(p->eng);
+
+    if (w < 0)
         return;
+    if (w > 0) /* at most w us: poll's 1 ms is the least it can say */
+        max_ms = 1;
     poll(&pfd, 1, t < 0 || t > max_ms ? max_ms : t);
 }
 
