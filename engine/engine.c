@@ -3,6 +3,7 @@
  * participant set + sequence number), enforces deadlines and runs callbacks from progress. */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,7 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
         return -EINVAL;
     }
     e->dmx_next_id = 1;
+    e->spin_ns = 1000ull * fmx_env_u64("FMX_SPIN_US", 50);
     fmx_transport_set_events(e->tp, &events, e);
     *out = e;
     return 0;
@@ -428,6 +430,7 @@ int fmx_fence_start(fmx_engine_t *e, const fmx_fence_args_t *a, fmx_fence_done_f
     c->cb_arg = arg;
     c->started = 1;
     c->start_ns = fmx_engine_now(e);
+    e->busy_ns = c->start_ns;
     c->deadline_ns =
         c->start_ns + (a->timeout_ms ? a->timeout_ms * 1000000ull : e->default_timeout_ns);
     if ((rc = setup_coll(e, c, a))) {
@@ -489,6 +492,8 @@ int fmx_engine_progress(fmx_engine_t *e)
 
     if (events < 0)
         events = 0;
+    if (events)
+        e->busy_ns = now;
     check_deadlines(e, now);
     fmx_dmodex_check(e, now);
     if (e->done)
@@ -516,10 +521,25 @@ int fmx_engine_timeout_ms(fmx_engine_t *e)
     return next <= now ? 0 : (int)((next - now + 999999u) / 1000000u);
 }
 
+int fmx_engine_spin(fmx_engine_t *e)
+{
+    int active = e->dmx != NULL;
+
+    if (!e->spin_ns)
+        return 0;
+    for (struct fmx_coll *c = e->colls; c && !active; c = c->next)
+        active = c->started;
+    return active && fmx_engine_now(e) - e->busy_ns < e->spin_ns;
+}
+
 int fmx_engine_wait(fmx_engine_t *e, int max_ms)
 {
     int t = fmx_engine_timeout_ms(e);
 
+    if (fmx_engine_spin(e)) {
+        sched_yield(); /* a peer on this core may be the one to answer */
+        return 0;
+    }
     if (t < 0 || (max_ms >= 0 && max_ms < t))
         t = max_ms;
     return fmx_transport_wait(e->tp, t);

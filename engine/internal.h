@@ -97,6 +97,8 @@ struct fmx_engine {
     uint32_t dmx_next_id;
     int dmx_due; /* some pending request has completed */
     fmx_engine_counters_t ctr;
+    uint64_t spin_ns; /* FMX_SPIN_US */
+    uint64_t busy_ns; /* when progress last did something, or a fence started */
     char last_error[256];
 };
 

@@ -101,6 +101,8 @@ static int engine_before(fmx_loop_t *l, void *arg)
     int w = fmx_engine_prepare_wait(d->eng);
 
     (void)l;
+    if (fmx_engine_spin(d->eng))
+        return 0;
     /* no fd from the fabric, or work in flight it does not announce: come back soon */
     if (fmx_engine_fd(d->eng) < 0 || w > 0)
         t = t < 0 || t > 1 ? 1 : t;
