@@ -123,11 +123,16 @@ int fmx_coll_absorb(struct fmx_coll *c, uint32_t from, const fmx_frame_t *f)
             }
             continue;
         }
-        blk->data = malloc(b.len ? b.len : 1);
-        if (!blk->data)
+        if (c->eng->hold) { /* kept in the frame */
+            blk->data = (uint8_t *)b.data;
+            blk->hold = c->eng->hold;
+            blk->hold->refs++;
+        } else if ((blk->data = malloc(b.len ? b.len : 1))) {
+            if (b.len)
+                memcpy(blk->data, b.data, b.len);
+        } else {
             return -ENOMEM;
-        if (b.len)
-            memcpy(blk->data, b.data, b.len);
+        }
         blk->len = b.len;
         blk->have = 1;
         c->nhave++;
@@ -343,10 +348,15 @@ void fmx_coll_free(struct fmx_coll *c)
 
     if (!c)
         return;
-    for (uint32_t i = 0; c->blk && i < c->P; i++)
-        free(c->blk[i].data);
+    for (uint32_t i = 0; c->blk && i < c->P; i++) {
+        if (c->blk[i].hold)
+            fmx_hold_put(c->blk[i].hold);
+        else
+            free(c->blk[i].data);
+    }
     while ((s = c->stash)) {
         c->stash = s->next;
+        fmx_hold_put(s->hold);
         free(s);
     }
     free(c->blk);

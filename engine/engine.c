@@ -106,13 +106,17 @@ static int stash_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f, con
         c->next = e->colls;
         e->colls = c;
     }
-    s = malloc(sizeof(*s) + len);
+    s = malloc(sizeof(*s) + (e->hold ? 0 : len));
     if (!s)
         return -ENOMEM;
     s->next = NULL;
     s->peer = peer;
     s->len = len;
-    memcpy(s->buf, buf, len);
+    s->hold = e->hold;
+    if (s->hold)
+        s->hold->refs++;
+    else
+        memcpy(s->buf, buf, len);
     if (c->stash_tail)
         c->stash_tail->next = s;
     else
@@ -120,6 +124,25 @@ static int stash_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f, con
     c->stash_tail = s;
     c->stashed_bytes += len;
     return 0;
+}
+
+void fmx_hold_put(struct fmx_hold *h)
+{
+    if (h && --h->refs == 0) {
+        free(h->buf);
+        free(h);
+    }
+}
+
+/* Delivers a frame with e->hold set, so that what keeps its blocks keeps the frame. */
+static void deliver_held(fmx_engine_t *e, struct fmx_hold *h, void (*fn)(fmx_engine_t *, void *),
+                         void *arg)
+{
+    struct fmx_hold *outer = e->hold;
+
+    e->hold = h;
+    fn(e, arg);
+    e->hold = outer;
 }
 
 /* A peer that breaks the protocol ends every collective it takes part in. */
@@ -138,6 +161,37 @@ static void fail_with_peer(fmx_engine_t *e, uint32_t peer, int status, const cha
             }
         }
     }
+}
+
+static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len);
+
+struct recv_args {
+    uint32_t peer;
+    const void *buf;
+    size_t len;
+};
+
+static void recv_fn(fmx_engine_t *e, void *arg)
+{
+    struct recv_args *a = arg;
+
+    on_recv(e, a->peer, a->buf, a->len);
+}
+
+static void on_recv_owned(void *arg, uint32_t peer, void *buf, size_t len)
+{
+    struct fmx_hold *h = malloc(sizeof(*h));
+    struct recv_args a = {peer, buf, len};
+
+    if (!h) { /* copied out as from any other buffer */
+        on_recv(arg, peer, buf, len);
+        free(buf);
+        return;
+    }
+    h->refs = 1; /* this call's */
+    h->buf = buf;
+    deliver_held(arg, h, recv_fn, &a);
+    fmx_hold_put(h);
 }
 
 static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len)
@@ -196,7 +250,8 @@ static void on_peer_error(void *arg, uint32_t peer, int status)
 
 int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
 {
-    static const fmx_transport_events_t events = {.recv = on_recv, .peer_error = on_peer_error};
+    static const fmx_transport_events_t events = {
+        .recv = on_recv, .recv_owned = on_recv_owned, .peer_error = on_peer_error};
     fmx_engine_t *e;
     const char *s;
 
@@ -376,19 +431,35 @@ static int setup_coll(fmx_engine_t *e, struct fmx_coll *c, const fmx_fence_args_
     return 0;
 }
 
+struct replay_args {
+    struct fmx_coll *c;
+    struct fmx_stash *s;
+};
+
+static void replay_fn(fmx_engine_t *e, void *arg)
+{
+    struct replay_args *a = arg;
+    const uint8_t *buf = a->s->hold ? a->s->hold->buf : a->s->buf;
+    fmx_frame_t f;
+
+    (void)e;
+    if (fmx_frame_decode(buf, a->s->len, &f, NULL) == 0)
+        fmx_coll_deliver(a->c, a->s->peer, &f);
+}
+
 /* Replays frames that arrived early; stops when the collective finishes. */
 static void replay_stash(struct fmx_coll *c)
 {
     struct fmx_stash *s;
 
     while (!c->finished && (s = c->stash)) {
-        fmx_frame_t f;
+        struct replay_args a = {c, s};
 
         c->stash = s->next;
         if (!c->stash)
             c->stash_tail = NULL;
-        if (fmx_frame_decode(s->buf, s->len, &f, NULL) == 0)
-            fmx_coll_deliver(c, s->peer, &f);
+        deliver_held(c->eng, s->hold, replay_fn, &a);
+        fmx_hold_put(s->hold);
         free(s);
     }
 }

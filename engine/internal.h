@@ -25,16 +25,26 @@ struct fmx_algo_ops {
 extern const struct fmx_algo_ops fmx_alg_tree, fmx_alg_rd, fmx_alg_bruck, fmx_alg_ring,
     fmx_alg_dissem;
 
+/* A received frame in a buffer of its own (fmx_transport_events_t.recv_owned): the blocks it
+ * carries stay in it instead of being copied out; freed with its last reference. */
+struct fmx_hold {
+    uint32_t refs;
+    uint8_t *buf;
+};
+void fmx_hold_put(struct fmx_hold *h);
+
 struct fmx_block {
     uint8_t *data;
     uint32_t len;
     uint8_t have;
+    struct fmx_hold *hold; /* data points into this frame; NULL: data is the block's own */
 };
 
 struct fmx_stash {
     struct fmx_stash *next;
     uint32_t peer;
     size_t len;
+    struct fmx_hold *hold; /* the frame, or NULL: it is in buf */
     uint8_t buf[];
 };
 
@@ -97,6 +107,7 @@ struct fmx_engine {
     uint32_t dmx_next_id;
     int dmx_due; /* some pending request has completed */
     fmx_engine_counters_t ctr;
+    struct fmx_hold *hold; /* the frame being delivered, when it came in a buffer of its own */
     uint64_t spin_ns; /* FMX_SPIN_US */
     uint64_t busy_ns; /* when progress last did something, or a fence started */
     char last_error[256];

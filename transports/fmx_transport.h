@@ -16,6 +16,9 @@ typedef struct fmx_transport fmx_transport_t;
 /* Events a transport raises from inside progress(). `buf` is valid only during the call. */
 typedef struct fmx_transport_events {
     void (*recv)(void *arg, uint32_t peer, const void *buf, size_t len);
+    /* Optional: a message that arrived in a buffer of its own (from malloc) is handed over
+     * instead, and the receiver frees it; saves a copy of large messages. */
+    void (*recv_owned)(void *arg, uint32_t peer, void *buf, size_t len);
     /* A send to `peer` failed or the peer is known to be gone. */
     void (*peer_error)(void *arg, uint32_t peer, int status);
 } fmx_transport_events_t;

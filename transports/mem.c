@@ -161,8 +161,12 @@ static int mem_progress(fmx_transport_t *t)
             m->hold--;
     /* deliver at most what was queued on entry, so a reply sent from a handler waits a turn */
     while (budget-- && (m = take_message(ep))) {
-        if (!ep->dead && t->events.recv)
+        if (!ep->dead && t->events.recv_owned) {
+            t->events.recv_owned(t->events_arg, m->from, m->buf, m->len);
+            m->buf = NULL;
+        } else if (!ep->dead && t->events.recv) {
             t->events.recv(t->events_arg, m->from, m->buf, m->len);
+        }
         free(m->buf);
         free(m);
         events++;

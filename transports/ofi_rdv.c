@@ -151,8 +151,17 @@ static int settle(struct ofi_tp *tp, struct rdv **pp, int tx)
     if (r->done < r->npieces)
         return 0;
     *pp = r->next;
-    if (!tx && !r->failed && tp->base.events.recv)
+    if (!tx && !r->failed && tp->base.events.recv_owned) {
+        uint8_t *buf = r->buf;
+
+        if (r->mr) /* the receiver may free the buffer at once */
+            fi_close(&r->mr->fid);
+        r->mr = NULL;
+        r->buf = NULL;
+        tp->base.events.recv_owned(tp->base.events_arg, r->peer, buf, r->len);
+    } else if (!tx && !r->failed && tp->base.events.recv) {
         tp->base.events.recv(tp->base.events_arg, r->peer, r->buf, r->len);
+    }
     rdv_free(r);
     return 1;
 }
