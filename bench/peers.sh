@@ -8,7 +8,7 @@
 # and barriers (fence without data; MPI_Barrier). S is the total gathered, S/P per member.
 # Writes bench/results/peers.csv and peers.md (medians, ratios to Open MPI and to raw).
 #   bench/peers.sh [BUILD_DIR]    (FMX_PEERS_P="2 4 8 16 32 64", FMX_PEERS_S="65536 1048576
-#                                  16777216", FMX_PEERS_REPS=20)
+#                                  16777216", FMX_PEERS_REPS=20, FMX_PEERS_RUNS=3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -69,23 +69,37 @@ raw() { # raw BYTES: one-way time of BYTES over tcp (RDM), as a row for P = 2, S
   fi
 }
 
+plot() { # the ratios against P, one panel per size (gnuplot, installed from Debian if missing)
+  command -v gnuplot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; } || return 0
+  python3 bench/peers_table.py "$csv" --ratios >"$out/peers-ratios.csv"
+  gnuplot -e "csv='$out/peers-ratios.csv'; png='$out/peers-ratios.png'; sizes='$sizes'" \
+    bench/peers.gp || echo "  (no plot: gnuplot failed)"
+}
+
 if [ -n "${FMX_PEERS_RAW_ONLY:-}" ]; then # measure the provider again, keep the rest
   grep -v '^raw-tcp,' "$csv" >"$csv.tmp" && mv "$csv.tmp" "$csv"
   for s in $sizes; do raw $((s / 2)); done
   python3 bench/peers_table.py "$csv" >"$out/peers.md"
   cat "$out/peers.md"
+  plot
   exit 0
 fi
-for p in ${FMX_PEERS_P:-2 4 8 16 32 64}; do
-  echo "== P=$p"
-  all=$(echo 0 $sizes | tr ' ' ,)
-  ompi tcp "$p" "$all"
-  ompi vader "$p" "$all"
-  for s in 0 $sizes; do
-    fmx tcp "$p" "$s"
-    fmx shm "$p" "$s"
+# each configuration FMX_PEERS_RUNS times (3), the stacks alternating within a run; the table
+# takes the median of the runs' medians (single runs at P >= 8 on 2 cores vary 2-3x)
+for run in $(seq "${FMX_PEERS_RUNS:-3}"); do
+  for p in ${FMX_PEERS_P:-2 4 8 16 32 64}; do
+    echo "== run $run, P=$p"
+    all=$(echo 0 $sizes | tr ' ' ,)
+    ompi tcp "$p" "$all"
+    ompi vader "$p" "$all"
+    for s in 0 $sizes; do
+      fmx tcp "$p" "$s"
+      fmx shm "$p" "$s"
+    done
   done
 done
 for s in $sizes; do raw $((s / 2)); done
 python3 bench/peers_table.py "$csv" >"$out/peers.md"
 cat "$out/peers.md"
+plot

@@ -3,11 +3,27 @@
 tcp BTL and, at P = 2, against libfabric's own transfer of the same bytes; the engine over shm
 against Open MPI's vader. A ratio below 1 means fmx is faster."""
 import csv
+import statistics
 import sys
 
 rows = list(csv.DictReader(open(sys.argv[1])))
-med = {(r['who'], r['kind'], int(r['P']), int(r['S_bytes'])): float(r['median_us'])
-       for r in rows if r['median_us']}
+runs = {}
+for r in rows:
+    if r['median_us']:
+        key = (r['who'], r['kind'], int(r['P']), int(r['S_bytes']))
+        runs.setdefault(key, []).append(float(r['median_us']))
+# several runs of a configuration: the median of their medians
+med = {k: statistics.median(v) for k, v in runs.items()}
+nruns = max((len(v) for v in runs.values()), default=0)
+
+if '--ratios' in sys.argv:  # for bench/peers.gp: P, S, fmx/Open MPI over tcp and shm/vader
+    print('P,S_bytes,tcp_ratio,shm_ratio')
+    for p, s in sorted({(k[2], k[3]) for k in med}):
+        kind = 'barrier' if s == 0 else 'allgather'
+        ft, ot = med.get(('fmx-tcp', kind, p, s)), med.get(('ompi-tcp', kind, p, s))
+        fs, ov = med.get(('fmx-shm', kind, p, s)), med.get(('ompi-vader', kind, p, s))
+        print(f'{p},{s},{ft / ot if ft and ot else ""},{fs / ov if fs and ov else ""}')
+    sys.exit(0)
 
 
 def cell(v):
@@ -38,5 +54,7 @@ for p in sorted({k[2] for k in med if k[1] == 'barrier'}):
     print(f'| {p} | {cell(ft)} | {cell(ot)} | {ratio(ft, ot)} | {cell(fs)} | {cell(ov)} | '
           f'{ratio(fs, ov)} |')
 print()
-print('Medians of the slowest member per repetition (after a barrier); S is the total gathered, '
-      'S/P from each member; raw: fi_pingpong -p tcp -e rdm -m tagged, one-way time for S/2 bytes.')
+print('Medians of the slowest member per repetition (after a barrier)'
+      + (f', the median over {nruns} runs of each' if nruns > 1 else '')
+      + '; S is the total gathered, S/P from each member; raw: fi_pingpong -p tcp -e rdm -m '
+      'tagged, one-way time for S/2 bytes.')
