@@ -16,13 +16,17 @@ for r in rows:
 med = {k: statistics.median(v) for k, v in runs.items()}
 nruns = max((len(v) for v in runs.values()), default=0)
 
-if '--ratios' in sys.argv:  # for bench/peers.gp: P, S, fmx/Open MPI over tcp and shm/vader
-    print('P,S_bytes,tcp_ratio,shm_ratio')
-    for p, s in sorted({(k[2], k[3]) for k in med}):
-        kind = 'barrier' if s == 0 else 'allgather'
-        ft, ot = med.get(('fmx-tcp', kind, p, s)), med.get(('ompi-tcp', kind, p, s))
-        fs, ov = med.get(('fmx-shm', kind, p, s)), med.get(('ompi-vader', kind, p, s))
-        print(f'{p},{s},{ft / ot if ft and ot else ""},{fs / ov if fs and ov else ""}')
+if '--ratios' in sys.argv:  # for bench/peers.gp: per P, fmx/Open MPI (tcp, shm/vader) per S
+    sizes = sorted({k[3] for k in med})
+    print('P,' + ','.join(f'tcp_{s},shm_{s}' for s in sizes))
+    for p in sorted({k[2] for k in med}):
+        cells = []
+        for s in sizes:
+            kind = 'barrier' if s == 0 else 'allgather'
+            ft, ot = med.get(('fmx-tcp', kind, p, s)), med.get(('ompi-tcp', kind, p, s))
+            fs, ov = med.get(('fmx-shm', kind, p, s)), med.get(('ompi-vader', kind, p, s))
+            cells += [f'{ft / ot:.3f}' if ft and ot else 'NaN', f'{fs / ov:.3f}' if fs and ov else 'NaN']
+        print(f'{p},' + ','.join(cells))
     sys.exit(0)
 
 
