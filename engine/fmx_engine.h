@@ -56,6 +56,10 @@ int fmx_engine_wait(fmx_engine_t *e, int max_ms);
  * now (0), progress must run first (-EAGAIN), or sleep on it at most that many microseconds (> 0).
  * Sleep at most fmx_engine_timeout_ms(). */
 int fmx_engine_fd(fmx_engine_t *e);
+/* Has the transport connect now to the members this one meets in fences over all members
+ * (at distances of powers of two either way, and the recursive-doubling partners), so that a
+ * job's first fence does not open its connections one step at a time. */
+void fmx_engine_connect_ahead(fmx_engine_t *e);
 /* Whether a caller about to sleep should progress again instead: a fence or direct-modex
  * request of this member is under way and something happened within FMX_SPIN_US (50): a
  * wake-up from sleep costs more than the few polls in which the next message usually comes. */

@@ -148,6 +148,7 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
     fmx_loop_add_fd(d->loop, fmx_engine_fd(d->eng), FMX_LOOP_IN, engine_ready, d);
     fmx_loop_add_hooks(d->loop, engine_before, engine_after, d);
     fmx_debug("pmixd", "node %u: engine up", d->job.self);
+    fmx_engine_connect_ahead(d->eng); /* while the ranks start */
     if (d->glue)
         fmx_glue_set_engine(d->glue, d->eng);
 }

@@ -40,6 +40,8 @@ typedef struct fmx_transport_ops {
      * sleep on the fd at most (work in flight that the fd will not announce). */
     int (*wait_fd)(fmx_transport_t *t);
     int (*prepare_wait)(fmx_transport_t *t);
+    /* Optional: sets up what a first send to peer needs (a connection), ahead of it. */
+    int (*connect)(fmx_transport_t *t, uint32_t peer);
     /* Largest message the backend sends as one unit; larger sends are split by the backend. */
     size_t (*max_msg_size)(fmx_transport_t *t);
     void (*close)(fmx_transport_t *t);

@@ -335,6 +335,20 @@ static int ofi_prepare_wait(fmx_transport_t *t)
     return tp->tx_busy || tp->rdv_tx || tp->rdv_rx ? FMX_NAP_US : 0;
 }
 
+/* rxm and its kin connect on a peer's first message: a flush marker (which receivers ignore)
+ * opens the connection before a fence needs it. */
+static int ofi_connect(fmx_transport_t *t, uint32_t peer)
+{
+    struct ofi_tp *tp = tp_of(t);
+    int rc;
+
+    if (peer >= tp->npeers || peer == tp->self)
+        return -EINVAL;
+    rc = fmx_ofi_queue(tp, peer, CHUNK_FLUSH, 0, 0, NULL);
+    fmx_bell_ring_owed(tp);
+    return rc;
+}
+
 static size_t ofi_max_msg_size(fmx_transport_t *t)
 {
     return tp_of(t)->max_piece;
@@ -438,6 +452,7 @@ const fmx_transport_ops_t fmx_ofi_ops = {
     .progress = ofi_progress,
     .wait_fd = ofi_wait_fd,
     .prepare_wait = ofi_prepare_wait,
+    .connect = ofi_connect,
     .max_msg_size = ofi_max_msg_size,
     .close = fmx_ofi_close,
 };
