@@ -49,7 +49,9 @@ exec strace -f -qq -e trace=openat -o "$tmp/trace" -ff sh -c "\$*"
 AGENT
   chmod +x "$tmp/agent"
   # LeakSanitizer cannot run under ptrace (the sanitizer build): no leak check in traced pmixds
-  timeout -s KILL 60 env ${ASAN_OPTIONS+ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"} "$@" "$pmixrun" --launch-agent "$tmp/agent" --host fmx-qs-a,fmx-qs-b -n 2 true \
+  # (the agent's hosts are this one: pmixrun's own name may not resolve, 127.0.0.1 does)
+  timeout -s KILL 60 env ${ASAN_OPTIONS+ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"} \
+    FMX_CONTROL_HOST=127.0.0.1 "$@" "$pmixrun" --launch-agent "$tmp/agent" --host fmx-qs-a,fmx-qs-b -n 2 true \
     >"$tmp/out" 2>&1 || return 1
   cat "$tmp"/trace.* | grep '"/proc/kallsyms"' | grep -vc ENOENT
 }
