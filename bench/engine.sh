@@ -6,18 +6,10 @@
 #                                         shm at P = 256 runs auto only, 3 times: it gives no
 #                                         wait fd, and 256 polling members take seconds a fence)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-out=bench/results
-mkdir -p "$out"
+source "$(dirname "$0")/common.sh"
 csv=$out/engine.csv
-mprun=$build/tests/fmx-mprun
-fb=$build/bench/fence_bench
-[ -x "$fb" ] && [ -x "$mprun" ] || { echo "build first: cmake --build $build"; exit 1; }
-command -v gnuplot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; }
+need_gnuplot
 maxp=${FMX_BENCH_MAXP:-256}
-export FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
 
 run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV
   local prov=$1 p=$2

@@ -10,18 +10,12 @@
 #   bench/peers.sh [BUILD_DIR]    (FMX_PEERS_P="2 4 8 16 32 64", FMX_PEERS_S="65536 1048576
 #                                  16777216", FMX_PEERS_REPS=20, FMX_PEERS_RUNS=3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-out=bench/results
-mkdir -p "$out"
+source "$(dirname "$0")/common.sh"
 csv=$out/peers.csv
-mprun=$PWD/$build/tests/fmx-mprun
-fb=$PWD/$build/bench/fence_bench
 mg=$PWD/$build/bench/mpi_allgather
-[ -x "$fb" ] && [ -x "$mprun" ] && [ -x "$mg" ] || { echo "build first: cmake --build $build"; exit 1; }
+[ -x "$mg" ] || { echo "build first: cmake --build $build"; exit 1; }
 reps=${FMX_PEERS_REPS:-20}
 sizes=${FMX_PEERS_S:-65536 1048576 16777216}
-export FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
 root=()
 [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
 log=$out/peers.log
@@ -70,8 +64,7 @@ raw() { # raw BYTES: one-way time of BYTES over tcp (RDM), as a row for P = 2, S
 }
 
 plot() { # the ratios against P, one panel per size (gnuplot, installed from Debian if missing)
-  command -v gnuplot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; } || return 0
+  need_gnuplot || return 0
   python3 bench/peers_table.py "$csv" --ratios >"$out/peers-ratios.csv"
   gnuplot -e "csv='$out/peers-ratios.csv'; png='$out/peers-ratios.png'; sizes='$sizes'" \
     bench/peers.gp || echo "  (no plot: gnuplot failed)"
