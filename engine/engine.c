@@ -134,17 +134,6 @@ void fmx_hold_put(struct fmx_hold *h)
     }
 }
 
-/* Delivers a frame with e->hold set, so that what keeps its blocks keeps the frame. */
-static void deliver_held(fmx_engine_t *e, struct fmx_hold *h, void (*fn)(fmx_engine_t *, void *),
-                         void *arg)
-{
-    struct fmx_hold *outer = e->hold;
-
-    e->hold = h;
-    fn(e, arg);
-    e->hold = outer;
-}
-
 /* A peer that breaks the protocol ends every collective it takes part in. */
 static void fail_with_peer(fmx_engine_t *e, uint32_t peer, int status, const char *why)
 {
@@ -161,37 +150,6 @@ static void fail_with_peer(fmx_engine_t *e, uint32_t peer, int status, const cha
             }
         }
     }
-}
-
-static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len);
-
-struct recv_args {
-    uint32_t peer;
-    const void *buf;
-    size_t len;
-};
-
-static void recv_fn(fmx_engine_t *e, void *arg)
-{
-    struct recv_args *a = arg;
-
-    on_recv(e, a->peer, a->buf, a->len);
-}
-
-static void on_recv_owned(void *arg, uint32_t peer, void *buf, size_t len)
-{
-    struct fmx_hold *h = malloc(sizeof(*h));
-    struct recv_args a = {peer, buf, len};
-
-    if (!h) { /* copied out as from any other buffer */
-        on_recv(arg, peer, buf, len);
-        free(buf);
-        return;
-    }
-    h->refs = 1; /* this call's */
-    h->buf = buf;
-    deliver_held(arg, h, recv_fn, &a);
-    fmx_hold_put(h);
 }
 
 static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len)
@@ -231,6 +189,26 @@ static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len)
     if (stash_frame(e, peer, &f, buf, len))
         fmx_log(FMX_LOG_ERROR, "engine", "out of memory keeping an early frame from member %u",
                 peer);
+}
+
+/* A frame in a buffer of its own: delivered with e->hold set, so that the blocks and early
+ * frames kept from it keep the buffer instead of copies. */
+static void on_recv_owned(void *arg, uint32_t peer, void *buf, size_t len)
+{
+    fmx_engine_t *e = arg;
+    struct fmx_hold *h = malloc(sizeof(*h)), *outer = e->hold;
+
+    if (!h) { /* copied out as from any other buffer */
+        on_recv(e, peer, buf, len);
+        free(buf);
+        return;
+    }
+    h->refs = 1; /* this call's */
+    h->buf = buf;
+    e->hold = h;
+    on_recv(e, peer, buf, len);
+    e->hold = outer;
+    fmx_hold_put(h);
 }
 
 static void on_peer_error(void *arg, uint32_t peer, int status)
@@ -431,34 +409,23 @@ static int setup_coll(fmx_engine_t *e, struct fmx_coll *c, const fmx_fence_args_
     return 0;
 }
 
-struct replay_args {
-    struct fmx_coll *c;
-    struct fmx_stash *s;
-};
-
-static void replay_fn(fmx_engine_t *e, void *arg)
-{
-    struct replay_args *a = arg;
-    const uint8_t *buf = a->s->hold ? a->s->hold->buf : a->s->buf;
-    fmx_frame_t f;
-
-    (void)e;
-    if (fmx_frame_decode(buf, a->s->len, &f, NULL) == 0)
-        fmx_coll_deliver(a->c, a->s->peer, &f);
-}
-
-/* Replays frames that arrived early; stops when the collective finishes. */
+/* Replays frames that arrived early (one kept in its own buffer with e->hold set, as
+ * on_recv_owned delivers it); stops when the collective finishes. */
 static void replay_stash(struct fmx_coll *c)
 {
+    struct fmx_hold *outer = c->eng->hold;
     struct fmx_stash *s;
 
     while (!c->finished && (s = c->stash)) {
-        struct replay_args a = {c, s};
+        fmx_frame_t f;
 
         c->stash = s->next;
         if (!c->stash)
             c->stash_tail = NULL;
-        deliver_held(c->eng, s->hold, replay_fn, &a);
+        c->eng->hold = s->hold;
+        if (fmx_frame_decode(s->hold ? s->hold->buf : s->buf, s->len, &f, NULL) == 0)
+            fmx_coll_deliver(c, s->peer, &f);
+        c->eng->hold = outer;
         fmx_hold_put(s->hold);
         free(s);
     }

@@ -94,14 +94,13 @@ static int start_pmix(struct daemon *d, fmx_error_t *err)
     return fmx_loop_add_fd(d->loop, fmx_glue_fd(d->glue), FMX_LOOP_IN, on_glue, d);
 }
 
-/* Start-up, in order. With libfabric already loaded and started up (a resident daemon's job),
- * opening the endpoint loads nothing, so it may run alongside hwloc and libpmix from the start;
- * otherwise the fabric opens only after libpmix: loading libfabric holds the dynamic loader's
- * lock for as long as its libraries' constructors run (a quarter second on some machines), and
- * hwloc and libpmix load their plugins through that same lock. */
 /* Whether the fabric may open on its thread while libpmix and hwloc start: when loading its
- * backend takes no time (fmx_fabric_quick), and libpmix will not edit the environment the thread
- * reads (PMIx_server_init sets or unsets variables when one of these is set). */
+ * backend takes no time (fmx_fabric_quick: already loaded by a resident daemon, or libfabric
+ * with its stand-ins), and libpmix will not edit the environment the thread reads
+ * (PMIx_server_init sets or unsets variables when one of these is set). Otherwise the fabric
+ * opens only after libpmix: loading libfabric holds the dynamic loader's lock for as long as
+ * its libraries' constructors run (a quarter second), and hwloc and libpmix load their plugins
+ * through that same lock. */
 static int open_early(struct daemon *d)
 {
     static const char *const edited[] = {"PMIX_SECURITY_MODE", "PMIX_MCA_ptl",

@@ -97,12 +97,13 @@ static int add_peers(struct daemon *d, fmx_pack_t *p, fmx_error_t *err)
 static int engine_before(fmx_loop_t *l, void *arg)
 {
     struct daemon *d = arg;
-    int t = fmx_engine_timeout_ms(d->eng);
-    int w = fmx_engine_prepare_wait(d->eng);
+    int t, w;
 
     (void)l;
-    if (fmx_engine_spin(d->eng))
+    if (fmx_engine_spin(d->eng)) /* polling: nothing else to ask */
         return 0;
+    t = fmx_engine_timeout_ms(d->eng);
+    w = fmx_engine_prepare_wait(d->eng);
     /* no fd from the fabric, or work in flight it does not announce: come back soon */
     if (fmx_engine_fd(d->eng) < 0 || w > 0)
         t = t < 0 || t > 1 ? 1 : t;

@@ -172,13 +172,12 @@ int fmx_ofi_queue(struct ofi_tp *tp, uint32_t peer, uint8_t kind, uint32_t id, u
 static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
 {
     struct ofi_tp *tp = tp_of(t);
+    int rc;
 
     if (peer >= tp->npeers || len == 0) {
         free(buf);
         return -EINVAL;
     }
-    int rc;
-
     if (CHUNK_HEADER + len <= tp->eager)
         rc = fmx_ofi_queue(tp, peer, CHUNK_DATA, 0, len, buf);
     else

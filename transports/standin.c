@@ -70,9 +70,11 @@ int fmx_standin_prepare(const char *dir)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, standins[i]);
         /* a build for a libfabric that needs no such library has none: nothing to do */
-        if (access(path, R_OK) == 0 && (loaded[i] = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+        if (access(path, R_OK))
+            continue;
+        if ((loaded[i] = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
             n++;
-        else if (access(path, R_OK) == 0)
+        else
             fmx_log(FMX_LOG_WARN, "ofi", "stand-in %s did not load: %s", path, dlerror());
     }
     if (n)
