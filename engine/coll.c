@@ -20,12 +20,71 @@ static void header_of(const struct fmx_coll *c, fmx_frame_t *f, uint8_t type, ui
     f->nmembers = c->P;
 }
 
+/* A gathered send in flight: its header and table, and a reference to each block's storage. */
+struct gathered {
+    uint8_t *head;
+    uint32_t nholds;
+    struct fmx_hold *holds[];
+};
+
+static void gathered_done(void *arg)
+{
+    struct gathered *g = arg;
+
+    for (uint32_t i = 0; i < g->nholds; i++)
+        fmx_hold_put(g->holds[i]);
+    free(g->head);
+    free(g);
+}
+
+/* Sends the frame as its header and table followed by the blocks read where they lie (blocks
+ * adjacent in memory, as those of one received frame are, in one segment): no copy of the data
+ * is made for the send. */
+static int send_gathered(struct fmx_coll *c, uint32_t dst, uint8_t *head, size_t headlen,
+                         const uint32_t *positions, uint32_t n, size_t total)
+{
+    struct gathered *g = malloc(sizeof(*g) + n * sizeof(g->holds[0]));
+    fmx_seg_t *segs = malloc((n + 1) * sizeof(*segs));
+    size_t k = 1;
+    int rc;
+
+    if (!g || !segs) {
+        free(g);
+        free(segs);
+        free(head);
+        return -ENOMEM;
+    }
+    g->head = head;
+    g->nholds = 0;
+    segs[0].base = head;
+    segs[0].len = headlen;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct fmx_block *b = &c->blk[positions[i]];
+
+        if (!b->len)
+            continue;
+        g->holds[g->nholds++] = b->hold;
+        b->hold->refs++;
+        if (k > 1 && (const uint8_t *)segs[k - 1].base + segs[k - 1].len == b->data) {
+            segs[k - 1].len += b->len;
+        } else {
+            segs[k].base = b->data;
+            segs[k++].len = b->len;
+        }
+    }
+    rc = fmx_engine_sendv(c->eng, c->members[dst], segs, k, total, gathered_done, g);
+    free(segs);
+    return rc;
+}
+
 int fmx_coll_send_positions(struct fmx_coll *c, uint32_t dst, uint32_t step,
                             const uint32_t *positions, uint32_t n)
 {
     uint64_t payload = (uint64_t)n * 8u;
     fmx_frame_t f;
     uint8_t *buf, *table, *data;
+    size_t headlen;
+    int gather;
 
     for (uint32_t i = 0; i < n; i++)
         payload += c->blk[positions[i]].len;
@@ -34,7 +93,9 @@ int fmx_coll_send_positions(struct fmx_coll *c, uint32_t dst, uint32_t step,
                       (unsigned long long)payload);
         return -EMSGSIZE;
     }
-    buf = malloc(FMX_FRAME_HEADER + (size_t)payload);
+    gather = c->eng->tp->ops->sendv && payload >= c->eng->gather_min;
+    headlen = FMX_FRAME_HEADER + (size_t)n * 8u;
+    buf = malloc(gather ? headlen : FMX_FRAME_HEADER + (size_t)payload);
     if (!buf)
         return -ENOMEM;
     header_of(c, &f, FMX_FRAME_BLOCKS, step);
@@ -42,16 +103,20 @@ int fmx_coll_send_positions(struct fmx_coll *c, uint32_t dst, uint32_t step,
     f.payload_len = (uint32_t)payload;
     fmx_frame_put_header(buf, &f);
     table = buf + FMX_FRAME_HEADER;
-    data = table + (size_t)n * 8u;
+    data = buf + headlen;
     for (uint32_t i = 0; i < n; i++) {
         const struct fmx_block *b = &c->blk[positions[i]];
 
         fmx_put_u32(table + 8u * i, positions[i]);
         fmx_put_u32(table + 8u * i + 4, b->len);
-        if (b->len)
+        if (b->len && !gather) {
             memcpy(data, b->data, b->len);
-        data += b->len;
+            data += b->len;
+        }
     }
+    if (gather)
+        return send_gathered(c, dst, buf, headlen, positions, n,
+                             FMX_FRAME_HEADER + (size_t)payload);
     return fmx_engine_send(c->eng, c->members[dst], buf, FMX_FRAME_HEADER + (size_t)payload);
 }
 
@@ -127,10 +192,12 @@ int fmx_coll_absorb(struct fmx_coll *c, uint32_t from, const fmx_frame_t *f)
             blk->data = (uint8_t *)b.data;
             blk->hold = c->eng->hold;
             blk->hold->refs++;
-        } else if ((blk->data = malloc(b.len ? b.len : 1))) {
+        } else if ((blk->data = malloc(b.len ? b.len : 1)) &&
+                   (blk->hold = fmx_hold_new(blk->data))) {
             if (b.len)
                 memcpy(blk->data, b.data, b.len);
         } else {
+            blk->data = NULL;
             return -ENOMEM;
         }
         blk->len = b.len;
@@ -348,12 +415,8 @@ void fmx_coll_free(struct fmx_coll *c)
 
     if (!c)
         return;
-    for (uint32_t i = 0; c->blk && i < c->P; i++) {
-        if (c->blk[i].hold)
-            fmx_hold_put(c->blk[i].hold);
-        else
-            free(c->blk[i].data);
-    }
+    for (uint32_t i = 0; c->blk && i < c->P; i++)
+        fmx_hold_put(c->blk[i].hold);
     while ((s = c->stash)) {
         c->stash = s->next;
         fmx_hold_put(s->hold);

@@ -46,6 +46,20 @@ void fmx_engine_get_counters(fmx_engine_t *e, fmx_engine_counters_t *out)
     *out = e->ctr;
 }
 
+int fmx_engine_sendv(fmx_engine_t *e, uint32_t member, const fmx_seg_t *segs, size_t n, size_t len,
+                     fmx_send_done_f done, void *arg)
+{
+    int rc;
+
+    e->ctr.msgs_sent++;
+    e->ctr.bytes_sent += len;
+    rc = e->tp->ops->sendv(e->tp, member, segs, n, done, arg);
+    if (rc)
+        fmx_log(FMX_LOG_WARN, "engine", "send of %zu bytes to member %u failed: %s", len, member,
+                fmx_strerror(rc));
+    return rc;
+}
+
 int fmx_engine_send(fmx_engine_t *e, uint32_t member, uint8_t *buf, size_t len)
 {
     int rc;
@@ -124,6 +138,19 @@ static int stash_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f, con
     c->stash_tail = s;
     c->stashed_bytes += len;
     return 0;
+}
+
+struct fmx_hold *fmx_hold_new(uint8_t *buf)
+{
+    struct fmx_hold *h = malloc(sizeof(*h));
+
+    if (!h) {
+        free(buf);
+        return NULL;
+    }
+    h->refs = 1;
+    h->buf = buf;
+    return h;
 }
 
 void fmx_hold_put(struct fmx_hold *h)
@@ -268,6 +295,7 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
     }
     e->dmx_next_id = 1;
     e->spin_ns = 1000ull * fmx_env_u64("FMX_SPIN_US", 50);
+    e->gather_min = fmx_env_u64("FMX_GATHER_MIN", 16384);
     fmx_transport_set_events(e->tp, &events, e);
     *out = e;
     return 0;
@@ -400,7 +428,7 @@ static int setup_coll(fmx_engine_t *e, struct fmx_coll *c, const fmx_fence_args_
     own = &c->blk[c->me];
     own->len = a->collect ? (uint32_t)a->len : 0;
     own->data = malloc(own->len ? own->len : 1);
-    if (!own->data)
+    if (!own->data || !(own->hold = fmx_hold_new(own->data)))
         return -ENOMEM;
     if (own->len)
         memcpy(own->data, a->blob, own->len);

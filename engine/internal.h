@@ -25,19 +25,23 @@ struct fmx_algo_ops {
 extern const struct fmx_algo_ops fmx_alg_tree, fmx_alg_rd, fmx_alg_bruck, fmx_alg_ring,
     fmx_alg_dissem;
 
-/* A received frame in a buffer of its own (fmx_transport_events_t.recv_owned): the blocks it
- * carries stay in it instead of being copied out; freed with its last reference. */
+/* Reference-counted storage of blocks: a received frame in a buffer of its own
+ * (fmx_transport_events_t.recv_owned), whose blocks stay in it instead of being copied out, or
+ * a block's own copy. Sends that read blocks in place (fmx_transport_ops_t.sendv) hold a
+ * reference until the transport is done with them, which may be after the fence has ended. */
 struct fmx_hold {
     uint32_t refs;
     uint8_t *buf;
 };
+/* Wraps buf (from malloc) with one reference; frees buf and returns NULL when out of memory. */
+struct fmx_hold *fmx_hold_new(uint8_t *buf);
 void fmx_hold_put(struct fmx_hold *h);
 
 struct fmx_block {
-    uint8_t *data;
+    uint8_t *data; /* inside hold->buf */
     uint32_t len;
     uint8_t have;
-    struct fmx_hold *hold; /* data points into this frame; NULL: data is the block's own */
+    struct fmx_hold *hold; /* set whenever have is */
 };
 
 struct fmx_stash {
@@ -109,6 +113,7 @@ struct fmx_engine {
     fmx_engine_counters_t ctr;
     struct fmx_hold *hold; /* the frame being delivered, when it came in a buffer of its own */
     uint64_t spin_ns; /* FMX_SPIN_US */
+    uint64_t gather_min; /* FMX_GATHER_MIN: frames from this size on are sent by sendv */
     uint64_t busy_ns; /* when progress last did something, or a fence started */
     char last_error[256];
 };
@@ -118,6 +123,10 @@ void fmx_engine_set_error(fmx_engine_t *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Sends an encoded frame (takes buf). Counts it; a failure is reported as peer loss. */
 int fmx_engine_send(fmx_engine_t *e, uint32_t member, uint8_t *buf, size_t len);
+/* The same for a message gathered from segments (the transport must have sendv); len is their
+ * sum. done(arg) runs once the transport no longer reads them. */
+int fmx_engine_sendv(fmx_engine_t *e, uint32_t member, const fmx_seg_t *segs, size_t n, size_t len,
+                     fmx_send_done_f done, void *arg);
 
 /* coll.c: the skeleton every algorithm shares. */
 int fmx_coll_send_positions(struct fmx_coll *c, uint32_t dst, uint32_t step,

@@ -13,6 +13,15 @@
 
 typedef struct fmx_transport fmx_transport_t;
 
+/* A piece of memory a gathered send reads in place. */
+typedef struct fmx_seg {
+    const void *base;
+    size_t len;
+} fmx_seg_t;
+
+/* Runs once when a gathered send no longer needs its segments. */
+typedef void (*fmx_send_done_f)(void *arg);
+
 /* Events a transport raises from inside progress(). `buf` is valid only during the call. */
 typedef struct fmx_transport_events {
     void (*recv)(void *arg, uint32_t peer, const void *buf, size_t len);
@@ -32,6 +41,11 @@ typedef struct fmx_transport_ops {
                      const size_t *lens);
     /* Sends len bytes to peer. Takes ownership of buf (from malloc) on success and on failure. */
     int (*send)(fmx_transport_t *t, uint32_t peer, void *buf, size_t len);
+    /* Optional: sends segs[0..n) concatenated as one message, read where they lie. They stay
+     * untouched until done(arg), which runs exactly once, on success and failure alike: before
+     * sendv returns, from progress() or from close(). */
+    int (*sendv)(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, size_t n,
+                 fmx_send_done_f done, void *arg);
     /* Makes progress; raises events. Returns the number of events raised or a negative status. */
     int (*progress)(fmx_transport_t *t);
     /* An fd that becomes readable when progress() has work, or -1 when the backend has none

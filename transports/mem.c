@@ -24,6 +24,13 @@ struct mem_endpoint {
     size_t queued;
     uint32_t *notify; /* peers whose peer_error is owed to this endpoint */
     size_t nnotify;
+    struct mem_done *dones; /* gathered sends whose done() the next progress runs */
+};
+
+struct mem_done {
+    struct mem_done *next;
+    fmx_send_done_f fn;
+    void *arg;
 };
 
 struct fmx_mem_fabric {
@@ -31,6 +38,7 @@ struct fmx_mem_fabric {
     uint64_t rng;
     unsigned drop_pct, delay;
     int reorder;
+    size_t gathered;
     struct mem_endpoint *eps;
 };
 
@@ -121,6 +129,51 @@ static int mem_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
     return 0;
 }
 
+/* Gathers the segments into one message; done() runs from the sender's next progress (or the
+ * fabric's destruction), as a real backend's completion comes later than the send. */
+static int mem_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, size_t n,
+                     fmx_send_done_f done, void *arg)
+{
+    struct mem_endpoint *ep = ep_of(t);
+    struct mem_done *d = malloc(sizeof(*d));
+    size_t len = 0, off = 0;
+    uint8_t *buf;
+
+    for (size_t i = 0; i < n; i++)
+        len += segs[i].len;
+    buf = malloc(len ? len : 1);
+    if (!d || !buf) {
+        free(d);
+        free(buf);
+        done(arg);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + off, segs[i].base, segs[i].len);
+        off += segs[i].len;
+    }
+    d->fn = done;
+    d->arg = arg;
+    d->next = ep->dones;
+    ep->dones = d;
+    ep->fabric->gathered++;
+    return mem_send(t, peer, buf, len);
+}
+
+static int run_dones(struct mem_endpoint *ep)
+{
+    struct mem_done *d;
+    int n = 0;
+
+    while ((d = ep->dones)) {
+        ep->dones = d->next;
+        d->fn(d->arg);
+        free(d);
+        n++;
+    }
+    return n;
+}
+
 /* Takes the next deliverable message: the first one whose hold has run out, or a random one. */
 static struct mem_msg *take_message(struct mem_endpoint *ep)
 {
@@ -148,7 +201,7 @@ static int mem_progress(fmx_transport_t *t)
     struct mem_endpoint *ep = ep_of(t);
     struct mem_msg *m;
     size_t budget = ep->queued;
-    int events = 0;
+    int events = run_dones(ep);
 
     while (ep->nnotify) {
         uint32_t peer = ep->notify[--ep->nnotify];
@@ -182,7 +235,7 @@ static int mem_wait_fd(fmx_transport_t *t)
 
 static int mem_prepare_wait(fmx_transport_t *t)
 {
-    return ep_of(t)->queued || ep_of(t)->nnotify ? -EAGAIN : 0;
+    return ep_of(t)->queued || ep_of(t)->nnotify || ep_of(t)->dones ? -EAGAIN : 0;
 }
 
 static size_t mem_max_msg_size(fmx_transport_t *t)
@@ -201,6 +254,7 @@ static const fmx_transport_ops_t mem_ops = {
     .get_addr = mem_get_addr,
     .add_peers = mem_add_peers,
     .send = mem_send,
+    .sendv = mem_sendv,
     .progress = mem_progress,
     .wait_fd = mem_wait_fd,
     .prepare_wait = mem_prepare_wait,
@@ -252,6 +306,7 @@ void fmx_mem_fabric_destroy(fmx_mem_fabric_t *f)
         return;
     for (uint32_t i = 0; i < f->members; i++) {
         drain(&f->eps[i]);
+        run_dones(&f->eps[i]);
         free(f->eps[i].notify);
     }
     free(f->eps);
@@ -291,6 +346,11 @@ int fmx_mem_inject(fmx_mem_fabric_t *f, uint32_t from, uint32_t to, const void *
         memcpy(copy, buf, len);
     enqueue(&f->eps[to], from, copy, len, 0);
     return 0;
+}
+
+size_t fmx_mem_gathered(fmx_mem_fabric_t *f)
+{
+    return f->gathered;
 }
 
 size_t fmx_mem_pending(fmx_mem_fabric_t *f)

@@ -186,6 +186,36 @@ static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
     return rc;
 }
 
+/* A message that goes eagerly, or to a provider that wants registered buffers, is gathered
+ * into one buffer first; a larger one is read in place by the rendezvous. */
+static int ofi_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, size_t n,
+                     fmx_send_done_f done, void *arg)
+{
+    struct ofi_tp *tp = tp_of(t);
+    size_t len = 0, off = 0;
+    uint8_t *buf;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        len += segs[i].len;
+    if (peer >= tp->npeers || len == 0) {
+        done(arg);
+        return -EINVAL;
+    }
+    if (CHUNK_HEADER + len > tp->eager && !tp->local_mr) {
+        rc = fmx_rdv_sendv(tp, peer, segs, n, len, done, arg);
+        fmx_bell_ring_owed(tp);
+        return rc;
+    }
+    buf = malloc(len);
+    for (size_t i = 0; buf && i < n; i++) {
+        memcpy(buf + off, segs[i].base, segs[i].len);
+        off += segs[i].len;
+    }
+    done(arg);
+    return buf ? ofi_send(t, peer, buf, len) : -ENOMEM;
+}
+
 /* Validates one eager chunk and acts on it. */
 static void on_chunk(struct ofi_tp *tp, uint64_t tag, const uint8_t *c, size_t len)
 {
@@ -448,6 +478,7 @@ const fmx_transport_ops_t fmx_ofi_ops = {
     .get_addr = ofi_get_addr,
     .add_peers = ofi_add_peers,
     .send = ofi_send,
+    .sendv = ofi_sendv,
     .progress = ofi_progress,
     .wait_fd = ofi_wait_fd,
     .prepare_wait = ofi_prepare_wait,

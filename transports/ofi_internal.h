@@ -23,6 +23,7 @@ enum chunk_kind { CHUNK_DATA = 0, CHUNK_RTS = 1, CHUNK_CTS = 2, CHUNK_FLUSH = 3 
 #define EAGER_IGNORE 0xffffffffull
 #define RDV_TAG_BIT (1ull << 62)
 #define CQ_BATCH 16
+#define OFI_IOV_MAX 8
 
 enum op_kind { OP_RX, OP_TX, OP_FLUSH, OP_RDV_RX, OP_RDV_TX };
 
@@ -34,6 +35,7 @@ struct ofi_op {
     struct ofi_op *next_free;
     uint8_t *buf; /* eager: a slice of the registered bounce region */
     struct rdv *rdv; /* rendezvous: the message this piece belongs to */
+    uint8_t *stage; /* a gathered piece of more segments than one send takes, copied */
 };
 
 /* A queued eager message: control (RTS, CTS, FLUSH) or data. */
@@ -49,8 +51,12 @@ struct out_msg {
 struct rdv {
     struct rdv *next;
     uint32_t peer, id;
-    uint8_t *buf;
+    uint8_t *buf; /* owned; NULL for a gathered send, which reads segs in place */
     size_t len;
+    fmx_seg_t *segs;
+    size_t nsegs;
+    fmx_send_done_f on_sent;
+    void *on_sent_arg;
     struct fid_mr *mr;
     void *desc;
     size_t npieces, posted, done;
@@ -90,7 +96,9 @@ struct ofi_tp {
     size_t eager; /* bytes in one eager message, header included */
     size_t inject;
     size_t max_piece; /* the provider's max_msg_size, or FMX_OFI_MAX_MSG */
+    size_t iov_limit; /* segments one send takes (tx_attr->iov_limit, at most OFI_IOV_MAX) */
     int local_mr; /* FI_MR_LOCAL: buffers handed to the provider are registered */
+    int no_cts; /* the provider keeps unexpected large messages: pieces follow RTS at once */
     int wait_fd;
     fi_addr_t *peers;
     uint8_t *injected; /* per peer: sent something by fi_tinject since the last flush */
@@ -126,6 +134,9 @@ void fmx_bell_close(struct ofi_tp *tp);
 
 /* ofi_rdv.c */
 int fmx_rdv_send(struct ofi_tp *tp, uint32_t peer, uint8_t *buf, size_t len);
+/* The same for a message read in place from segments; done(arg) runs when they are free. */
+int fmx_rdv_sendv(struct ofi_tp *tp, uint32_t peer, const fmx_seg_t *segs, size_t n, size_t len,
+                  fmx_send_done_f done, void *arg);
 void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len);
 void fmx_rdv_on_cts(struct ofi_tp *tp, uint32_t src, uint32_t id);
 void fmx_rdv_on_piece(struct ofi_tp *tp, struct ofi_op *op, int err);

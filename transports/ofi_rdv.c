@@ -1,13 +1,16 @@
 /* Large messages by rendezvous: the sender announces (RTS) and waits; the receiver allocates
  * the exact buffer, registers it where the provider needs that, posts one tagged receive per
  * piece of at most max_msg_size, and only then answers (CTS); the sender then sends straight
- * from the caller's buffer. Data above the eager size thus never arrives unexpected, which some
- * providers cannot buffer (libfabric 1.17's shm hangs on unexpected messages above its inject
- * size), and nothing is copied on the way. */
+ * from the caller's buffer, or from the caller's segments by a gathered send (fi_tsendv, up to
+ * the provider's iov limit per piece; a piece of more segments is copied first). Data above
+ * the eager size thus never arrives unexpected, which some providers cannot buffer (libfabric
+ * 1.17's shm hangs on unexpected messages above its inject size), and nothing is copied on the
+ * way. */
 #include "ofi_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 static uint64_t piece_tag(uint32_t src, uint32_t id)
 {
@@ -24,9 +27,9 @@ static int make_pieces(struct ofi_tp *tp, struct rdv *r, enum op_kind kind)
         r->pieces[i].kind = kind;
         r->pieces[i].peer = r->peer;
         r->pieces[i].rdv = r;
-        r->pieces[i].buf = r->buf + i * tp->max_piece;
+        r->pieces[i].buf = r->buf ? r->buf + i * tp->max_piece : NULL;
     }
-    if (tp->local_mr) {
+    if (tp->local_mr && r->buf) {
         int rc = fi_mr_reg(tp->domain, r->buf, r->len, kind == OP_RDV_TX ? FI_SEND : FI_RECV, 0, 0,
                            0, &r->mr, NULL);
         if (rc)
@@ -44,33 +47,114 @@ static void rdv_free(struct rdv *r)
 {
     if (r->mr)
         fi_close(&r->mr->fid);
+    for (size_t i = 0; r->pieces && i < r->npieces; i++)
+        free(r->pieces[i].stage);
     free(r->pieces);
     free(r->buf);
+    free(r->segs);
+    if (r->on_sent)
+        r->on_sent(r->on_sent_arg);
     free(r);
+}
+
+static int start_send(struct ofi_tp *tp, struct rdv *r)
+{
+    int rc;
+
+    r->id = tp->next_id++;
+    if ((rc = make_pieces(tp, r, OP_RDV_TX))) {
+        fmx_log(FMX_LOG_ERROR, "ofi", "registering a %zu-byte message for peer %u: %s", r->len,
+                r->peer, fi_strerror(-rc));
+        rdv_free(r);
+        return rc;
+    }
+    r->ready = tp->no_cts; /* else set by the CTS */
+    r->next = tp->rdv_tx;
+    tp->rdv_tx = r;
+    return fmx_ofi_queue(tp, r->peer, CHUNK_RTS, r->id, r->len, NULL);
 }
 
 int fmx_rdv_send(struct ofi_tp *tp, uint32_t peer, uint8_t *buf, size_t len)
 {
     struct rdv *r = calloc(1, sizeof(*r));
-    int rc;
 
     if (!r) {
         free(buf);
         return -ENOMEM;
     }
     r->peer = peer;
-    r->id = tp->next_id++;
     r->buf = buf;
     r->len = len;
-    if ((rc = make_pieces(tp, r, OP_RDV_TX))) {
-        fmx_log(FMX_LOG_ERROR, "ofi", "registering a %zu-byte message for peer %u: %s", len, peer,
-                fi_strerror(-rc));
-        rdv_free(r);
-        return rc;
+    return start_send(tp, r);
+}
+
+int fmx_rdv_sendv(struct ofi_tp *tp, uint32_t peer, const fmx_seg_t *segs, size_t n, size_t len,
+                  fmx_send_done_f done, void *arg)
+{
+    struct rdv *r = calloc(1, sizeof(*r));
+
+    if (r)
+        r->segs = malloc(n * sizeof(*segs));
+    if (!r || !r->segs) {
+        free(r);
+        done(arg);
+        return -ENOMEM;
     }
-    r->next = tp->rdv_tx;
-    tp->rdv_tx = r;
-    return fmx_ofi_queue(tp, peer, CHUNK_RTS, r->id, len, NULL);
+    memcpy(r->segs, segs, n * sizeof(*segs));
+    r->nsegs = n;
+    r->on_sent = done;
+    r->on_sent_arg = arg;
+    r->peer = peer;
+    r->len = len;
+    return start_send(tp, r);
+}
+
+/* The segments covering [off, off + n) of a gathered message: their count, or more than max
+ * when they do not fit in iov[max]. */
+static size_t piece_iov(const struct rdv *r, size_t off, size_t n, struct iovec *iov, size_t max)
+{
+    size_t k = 0, pos = 0;
+
+    for (size_t s = 0; s < r->nsegs && n; pos += r->segs[s].len, s++) {
+        size_t from, take;
+
+        if (off >= pos + r->segs[s].len)
+            continue;
+        if (k == max)
+            return max + 1;
+        from = off - pos;
+        take = r->segs[s].len - from < n ? r->segs[s].len - from : n;
+        iov[k].iov_base = (uint8_t *)r->segs[s].base + from;
+        iov[k++].iov_len = take;
+        off += take;
+        n -= take;
+    }
+    return k;
+}
+
+/* Posts one piece of a gathered message. */
+static ssize_t send_gathered(struct ofi_tp *tp, struct rdv *r, struct ofi_op *op, size_t off,
+                             size_t n, uint64_t tag)
+{
+    struct iovec iov[OFI_IOV_MAX];
+    size_t k = piece_iov(r, off, n, iov, tp->iov_limit);
+
+    if (k <= tp->iov_limit)
+        return fi_tsendv(tp->ep, iov, NULL, k, tp->peers[r->peer], tag, op);
+    if (!op->stage) {
+        size_t done = 0;
+
+        if (!(op->stage = malloc(n)))
+            return -FI_ENOMEM;
+        while (done < n) {
+            size_t m = piece_iov(r, off + done, n - done, iov, tp->iov_limit);
+            for (size_t j = 0; j < m && j < tp->iov_limit; j++) {
+                memcpy(op->stage + done, iov[j].iov_base, iov[j].iov_len);
+                done += iov[j].iov_len;
+            }
+        }
+    }
+    return fi_tsend(tp->ep, op->stage, n, NULL, tp->peers[r->peer], tag, op);
 }
 
 void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len)
@@ -115,7 +199,9 @@ static int post_pieces(struct ofi_tp *tp, struct rdv *r, int tx)
         size_t n = r->len - off < tp->max_piece ? r->len - off : tp->max_piece;
         ssize_t rc;
 
-        if (tx)
+        if (tx && r->segs)
+            rc = send_gathered(tp, r, op, off, n, piece_tag(tp->self, r->id));
+        else if (tx)
             rc = fi_tsend(tp->ep, op->buf, n, r->desc, tp->peers[r->peer],
                           piece_tag(tp->self, r->id), op);
         else
@@ -138,7 +224,8 @@ static int post_pieces(struct ofi_tp *tp, struct rdv *r, int tx)
     /* all receives are posted: the sender may go */
     if (!tx && r->ready == 1) {
         r->ready = 2;
-        fmx_ofi_queue(tp, r->peer, CHUNK_CTS, r->id, 0, NULL);
+        if (!tp->no_cts)
+            fmx_ofi_queue(tp, r->peer, CHUNK_CTS, r->id, 0, NULL);
     }
     return 0;
 }

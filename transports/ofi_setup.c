@@ -84,6 +84,9 @@ static void size_buffers(struct ofi_tp *tp)
     tp->max_piece = (size_t)(piece < i->ep_attr->max_msg_size ? piece : i->ep_attr->max_msg_size);
     if (tp->max_piece < 64)
         tp->max_piece = 64;
+    tp->iov_limit = i->tx_attr->iov_limit < OFI_IOV_MAX ? i->tx_attr->iov_limit : OFI_IOV_MAX;
+    if (tp->iov_limit == 0)
+        tp->iov_limit = 1;
     tp->nrx = (size_t)(depth < i->rx_attr->size || !i->rx_attr->size ? depth : i->rx_attr->size);
     tp->ntx = (size_t)(depth < i->tx_attr->size || !i->tx_attr->size ? depth : i->tx_attr->size);
     if (tp->nrx == 0)
@@ -200,9 +203,17 @@ int fmx_ofi_open(const char *provider, fmx_transport_t **out, fmx_error_t *err)
     if ((rc = post_all(tp)))
         return fail(err, tp, "fi_trecv", rc);
     fmx_bell_open(tp);
+    /* rxm announces a large message by a header of its own and moves the data only once a
+     * receive matches it (by reading it from the sender), so a large message that arrives
+     * before its receive is posted costs the receiver no memory: the pieces go out with the
+     * RTS instead of a round trip later. Every member uses the same provider, so both sides
+     * agree (FMX_OFI_CTS=1 waits for clear-to-send everywhere). */
+    tp->no_cts = strstr(tp->info->fabric_attr->prov_name, "ofi_rxm") != NULL &&
+        fmx_env_u64("FMX_OFI_CTS", 0) == 0;
     snprintf(tp->describe, sizeof(tp->describe),
-             "%s FI_EP_RDM (inject %zu B, eager %zu B, max message %zu B, %s)",
+             "%s FI_EP_RDM (inject %zu B, eager %zu B, max message %zu B, %s%s)",
              tp->info->fabric_attr->prov_name, tp->inject, tp->eager, tp->max_piece,
+             tp->no_cts ? "no clear-to-send, " : "",
              tp->wait_fd >= 0       ? "wait fd"
                  : tp->bell.fd >= 0 ? "doorbell"
                                     : "polling");
