@@ -3,8 +3,8 @@
 # a barrier, then the operation; the slowest member's time; the median over repetitions):
 #   fmx-tcp / fmx-shm   the engine's fence (auto algorithm) under fmx-mprun, FI_PROVIDER=tcp|shm
 #   ompi-tcp / ompi-vader  Open MPI's MPI_Allgatherv of the same bytes (pml ob1, btl tcp|vader)
-#   raw-tcp             libfabric's own fi_pingpong (tcp, RDM) moving S/P bytes one way: at P = 2
-#                       the least time an allgather of S bytes can take on that provider
+#   raw-tcp / raw-shm   libfabric's own fi_pingpong (tcp or shm, RDM) moving S/P bytes one way:
+#                       at P = 2 the least time an allgather of S bytes can take on that provider
 # and barriers (fence without data; MPI_Barrier). S is the total gathered, S/P per member.
 # Writes bench/results/peers.csv and peers.md (medians, ratios to Open MPI and to raw).
 #   bench/peers.sh [BUILD_DIR]    (FMX_PEERS_P="2 4 8 16 32 64", FMX_PEERS_S="65536 1048576
@@ -41,25 +41,29 @@ ompi() { # ompi BTL P SIZES
 
 # fi_pingpong's own timing includes a fixed set-up of a few hundred milliseconds: the time per
 # transfer is taken from two runs of different lengths, (t(n2) - t(n1)) / (2 (n2 - n1))
-pingpong_total_us() { # BYTES ITERATIONS: the whole run's time in us, from its usec/xfer
+pingpong_total_us() { # PROVIDER BYTES ITERATIONS: the whole run's time in us, from its usec/xfer
   local port=$((20000 + RANDOM % 20000)) srv
-  fi_pingpong -p tcp -e rdm -m tagged -S "$1" -I "$2" -B $port >/dev/null 2>>"$log" &
+  fi_pingpong -p "$1" -e rdm -m tagged -S "$2" -I "$3" -B $port >/dev/null 2>>"$log" &
   srv=$!
   sleep 0.5
-  timeout 120 fi_pingpong -p tcp -e rdm -m tagged -S "$1" -I "$2" -P $port 127.0.0.1 2>>"$log" |
-    awk -v n="$2" '$1 ~ /^[0-9]/ && $7 + 0 > 0 { printf "%.1f\n", $7 * 2 * n }'
+  timeout 120 fi_pingpong -p "$1" -e rdm -m tagged -S "$2" -I "$3" -P $port 127.0.0.1 2>>"$log" |
+    awk -v n="$3" '$1 ~ /^[0-9]/ && $7 + 0 > 0 { printf "%.1f\n", $7 * 2 * n }'
   kill $srv 2>/dev/null || true
   wait $srv 2>/dev/null || true
 }
 
-raw() { # raw BYTES: one-way time of BYTES over tcp (RDM), as a row for P = 2, S = 2 BYTES
-  local t1 t2
-  t1=$(pingpong_total_us "$1" 100) t2=$(pingpong_total_us "$1" 600)
-  if [ -n "$t1" ] && [ -n "$t2" ]; then
-    awk -v s="$1" -v a="$t1" -v b="$t2" -v r="$reps" \
-      'BEGIN { printf "raw-tcp,allgather,2,%d,%s,,%.1f,\n", 2 * s, r, (b - a) / 1000 }' >>"$csv"
+raw() { # raw PROVIDER BYTES: one-way time of BYTES (RDM), as a row for P = 2, S = 2 BYTES
+  # (small transfers take more iterations, so that the difference outweighs the set-up's noise)
+  local t1 t2 n=$((64 * 1048576 / $2))
+  [ $n -lt 100 ] && n=100
+  [ $n -gt 5000 ] && n=5000
+  t1=$(pingpong_total_us "$1" "$2" $n) t2=$(pingpong_total_us "$1" "$2" $((6 * n)))
+  if [ -n "$t1" ] && [ -n "$t2" ] && awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b > a) }'; then
+    awk -v p="$1" -v s="$2" -v a="$t1" -v b="$t2" -v r="$reps" -v n=$n \
+      'BEGIN { printf "raw-%s,allgather,2,%d,%s,,%.1f,\n", p, 2 * s, r, (b - a) / (10 * n) }' \
+      >>"$csv"
   else
-    echo "  (fi_pingpong $1 bytes: failed; see $log)"
+    echo "  (fi_pingpong -p $1, $2 bytes: failed; see $log)"
   fi
 }
 
@@ -71,8 +75,8 @@ plot() { # the ratios against P, one panel per size (gnuplot, installed from Deb
 }
 
 if [ -n "${FMX_PEERS_RAW_ONLY:-}" ]; then # measure the provider again, keep the rest
-  grep -v '^raw-tcp,' "$csv" >"$csv.tmp" && mv "$csv.tmp" "$csv"
-  for s in $sizes; do raw $((s / 2)); done
+  grep -v '^raw-' "$csv" >"$csv.tmp" && mv "$csv.tmp" "$csv"
+  for s in $sizes; do raw tcp $((s / 2)) && raw shm $((s / 2)); done
   python3 bench/peers_table.py "$csv" >"$out/peers.md"
   cat "$out/peers.md"
   plot
@@ -92,7 +96,7 @@ for run in $(seq "${FMX_PEERS_RUNS:-3}"); do
     done
   done
 done
-for s in $sizes; do raw $((s / 2)); done
+for s in $sizes; do raw tcp $((s / 2)) && raw shm $((s / 2)); done
 python3 bench/peers_table.py "$csv" >"$out/peers.md"
 cat "$out/peers.md"
 plot

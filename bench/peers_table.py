@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/peers.sh's CSV as a table of medians and ratios: the engine over tcp against Open MPI's
 tcp BTL and, at P = 2, against libfabric's own transfer of the same bytes; the engine over shm
-against Open MPI's vader. A ratio below 1 means fmx is faster."""
+against Open MPI's vader and, at P = 2, the shm provider's own transfer. A ratio below 1 means
+fmx is faster."""
 import csv
 import statistics
 import sys
@@ -39,16 +40,18 @@ def ratio(a, b):
 
 
 print('| P | S | fmx tcp us | Open MPI tcp us | ratio | raw tcp us | fmx / raw '
-      '| fmx shm us | Open MPI vader us | ratio |')
-print('|---|---|---|---|---|---|---|---|---|---|')
+      '| fmx shm us | Open MPI vader us | ratio | raw shm us | fmx / raw |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|')
 keys = sorted({(k[2], k[3]) for k in med if k[1] != 'barrier'})
 for p, s in keys:
     ft, ot = med.get(('fmx-tcp', 'allgather', p, s)), med.get(('ompi-tcp', 'allgather', p, s))
     fs, ov = med.get(('fmx-shm', 'allgather', p, s)), med.get(('ompi-vader', 'allgather', p, s))
     raw = med.get(('raw-tcp', 'allgather', p, s))
+    raws = med.get(('raw-shm', 'allgather', p, s))
     size = f'{s >> 20} MiB' if s >= 1 << 20 else f'{s >> 10} KiB'
     print(f'| {p} | {size} | {cell(ft)} | {cell(ot)} | {ratio(ft, ot)} | {cell(raw)} | '
-          f'{ratio(ft, raw)} | {cell(fs)} | {cell(ov)} | {ratio(fs, ov)} |')
+          f'{ratio(ft, raw)} | {cell(fs)} | {cell(ov)} | {ratio(fs, ov)} | {cell(raws)} | '
+          f'{ratio(fs, raws)} |')
 print()
 print('| P | fmx tcp barrier us | Open MPI tcp | ratio | fmx shm barrier us | Open MPI vader | ratio |')
 print('|---|---|---|---|---|---|---|')
@@ -60,5 +63,5 @@ for p in sorted({k[2] for k in med if k[1] == 'barrier'}):
 print()
 print('Medians of the slowest member per repetition (after a barrier)'
       + (f', the median over {nruns} runs of each' if nruns > 1 else '')
-      + '; S is the total gathered, S/P from each member; raw: fi_pingpong -p tcp -e rdm -m '
+      + '; S is the total gathered, S/P from each member; raw: fi_pingpong -p tcp|shm -e rdm -m '
       'tagged, one-way time for S/2 bytes.')
