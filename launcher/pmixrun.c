@@ -67,11 +67,20 @@ static void shutdown_if_done(struct run *r)
         }
 }
 
-static void on_exit_status(struct run *r, uint32_t rank, int status)
+static void on_exit_status(struct run *r, uint32_t node, uint32_t rank, int status)
 {
     char how[96];
     int code = fmx_wait_status_describe(status, how, sizeof(how));
 
+    if (rank >= r->size || fmx_nspace_node_of(r->ns, rank) != node ||
+        r->d[node].exited == fmx_nspace_local_count(r->ns, node)) {
+        fprintf(stderr,
+                "pmixrun: pmixd on node %s reported the end of rank %u, not one of its own\n",
+                r->job.map.nodes[node].name, rank);
+        pmixrun_end_job(r, 1);
+        return;
+    }
+    r->d[node].exited++;
     r->exited++;
     if (code == 0 || r->ending)
         return;
@@ -161,7 +170,7 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
     case FMX_CTL_EXIT:
         v = fmx_unpack_u32(b);
         if (!b->err)
-            on_exit_status(r, rank, (int)v);
+            on_exit_status(r, node, rank, (int)v);
         break;
     case FMX_CTL_ABORT:
         v = fmx_unpack_u32(b);
@@ -224,6 +233,9 @@ static void on_daemon(fmx_loop_t *l, int fd, unsigned events, void *arg)
         if (!r->d[i].done)
             pmixrun_end_job(r, r->exit_code ? r->exit_code : 1);
         r->d[i].done = 1;
+        /* its ranks die with it (PR_SET_PDEATHSIG) and no one is left to report them */
+        r->exited += fmx_nspace_local_count(r->ns, i) - r->d[i].exited;
+        r->d[i].exited = fmx_nspace_local_count(r->ns, i);
     }
     shutdown_if_done(r);
     if (r->phase == RUN_RUNNING && !live_daemons(r))

@@ -33,6 +33,7 @@ struct daemon_slot {
     int joined; /* said HELLO with the job's secret */
     int status; /* its waitpid status once it ended (0 until then, and for resident daemons) */
     int said_error; /* it reported an ERROR, which pmixrun printed */
+    uint32_t exited; /* its ranks whose end it reported (all of them once it is lost) */
 };
 
 enum run_phase {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,13 +64,17 @@ void fmx_env_free(fmx_env_t *e)
 
 /* In the child: only async-signal-safe calls until exec. */
 static void child(int out[2], int err[2], int report, char *const argv[], char *const env[],
-                  const char *wdir, const cpu_set_t *mask)
+                  const char *wdir, const cpu_set_t *mask, pid_t parent)
 {
     int e;
     sigset_t none;
 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* a rank ends with its daemon, however that ends (SIGKILL included): nothing of a job may
+     * outlive the daemon that answers for it. The daemon forks from its one loop thread. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+        _exit(127);
     setpgid(0, 0);
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
@@ -102,13 +107,15 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
         fmx_errprintf(err, "rank %u: pipe: %s", rp->rank, strerror(errno));
         return -errno;
     }
+    pid_t parent = getpid();
+
     rp->pid = fork();
     if (rp->pid < 0) {
         fmx_errprintf(err, "rank %u: fork: %s", rp->rank, strerror(errno));
         return -errno;
     }
     if (rp->pid == 0)
-        child(out, errp, rep[1], argv, env, wdir, mask);
+        child(out, errp, rep[1], argv, env, wdir, mask, parent);
     close(out[1]);
     close(errp[1]);
     close(rep[1]);

@@ -98,6 +98,46 @@ expect "PMIx_Abort across virtual nodes" 42 "called PMIx_Abort with status 42" -
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" abort
 expect "rank killed, virtual nodes" 137 "killed by signal 9" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" kill
+# a daemon SIGKILLed while its ranks and the others' run fences back to back: the job ends at
+# once (not after pmixrun's 10-s grace for daemons to end), naming the node, with its ranks gone
+cat >"$tmp/kill-daemon" <<'KILL'
+#!/usr/bin/env bash
+"$@" &
+run=$!
+for _ in $(seq 300); do # every rank printed $MARK (up to 30 s)
+  [ "$(grep -c "$MARK" "$OUT")" = 4 ] && break
+  sleep 0.1
+done
+victim=$(pgrep -P $run -f -- '--node 1$')
+start=$(date +%s%N)
+kill -9 $victim
+wait $run
+rc=$?
+echo "killed pmixd $victim; pmixrun returned $(( ($(date +%s%N) - start) / 1000000 )) ms later"
+exit $rc
+KILL
+chmod +x "$tmp/kill-daemon"
+export OUT=$tmp/out MARK=fencing
+expect "a daemon killed mid-job ends the job, naming its node" 1 \
+  "lost contact with pmixd on node .*-v1" -- \
+  "$tmp/kill-daemon" "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" fences
+ended_by_itself() {
+  grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
+  if grep -qE "did not end|after the job ended: killed" "$tmp/out"; then
+    echo "FAIL: the surviving daemon ended of itself, without pmixrun's grace running out; output:"
+    sed 's/^/    /' "$tmp/out" | head -10
+    failures=$((failures + 1))
+  fi
+}
+ended_by_itself
+# ranks that are no PMIx clients (nothing tells them their daemon is gone) die with it too
+# (sleep under a name of its own: leftovers() passes over this script's own sleeps)
+cp "$(command -v sleep)" "$tmp/rank-nap"
+MARK=started expect "a daemon killed, its ranks that wait on nothing die with it" 1 \
+  "lost contact with pmixd on node .*-v1" -- \
+  "$tmp/kill-daemon" "$pmixrun" --oversubscribe -n 4 --vnodes 2 \
+  sh -c 'echo started; exec "$0" 120' "$tmp/rank-nap"
+ended_by_itself
 # the fabric opens while the ranks start: they wait in a fence the engine never gets to
 expect "no such libfabric provider, ranks waiting in a fence" 1 \
   "pmixd on node .*: no libfabric provider named nosuchprov" -- \

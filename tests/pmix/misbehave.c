@@ -9,6 +9,9 @@
  *                     fence; everyone exits 0 when the fence succeeds
  *   misbehave query   every rank asks PMIx_Query_info for the namespaces, the job size and
  *                     an unknown key, and prints what came back (no misbehaving in it)
+ *   misbehave fences  every rank runs collecting fences back to back for up to 60 s (printing
+ *                     "rank R: fencing" after the first), so that a test can take a daemon
+ *                     away mid-job; a fence that fails ends the rank with status 5
  * Nothing but the launcher can end the others, so a test sees whether it does. */
 #include <pmix.h>
 #include <signal.h>
@@ -74,6 +77,27 @@ static int query(const pmix_proc_t *me)
     return 0;
 }
 
+static int fences(const pmix_proc_t *me)
+{
+    time_t until = time(NULL) + 60;
+    pmix_info_t info;
+    bool collect = true;
+    pmix_status_t rc = PMIX_SUCCESS;
+
+    PMIX_INFO_LOAD(&info, PMIX_COLLECT_DATA, &collect, PMIX_BOOL);
+    for (unsigned n = 0; rc == PMIX_SUCCESS && time(NULL) < until; n++) {
+        rc = PMIx_Fence(NULL, 0, &info, 1);
+        if (n == 0 && rc == PMIX_SUCCESS) {
+            printf("rank %u: fencing\n", me->rank);
+            fflush(stdout);
+        }
+    }
+    if (rc != PMIX_SUCCESS)
+        fprintf(stderr, "misbehave: rank %u: fence: %s\n", me->rank, PMIx_Error_string(rc));
+    PMIx_Finalize(NULL, 0);
+    return rc == PMIX_SUCCESS ? 0 : 5;
+}
+
 /* The other ranks publish a key just before they enter the fence; rank 1 reads it from each of
  * them (PMIx holds a Get for data not yet committed, across nodes by direct modex), so that it
  * misbehaves once they are about to wait in the fence, not after a guessed sleep. */
@@ -127,6 +151,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "query"))
         return query(&me);
+    if (!strcmp(mode, "fences"))
+        return fences(&me);
     printf("rank %u up\n", me.rank);
     fflush(stdout);
     if (me.rank == 1) {
