@@ -10,7 +10,7 @@ packages=(
   libhwloc-dev hwloc
   libucx-dev ucx-utils
   clang libclang-rt-14-dev clang-format
-  iproute2 procps util-linux
+  iproute2 procps util-linux iptables
   python3 python3-yaml strace
 )
 if [ "${FMX_WITH_MPI:-1}" = 1 ]; then

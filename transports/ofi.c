@@ -415,23 +415,30 @@ static uint32_t post_flushes(struct ofi_tp *tp)
 }
 
 /* Lets queued data leave before the endpoint goes away: up to FMX_OFI_LINGER_MS (2 s) for real
- * sends to complete. Chunks sent by fi_tinject have no completion, so each peer that got one is
+ * sends to complete, while they do: once nothing at all has happened for FMX_OFI_STALL_MS
+ * (500 ms), the peers still owed something are gone or unreachable, and waiting longer only
+ * delays the end. Chunks sent by fi_tinject have no completion, so each peer that got one is
  * then sent a FLUSH chunk by a completing send: providers send to one peer in order (a socket,
  * a reliable sequence, a queue), so its completion means the injected data went first. A peer
  * that has already exited refuses or never completes the flush; it needed nothing more, so
- * flushing gives up after FMX_OFI_FLUSH_MS (200 ms). */
+ * flushing gives up after FMX_OFI_FLUSH_MS too. */
 static void drain(struct ofi_tp *tp)
 {
-    uint64_t now = fmx_now_ns();
+    uint64_t now = fmx_now_ns(), moved = now;
     uint64_t linger = now + 1000000ull * fmx_env_u64("FMX_OFI_LINGER_MS", 2000);
     uint64_t flush_ms = fmx_env_u64("FMX_OFI_FLUSH_MS", 200);
+    uint64_t stall_ns = 1000000ull * fmx_env_u64("FMX_OFI_STALL_MS", 500);
 
-    while ((tp->outq || tp->tx_busy || tp->rdv_tx) && fmx_now_ns() < linger)
-        ofi_progress(&tp->base);
+    while ((tp->outq || tp->tx_busy || tp->rdv_tx) && (now = fmx_now_ns()) < linger &&
+           now - moved < stall_ns) {
+        if (ofi_progress(&tp->base) > 0)
+            moved = fmx_now_ns();
+    }
     if (tp->outq || tp->tx_busy || tp->rdv_tx)
-        fmx_log(FMX_LOG_WARN, "ofi", "closing with %s still in flight after %llu ms",
+        fmx_log(FMX_LOG_WARN, "ofi", "closing with %s still in flight, %s",
                 tp->rdv_tx ? "large messages" : "messages",
-                (unsigned long long)fmx_env_u64("FMX_OFI_LINGER_MS", 2000));
+                fmx_now_ns() >= linger ? "the linger time (FMX_OFI_LINGER_MS) over"
+                                       : "their peers unresponsive (FMX_OFI_STALL_MS)");
     uint64_t until = fmx_now_ns() + 1000000ull * flush_ms;
     while ((post_flushes(tp) || tp->flush_busy) && fmx_now_ns() < until)
         ofi_progress(&tp->base);

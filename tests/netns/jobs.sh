@@ -79,6 +79,57 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
   run "PMIx_Abort ends the job on every host" 42 \
     "grep -q 'called PMIx_Abort with status 42' \"\$OUT\"" -- -N 2 "$misbehave" abort
 done
+# Faults between hosts (tcp only). A helper that starts pmixrun, waits until every rank has
+# printed MARK (or WAIT seconds when MARK is empty), then does ACTION ("int": SIGINT to
+# pmixrun, as Ctrl-C; "kill-daemon": SIGKILL to the pmixd of the second host) and waits.
+cat >"$tmp/fault" <<'FAULT'
+#!/usr/bin/env bash
+"$PMIXRUN" "$@" &
+run=$!
+for _ in $(seq $((10 * ${WAIT:-30}))); do
+  [ -n "$MARK" ] && [ "$(grep -c "$MARK" "$OUT")" -ge "$NRANKS" ] && break
+  sleep 0.1
+done
+case $ACTION in
+int) kill -INT $run ;;
+kill-daemon) victim=$(ip netns pids "$HOST" | xargs -r ps -o pid=,comm= -p | awk '$2 == "pmixd" { print $1 }')
+  kill -9 $victim ;;
+esac
+start=$(date +%s%N)
+wait $run
+rc=$?
+echo "fault.sh: $ACTION; pmixrun returned $(( ($(date +%s%N) - start) / 1000000 )) ms later"
+exit $rc
+FAULT
+chmod +x "$tmp/fault"
+# no daemon may crash or be left to pmixrun's grace on the way out
+clean_end="! grep -qE 'terminated with signal|corrupt|double free|killed by signal|did not end' \"\$OUT\""
+export PMIXRUN=$pmixrun FI_PROVIDER=tcp OUT=$tmp/out NRANKS=$((2 * ${#hosts[@]}))
+pmixrun=$tmp/fault
+# Hosts whose traffic to one another is dropped (as a firewall that drops forwarded packets
+# would): the job's first fence cannot complete, and Ctrl-C ends it. Closing endpoints with
+# large messages still waiting for their peers must corrupt nothing (each rank's card makes
+# the fence's messages rendezvous ones).
+net=${FMX_CONTROL_HOST%.*}
+for h in "${hosts[@]}"; do
+  nsenter --net="/run/netns/$h" iptables -A INPUT -s "$net.254" -j ACCEPT
+  nsenter --net="/run/netns/$h" iptables -A INPUT -s "$net.0/24" -j DROP
+done
+ACTION=int MARK= WAIT=4 run "hosts that cannot reach each other: Ctrl-C ends the job cleanly" 130 \
+  "grep -q 'Interrupt: ending the job' \"\$OUT\" && $clean_end" -- \
+  -N 2 "$misbehave" fences 2048
+grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
+for h in "${hosts[@]}"; do
+  nsenter --net="/run/netns/$h" iptables -D INPUT -s "$net.254" -j ACCEPT
+  nsenter --net="/run/netns/$h" iptables -D INPUT -s "$net.0/24" -j DROP
+done
+# A daemon SIGKILLed mid-job: the job ends at once, naming the host, nothing left anywhere.
+ACTION=kill-daemon HOST=${hosts[1]} MARK=fencing run "a pmixd SIGKILLed on one host ends the job, naming it" 1 \
+  "grep -q 'lost contact with pmixd on node ${hosts[1]}' \"\$OUT\" && ! grep -qE 'did not end|after the job ended: killed' \"\$OUT\"" -- \
+  -N 2 "$misbehave" fences
+grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
+pmixrun=$PMIXRUN
+
 # Hosts named by address, and no FMX_CONTROL_HOST: pmixrun finds its own address toward each
 # host from the routing table.
 read -r -a haddrs <<<"$FMX_HOST_ADDRS"

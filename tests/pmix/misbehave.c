@@ -9,13 +9,15 @@
  *                     fence; everyone exits 0 when the fence succeeds
  *   misbehave query   every rank asks PMIx_Query_info for the namespaces, the job size and
  *                     an unknown key, and prints what came back (no misbehaving in it)
- *   misbehave fences  every rank runs collecting fences back to back for up to 60 s (printing
- *                     "rank R: fencing" after the first), so that a test can take a daemon
- *                     away mid-job; a fence that fails ends the rank with status 5
+ *   misbehave fences [BYTES]  every rank puts a card of BYTES (0) and runs collecting fences
+ *                     back to back for up to 60 s (printing "rank R: fencing" after the first),
+ *                     so that a test can take a daemon away mid-job; a fence that fails ends
+ *                     the rank with status 5
  * Nothing but the launcher can end the others, so a test sees whether it does. */
 #include <pmix.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,13 +79,25 @@ static int query(const pmix_proc_t *me)
     return 0;
 }
 
-static int fences(const pmix_proc_t *me)
+static int fences(const pmix_proc_t *me, size_t bytes)
 {
     time_t until = time(NULL) + 60;
     pmix_info_t info;
     bool collect = true;
     pmix_status_t rc = PMIX_SUCCESS;
+    pmix_value_t card = {.type = PMIX_BYTE_OBJECT};
 
+    if (bytes) {
+        card.data.bo.bytes = calloc(1, bytes);
+        card.data.bo.size = bytes;
+        if (!card.data.bo.bytes || (rc = PMIx_Put(PMIX_GLOBAL, "fmx.test.card", &card)) ||
+            (rc = PMIx_Commit())) {
+            fprintf(stderr, "misbehave: rank %u: putting a %zu-byte card: %s\n", me->rank, bytes,
+                    PMIx_Error_string(rc));
+            return 1;
+        }
+        free(card.data.bo.bytes);
+    }
     PMIX_INFO_LOAD(&info, PMIX_COLLECT_DATA, &collect, PMIX_BOOL);
     for (unsigned n = 0; rc == PMIX_SUCCESS && time(NULL) < until; n++) {
         rc = PMIx_Fence(NULL, 0, &info, 1);
@@ -152,7 +166,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "query"))
         return query(&me);
     if (!strcmp(mode, "fences"))
-        return fences(&me);
+        return fences(&me, argc > 2 ? strtoul(argv[2], NULL, 10) : 0);
     printf("rank %u up\n", me.rank);
     fflush(stdout);
     if (me.rank == 1) {
