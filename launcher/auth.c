@@ -82,30 +82,38 @@ static void send_error(fmx_conn_t *c, const char *text)
     fmx_conn_flush_blocking(c, 1000);
 }
 
-int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t *node,
-                    char *job_secret, size_t jslen, fmx_error_t *err)
+int fmx_auth_challenge(fmx_conn_t *c, uint8_t nd[FMX_AUTH_NONCE], fmx_error_t *err)
 {
-    uint8_t nd[FMX_AUTH_NONCE], want[FMX_AUTH_MAC], mine[FMX_AUTH_MAC];
-    const uint8_t *nl, *mac;
-    size_t nlen = 0, mlen = 0;
     fmx_pack_t p;
-    char *js = NULL;
     int rc;
 
     if ((rc = nonce(nd, err)))
         return rc;
     fmx_pack_init(&p);
-    fmx_pack_bytes(&p, nd, sizeof(nd));
+    fmx_pack_bytes(&p, nd, FMX_AUTH_NONCE);
     rc = fmx_conn_send(c, FMX_CTL_CHALLENGE, &p);
     fmx_pack_free(&p);
-    if (rc || (rc = fmx_conn_wait(c, FMX_CTL_AUTH, &p, timeout_ms, err)))
-        return rc ? rc : -EIO;
-    nl = fmx_unpack_bytes(&p, &nlen);
-    mac = fmx_unpack_bytes(&p, &mlen);
-    *node = fmx_unpack_u32(&p);
-    js = fmx_unpack_str(&p);
-    if (p.err || p.pos != p.len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC || !js || !*js ||
-        strlen(js) >= jslen) {
+    if (rc)
+        fmx_errprintf(err, "%s: cannot send the challenge: %s", fmx_conn_peer(c), strerror(-rc));
+    return rc;
+}
+
+int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t nd[FMX_AUTH_NONCE],
+                   fmx_pack_t *p, uint32_t *node, char *job_secret, size_t jslen, fmx_error_t *err)
+{
+    uint8_t want[FMX_AUTH_MAC], mine[FMX_AUTH_MAC];
+    const uint8_t *nl, *mac;
+    size_t nlen = 0, mlen = 0;
+    fmx_pack_t ok;
+    char *js;
+    int rc;
+
+    nl = fmx_unpack_bytes(p, &nlen);
+    mac = fmx_unpack_bytes(p, &mlen);
+    *node = fmx_unpack_u32(p);
+    js = fmx_unpack_str(p);
+    if (p->err || p->pos != p->len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC || !js ||
+        !*js || strlen(js) >= jslen) {
         fmx_errprintf(err, "%s sent a malformed AUTH message", fmx_conn_peer(c));
         send_error(c, "malformed AUTH message");
         free(js);
@@ -123,11 +131,25 @@ int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_
     snprintf(job_secret, jslen, "%s", js);
     free(js);
     proof(key, klen, "fmx-daemon", nl, nd, mine);
-    fmx_pack_init(&p);
-    fmx_pack_bytes(&p, mine, sizeof(mine));
-    rc = fmx_conn_send(c, FMX_CTL_AUTH_OK, &p);
-    fmx_pack_free(&p);
+    fmx_pack_init(&ok);
+    fmx_pack_bytes(&ok, mine, sizeof(mine));
+    rc = fmx_conn_send(c, FMX_CTL_AUTH_OK, &ok);
+    fmx_pack_free(&ok);
     return rc;
+}
+
+int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t *node,
+                    char *job_secret, size_t jslen, fmx_error_t *err)
+{
+    uint8_t nd[FMX_AUTH_NONCE];
+    fmx_pack_t p;
+    int rc;
+
+    if ((rc = fmx_auth_challenge(c, nd, err)))
+        return rc;
+    if ((rc = fmx_conn_wait(c, FMX_CTL_AUTH, &p, timeout_ms, err)))
+        return rc;
+    return fmx_auth_check(c, key, klen, nd, &p, node, job_secret, jslen, err);
 }
 
 int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t node,

@@ -34,6 +34,14 @@ int fmx_secret_read(const char *path, uint8_t *key, size_t *klen, fmx_error_t *e
 int fmx_auth_daemon(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t *node,
                     char *job_secret, size_t jslen, fmx_error_t *err);
 
+/* The daemon side in two steps, for a service that waits on many strangers at once without
+ * blocking on any: the challenge (nd keeps its nonce), then the check of the AUTH message that
+ * answers it, which sends AUTH_OK when the launcher knows the secret and an ERROR otherwise. */
+int fmx_auth_challenge(fmx_conn_t *c, uint8_t nd[FMX_AUTH_NONCE], fmx_error_t *err);
+int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t nd[FMX_AUTH_NONCE],
+                   fmx_pack_t *auth, uint32_t *node, char *job_secret, size_t jslen,
+                   fmx_error_t *err);
+
 /* Launcher side, on a connection to a listening pmixd. */
 int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeout_ms, uint32_t node,
                       const char *job_secret, fmx_error_t *err);

@@ -147,6 +147,7 @@ struct fmx_conn {
     size_t consumed; /* bytes of the message handed out last, dropped on the next call */
     uint8_t *out;
     size_t out_len, out_cap, out_pos;
+    uint32_t max; /* longest message taken from the peer */
 };
 
 fmx_conn_t *fmx_conn_new(int fd, const char *peer)
@@ -156,9 +157,15 @@ fmx_conn_t *fmx_conn_new(int fd, const char *peer)
     if (!c)
         return NULL;
     c->fd = fd;
+    c->max = FMX_CTL_MAX_MESSAGE;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return c;
+}
+
+void fmx_conn_set_max_message(fmx_conn_t *c, uint32_t max)
+{
+    c->max = max < FMX_CTL_MAX_MESSAGE ? max : FMX_CTL_MAX_MESSAGE;
 }
 
 fmx_conn_t *fmx_conn_adopt(int fd, const char *peer, const void *input, size_t len)
@@ -362,7 +369,7 @@ int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *
     if (c->in_len < HEADER)
         return 0;
     len = get_le32(c->in);
-    if (len > FMX_CTL_MAX_MESSAGE || c->in[6] || c->in[7]) {
+    if (len > c->max || c->in[6] || c->in[7]) {
         fmx_errprintf(err, "%s sent a malformed control message (length %u, type %u)", c->peer, len,
                       (unsigned)(c->in[4] | c->in[5] << 8));
         return -EPROTO;

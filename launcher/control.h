@@ -58,6 +58,9 @@ fmx_conn_t *fmx_conn_new(int fd, const char *peer);
 fmx_conn_t *fmx_conn_adopt(int fd, const char *peer, const void *input, size_t len);
 void fmx_conn_free(fmx_conn_t *c);
 int fmx_conn_fd(const fmx_conn_t *c);
+/* Messages longer than max (at most FMX_CTL_MAX_MESSAGE, the default) are malformed: a peer not
+ * yet trusted gets no more memory than its handshake needs. */
+void fmx_conn_set_max_message(fmx_conn_t *c, uint32_t max);
 /* Who is at the other end, for error messages; set once it has said who it is. */
 const char *fmx_conn_peer(const fmx_conn_t *c);
 void fmx_conn_set_peer(fmx_conn_t *c, const char *peer);

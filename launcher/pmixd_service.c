@@ -1,8 +1,13 @@
 /* pmixd --listen: a resident service (a container, a pod) that serves every job of a launcher
- * knowing its secret. Each connection gets a child process that proves the secret (auth.h) and
- * then runs that job as a launched pmixd would. libfabric and hwloc are loaded and started up
- * once here and inherited by every job's child. SIGTERM ends the jobs and then the service,
- * whose exit status says whether any job's child ended badly. */
+ * knowing its secret. The service itself challenges each connection (auth.h), without blocking
+ * on any; only one that proves the secret gets a child process, which runs that job as a
+ * launched pmixd would. Connections that have not proven it cost no process and no job slot:
+ * at most FMX_MAX_STARTUPS (64) wait at once, each for FMX_LOGIN_GRACE_MS (5000) at most, with
+ * messages of at most 16 KiB; a new one beyond that pushes out the one that has waited longest
+ * (a launcher that knows the secret answers within a round trip, so strangers holding
+ * connections open cannot keep it out). libfabric and hwloc are loaded and started up once here
+ * and inherited by every job's child. SIGTERM ends the jobs and then the service, whose exit
+ * status says whether any job's child ended badly. */
 #include "pmixd.h"
 
 #include "auth.h"
@@ -19,6 +24,17 @@
 
 #define MAX_JOBS 256
 #define STOP_GRACE_MS 10000
+#define PREAUTH_MAX_MESSAGE 16384
+
+/* A connection that has been challenged and has not answered yet. */
+struct pending {
+    struct pending *next;
+    struct service *s;
+    fmx_conn_t *conn;
+    uint8_t nonce[FMX_AUTH_NONCE];
+    uint64_t timer;
+    char who[96];
+};
 
 struct service {
     fmx_loop_t *loop;
@@ -29,6 +45,9 @@ struct service {
     pid_t jobs[MAX_JOBS];
     int njobs, failed_jobs;
     int stopping;
+    struct pending *pending; /* newest first */
+    int npending, max_pending;
+    uint64_t grace_ms;
     /* in a job's child: its connection and node, and the loop ends */
     fmx_conn_t *child;
     uint32_t node;
@@ -84,26 +103,117 @@ static void on_signal(fmx_loop_t *l, const struct signalfd_siginfo *si, void *ar
         fmx_loop_stop(l);
 }
 
-/* In the job's child: the secret proven, or the child ends. */
-static void become_job(struct service *s, int fd, const char *who)
+/* Takes p out of the waiting list; returns its connection, no longer watched. */
+static fmx_conn_t *take_pending(struct service *s, struct pending *p)
 {
-    fmx_error_t err = {{0}};
-    char peer[128], secret[256];
-    fmx_conn_t *c;
+    struct pending **pp = &s->pending;
+    fmx_conn_t *c = p->conn;
 
+    while (*pp != p)
+        pp = &(*pp)->next;
+    *pp = p->next;
+    s->npending--;
+    fmx_loop_del_fd(s->loop, fmx_conn_fd(c));
+    if (p->timer)
+        fmx_loop_del_timer(s->loop, p->timer);
+    free(p);
+    return c;
+}
+
+static void drop_pending(struct service *s, struct pending *p, const char *why)
+{
+    if (why)
+        fmx_debug("pmixd", "closed %s: %s", p->who, why);
+    fmx_conn_free(take_pending(s, p));
+}
+
+/* In the job's child: what belongs to the service goes, and the loop ends with the job's
+ * connection. */
+static void become_job(struct service *s, fmx_conn_t *c, const char *who, const char *secret)
+{
+    fmx_loop_del_fd(s->loop, s->lfd);
     close(s->lfd);
-    snprintf(peer, sizeof(peer), "launcher at %s", who);
-    c = fmx_conn_new(fd, peer);
-    if (fmx_auth_daemon(c, s->key, s->klen, 10000, &s->node, secret, sizeof(secret), &err)) {
-        fprintf(stderr, "pmixd: %s\n", err.text);
-        fmx_conn_free(c);
-        _exit(0); /* a refusal is the service working, not a failed job */
-    }
+    while (s->pending)
+        drop_pending(s, s->pending, NULL);
     memset(s->key, 0, sizeof(s->key));
     fprintf(stderr, "pmixd: a job from %s, as its node %u\n", who, s->node);
     setenv("FMX_JOB_SECRET", secret, 1);
+    fmx_conn_set_max_message(c, FMX_CTL_MAX_MESSAGE);
     s->child = c;
     fmx_loop_stop(s->loop);
+}
+
+/* The secret proven: the job gets a process of its own. */
+static void start_job(struct service *s, struct pending *p, const char *secret)
+{
+    char who[96];
+    pid_t pid;
+
+    if (s->njobs == MAX_JOBS || s->stopping) {
+        fprintf(stderr, "pmixd: refused %s: %s\n", p->who,
+                s->stopping ? "stopping" : "already running 256 jobs");
+        drop_pending(s, p, NULL);
+        return;
+    }
+    if ((pid = fork()) < 0) {
+        fprintf(stderr, "pmixd: fork: %s\n", strerror(errno));
+        drop_pending(s, p, NULL);
+        return;
+    }
+    if (pid == 0) {
+        snprintf(who, sizeof(who), "%s", p->who);
+        become_job(s, take_pending(s, p), who, secret);
+        return;
+    }
+    s->jobs[s->njobs++] = pid;
+    drop_pending(s, p, NULL); /* the parent's copy */
+}
+
+static void on_pending(fmx_loop_t *l, int fd, unsigned events, void *arg)
+{
+    struct pending *p = arg;
+    struct service *s = p->s;
+    fmx_error_t err = {{0}};
+    char secret[256];
+    fmx_pack_t body;
+    uint16_t type;
+    int rc;
+
+    (void)l;
+    (void)fd;
+    if (events & FMX_LOOP_OUT)
+        fmx_conn_flush(p->conn);
+    if (!(events & FMX_LOOP_IN))
+        return;
+    if ((rc = fmx_conn_read(p->conn, &err)) < 0 ||
+        (rc = fmx_conn_next(p->conn, &type, &body, &err)) < 0) {
+        drop_pending(s, p, err.text[0] ? err.text : "closed before answering");
+        return;
+    }
+    if (rc == 0)
+        return; /* the answer is not complete yet */
+    if (type != FMX_CTL_AUTH) {
+        fprintf(stderr, "pmixd: refused %s: it answered the challenge with message type %u\n",
+                p->who, type);
+        drop_pending(s, p, NULL);
+        return;
+    }
+    if (fmx_auth_check(p->conn, s->key, s->klen, p->nonce, &body, &s->node, secret, sizeof(secret),
+                       &err)) {
+        fprintf(stderr, "pmixd: %s\n", err.text);
+        drop_pending(s, p, NULL);
+        return;
+    }
+    start_job(s, p, secret);
+}
+
+static void grace_over(fmx_loop_t *l, void *arg)
+{
+    struct pending *p = arg;
+
+    (void)l;
+    p->timer = 0;
+    drop_pending(p->s, p, "no proof of the secret in time (FMX_LOGIN_GRACE_MS)");
 }
 
 static void on_launcher(fmx_loop_t *l, int lfd, unsigned events, void *arg)
@@ -111,26 +221,40 @@ static void on_launcher(fmx_loop_t *l, int lfd, unsigned events, void *arg)
     struct service *s = arg;
     struct sockaddr_storage from;
     socklen_t flen = sizeof(from);
-    char who[96] = "?";
+    fmx_error_t err = {{0}};
+    struct pending *p, *oldest;
+    char peer[128];
     int fd = accept4(lfd, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC);
-    pid_t pid;
 
-    (void)l;
     (void)events;
     if (fd < 0)
         return;
-    fmx_sockaddr_str((struct sockaddr *)&from, who, sizeof(who));
-    if (s->njobs == MAX_JOBS) {
-        fprintf(stderr, "pmixd: refused %s: already running %d jobs\n", who, MAX_JOBS);
+    if (s->npending == s->max_pending) { /* the one that has waited longest goes */
+        for (oldest = s->pending; oldest->next; oldest = oldest->next)
+            ;
+        drop_pending(s, oldest, "pushed out by a newer connection (FMX_MAX_STARTUPS)");
+    }
+    if (!(p = calloc(1, sizeof(*p)))) {
         close(fd);
-    } else if ((pid = fork()) < 0) {
-        fprintf(stderr, "pmixd: fork: %s\n", strerror(errno));
+        return;
+    }
+    p->s = s;
+    fmx_sockaddr_str((struct sockaddr *)&from, p->who, sizeof(p->who));
+    snprintf(peer, sizeof(peer), "launcher at %s", p->who);
+    if (!(p->conn = fmx_conn_new(fd, peer))) {
         close(fd);
-    } else if (pid > 0) {
-        s->jobs[s->njobs++] = pid;
-        close(fd);
-    } else {
-        become_job(s, fd, who);
+        free(p);
+        return;
+    }
+    fmx_conn_set_max_message(p->conn, PREAUTH_MAX_MESSAGE);
+    p->next = s->pending;
+    s->pending = p;
+    s->npending++;
+    if (fmx_auth_challenge(p->conn, p->nonce, &err) ||
+        fmx_loop_add_fd(l, fd, FMX_LOOP_IN, on_pending, p) ||
+        !(p->timer = fmx_loop_add_timer(l, s->grace_ms, grace_over, p))) {
+        drop_pending(s, p, err.text[0] ? err.text : "out of resources");
+        return;
     }
 }
 
@@ -176,6 +300,11 @@ static void open_service(struct service *s, const char *spec, const char *secret
 fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *node)
 {
     struct service s = {.lfd = -1};
+
+    s.max_pending = (int)fmx_env_u64("FMX_MAX_STARTUPS", 64);
+    if (s.max_pending < 1)
+        s.max_pending = 1;
+    s.grace_ms = fmx_env_u64("FMX_LOGIN_GRACE_MS", 5000);
 
     open_service(&s, spec, secret_file);
     fmx_loop_run(s.loop);

@@ -83,6 +83,20 @@ check "after garbage from a stranger, jobs still run" 0 "rank 1:PMIx_Finalize su
   "${run[@]}" -H 127.0.0.1:2 "$client"
 example_ok "both ranks read every value after the stranger" 2 "$tmp/out"
 exec 3>&-
+# 300 strangers that connect and never answer: no process and no job slot for any of them (the
+# service forks nothing), a real job still runs while they hold on, and the service closes them
+# all within its grace time (FMX_LOGIN_GRACE_MS, 5 s, plus slack)
+python3 "$(dirname "$0")/idle_flood.py" "$port" 300 9 >"$tmp/flood" 2>&1 &
+flood=$!
+wait_for 20 "grep -q holding '$tmp/flood' || ! kill -0 $flood 2>/dev/null"
+children=$(pgrep -c -P $svc)
+check "300 idle strangers held open: a job still runs" 0 "rank 1:PMIx_Finalize successfully" -- \
+  "${run[@]}" -H 127.0.0.1:2 "$client"
+[ "$children" -eq 0 ] || fail "the service forked $children processes for 300 strangers"
+reap_within 15 $flood && grep -q "closed 300 of 300" "$tmp/flood" &&
+  ok "the service closed all 300 strangers ($(cat "$tmp/flood" | tail -1))" ||
+  { cp "$tmp/flood" "$tmp/out"; fail "the strangers' connections were not all closed"; }
+grep -q "already running" "$tmp/svc.log" && fail "strangers took job slots"
 chmod 644 "$tmp/wrong"
 check "a secret file others may read is refused" 1 "may be read by group or others \(chmod 600 it\)" -- \
   "$pmixrun" --connect "$port" --secret-file "$tmp/wrong" -H 127.0.0.1 hostname
