@@ -587,21 +587,6 @@ int fmx_engine_timeout_ms(fmx_engine_t *e)
     return next <= now ? 0 : (int)((next - now + 999999u) / 1000000u);
 }
 
-void fmx_engine_connect_ahead(fmx_engine_t *e)
-{
-    uint32_t n = e->members, me = e->self;
-
-    if (!e->tp->ops->connect || n < 2)
-        return;
-    for (uint32_t k = 1; k < n; k <<= 1) {
-        uint32_t peers[3] = {(me + k) % n, (me + n - k % n) % n, me ^ k};
-
-        for (int i = 0; i < 3; i++)
-            if (peers[i] < n && peers[i] != me && !e->lost[peers[i]])
-                e->tp->ops->connect(e->tp, peers[i]);
-    }
-}
-
 int fmx_engine_spin(fmx_engine_t *e)
 {
     int active = e->dmx != NULL;

@@ -60,6 +60,8 @@ int fmx_engine_fd(fmx_engine_t *e);
  * (at distances of powers of two either way, and the recursive-doubling partners), so that a
  * job's first fence does not open its connections one step at a time. */
 void fmx_engine_connect_ahead(fmx_engine_t *e);
+/* Those members (none that was lost): fills out[0..max) and returns how many there are. */
+uint32_t fmx_engine_neighbours(fmx_engine_t *e, uint32_t *out, uint32_t max);
 /* Whether a caller about to sleep should progress again instead: a fence or direct-modex
  * request of this member is under way and something happened within FMX_SPIN_US (50): a
  * wake-up from sleep costs more than the few polls in which the next message usually comes. */

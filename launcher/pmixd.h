@@ -41,6 +41,7 @@ struct daemon {
     int failed; /* a fatal error was reported: the daemon exits non-zero */
     int stopping; /* SIGTERM or SIGINT came: ranks are being ended */
     uint64_t addrs_timer;
+    uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
 };
 
 /* pmixd_report.c: messages to pmixrun */
@@ -64,6 +65,10 @@ extern const fmx_glue_host_t pmixd_glue_host;
 int pmixd_bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err);
 /* --resume CONN:MEMFD: the control connection handed over, with what was read from it. */
 fmx_conn_t *pmixd_resumed_conn(const char *spec);
+
+/* pmixd_reach.c: the daemons this one meets in fences are asked for an answer over the
+ * fabric, within FMX_REACH_TIMEOUT_MS; one that cannot be reached ends the job, named. */
+void pmixd_reach_start(struct daemon *d);
 
 /* pmixd_fabric.c */
 int pmixd_fabric_start(struct daemon *d, fmx_error_t *err);

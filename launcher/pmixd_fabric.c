@@ -150,6 +150,7 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
     fmx_loop_add_hooks(d->loop, engine_before, engine_after, d);
     fmx_debug("pmixd", "node %u: engine up", d->job.self);
     fmx_engine_connect_ahead(d->eng); /* while the ranks start */
+    pmixd_reach_start(d);
     if (d->glue)
         fmx_glue_set_engine(d->glue, d->eng);
 }

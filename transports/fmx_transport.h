@@ -56,6 +56,10 @@ typedef struct fmx_transport_ops {
     int (*prepare_wait)(fmx_transport_t *t);
     /* Optional: sets up what a first send to peer needs (a connection), ahead of it. */
     int (*connect)(fmx_transport_t *t, uint32_t peer);
+    /* Optional, for messages to people: the backend as set up (e.g. "tcp;ofi_rxm FI_EP_RDM
+     * ..."), and peer's address as text (e.g. "fi_sockaddr_in://198.18.0.2:40211"). */
+    const char *(*describe)(fmx_transport_t *t);
+    int (*peer_addr)(fmx_transport_t *t, uint32_t peer, char *buf, size_t len);
     /* Largest message the backend sends as one unit; larger sends are split by the backend. */
     size_t (*max_msg_size)(fmx_transport_t *t);
     void (*close)(fmx_transport_t *t);

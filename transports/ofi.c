@@ -378,6 +378,27 @@ static int ofi_connect(fmx_transport_t *t, uint32_t peer)
     return rc;
 }
 
+static const char *ofi_describe_op(fmx_transport_t *t)
+{
+    return tp_of(t)->describe;
+}
+
+static int ofi_peer_addr(fmx_transport_t *t, uint32_t peer, char *buf, size_t len)
+{
+    struct ofi_tp *tp = tp_of(t);
+    uint8_t raw[256];
+    size_t rawlen = sizeof(raw), n = len;
+    int rc;
+
+    if (peer >= tp->npeers || !len)
+        return -EINVAL;
+    if ((rc = fi_av_lookup(tp->av, tp->peers[peer], raw, &rawlen)))
+        return rc;
+    fi_av_straddr(tp->av, raw, buf, &n);
+    buf[len - 1] = '\0';
+    return 0;
+}
+
 static size_t ofi_max_msg_size(fmx_transport_t *t)
 {
     return tp_of(t)->max_piece;
@@ -490,6 +511,8 @@ const fmx_transport_ops_t fmx_ofi_ops = {
     .wait_fd = ofi_wait_fd,
     .prepare_wait = ofi_prepare_wait,
     .connect = ofi_connect,
+    .describe = ofi_describe_op,
+    .peer_addr = ofi_peer_addr,
     .max_msg_size = ofi_max_msg_size,
     .close = fmx_ofi_close,
 };

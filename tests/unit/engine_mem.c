@@ -239,6 +239,46 @@ static void test_gathered_sends(void)
     }
 }
 
+/* The members a member meets in fences: each other's (a check of reachability asks them and
+ * they ask it), never itself, none twice, and every recursive-doubling partner among them. */
+static void test_neighbours(void)
+{
+    int good = 1;
+    char why[200] = "";
+
+    for (uint32_t P = 1; P <= 40 && good; P++) {
+        struct sim s;
+        uint32_t nb[MAXP][3 * 8], cnt[MAXP];
+
+        sim_init(&s, P, 5);
+        for (uint32_t m = 0; m < P; m++)
+            cnt[m] = fmx_engine_neighbours(s.eng[m], nb[m], 3 * 8);
+        for (uint32_t m = 0; m < P && good; m++) {
+            for (uint32_t i = 0; i < cnt[m] && good; i++) {
+                uint32_t p = nb[m][i], back = 0;
+
+                for (uint32_t j = 0; j < cnt[p]; j++)
+                    back |= nb[p][j] == m;
+                for (uint32_t j = 0; j < i; j++)
+                    if (nb[m][j] == p)
+                        good = 0, snprintf(why, sizeof(why), "P=%u: %u meets %u twice", P, m, p);
+                if (p == m || p >= P || !back)
+                    good = 0, snprintf(why, sizeof(why), "P=%u: %u meets %u, not back", P, m, p);
+            }
+            for (uint32_t k = 1; k < P && good; k <<= 1) {
+                uint32_t partner = m ^ k, found = 0;
+
+                for (uint32_t j = 0; j < cnt[m]; j++)
+                    found |= nb[m][j] == partner;
+                if (partner < P && !found)
+                    good = 0, snprintf(why, sizeof(why), "P=%u: %u misses %u", P, m, partner);
+            }
+        }
+        sim_fini(&s);
+    }
+    ok(good, "the members each member meets in fences meet it too, once each %s", why);
+}
+
 static void test_barrier(void)
 {
     for (int algo = FMX_ALGO_AUTO; algo < FMX_ALGO_COUNT; algo++) {
@@ -724,6 +764,7 @@ int main(void)
 {
     test_all_algorithms();
     test_gathered_sends();
+    test_neighbours();
     test_barrier();
     test_algorithm_choice();
     test_algorithm_mismatch();
