@@ -118,6 +118,10 @@ void fmx_fabric_close(fmx_fabric_t *f)
     if (!f)
         return;
     join(f);
+    /* a daemon closes once every rank of the job has ended (or the job was ended): no peer
+     * needs what may still be in flight, such as a start-up reachability answer */
+    if (f->tp && f->tp->ops->quiet)
+        f->tp->ops->quiet(f->tp);
     fmx_transport_close(f->tp);
     fmx_mem_fabric_destroy(f->solo);
     close(f->done[0]);

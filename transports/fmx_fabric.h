@@ -23,7 +23,8 @@ int fmx_fabric_quick(uint32_t members);
 int fmx_fabric_fd(const fmx_fabric_t *f);
 /* Waits for the opening to end: the endpoint (owned by the fabric), or the error. */
 int fmx_fabric_ready(fmx_fabric_t *f, fmx_transport_t **tp, fmx_error_t *err);
-/* Waits for a thread still opening, closes the endpoint; accepts NULL. */
+/* Waits for a thread still opening, closes the endpoint without waiting for messages in
+ * flight (a daemon closes when its job is over: no peer needs them); accepts NULL. */
 void fmx_fabric_close(fmx_fabric_t *f);
 
 /* A resident daemon loads the backend and starts its library up once, under its own settings,

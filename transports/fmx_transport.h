@@ -60,6 +60,9 @@ typedef struct fmx_transport_ops {
      * ..."), and peer's address as text (e.g. "fi_sockaddr_in://198.18.0.2:40211"). */
     const char *(*describe)(fmx_transport_t *t);
     int (*peer_addr)(fmx_transport_t *t, uint32_t peer, char *buf, size_t len);
+    /* Optional: no peer needs anything still in flight (they are done or gone), so close()
+     * need not wait for it to leave. */
+    void (*quiet)(fmx_transport_t *t);
     /* Largest message the backend sends as one unit; larger sends are split by the backend. */
     size_t (*max_msg_size)(fmx_transport_t *t);
     void (*close)(fmx_transport_t *t);

@@ -399,6 +399,11 @@ static int ofi_peer_addr(fmx_transport_t *t, uint32_t peer, char *buf, size_t le
     return 0;
 }
 
+static void ofi_quiet(fmx_transport_t *t)
+{
+    tp_of(t)->quiet = 1;
+}
+
 static size_t ofi_max_msg_size(fmx_transport_t *t)
 {
     return tp_of(t)->max_piece;
@@ -470,7 +475,7 @@ void fmx_ofi_close(fmx_transport_t *t)
     struct ofi_tp *tp = tp_of(t);
     struct out_msg *m;
 
-    if (tp->ep && tp->peers)
+    if (tp->ep && tp->peers && !tp->quiet)
         drain(tp);
     if (tp->ep)
         fi_close(&tp->ep->fid);
@@ -513,6 +518,7 @@ const fmx_transport_ops_t fmx_ofi_ops = {
     .connect = ofi_connect,
     .describe = ofi_describe_op,
     .peer_addr = ofi_peer_addr,
+    .quiet = ofi_quiet,
     .max_msg_size = ofi_max_msg_size,
     .close = fmx_ofi_close,
 };

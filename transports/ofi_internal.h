@@ -99,6 +99,7 @@ struct ofi_tp {
     size_t iov_limit; /* segments one send takes (tx_attr->iov_limit, at most OFI_IOV_MAX) */
     int local_mr; /* FI_MR_LOCAL: buffers handed to the provider are registered */
     int no_cts; /* the provider keeps unexpected large messages: pieces follow RTS at once */
+    int quiet; /* closing drops what is in flight (fmx_transport_ops_t.quiet) */
     int wait_fd;
     fi_addr_t *peers;
     uint8_t *injected; /* per peer: sent something by fi_tinject since the last flush */

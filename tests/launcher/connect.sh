@@ -86,6 +86,7 @@ exec 3>&-
 # 300 strangers that connect and never answer: no process and no job slot for any of them (the
 # service forks nothing), a real job still runs while they hold on, and the service closes them
 # all within its grace time (FMX_LOGIN_GRACE_MS, 5 s, plus slack)
+wait_for 10 "[ \$(pgrep -c -P $svc) -eq 0 ]" # the last job's child has ended
 python3 "$(dirname "$0")/idle_flood.py" "$port" 300 9 >"$tmp/flood" 2>&1 &
 flood=$!
 wait_for 20 "grep -q holding '$tmp/flood' || ! kill -0 $flood 2>/dev/null"
