@@ -340,12 +340,12 @@ int fmx_coll_deliver(struct fmx_coll *c, uint32_t peer, const fmx_frame_t *f)
     if (c->finished)
         return 0;
     if (from < 0) {
-        fmx_coll_fail(c, FMX_ERR_PROTO, "member %u sent a frame for a fence it is not part of",
-                      peer);
+        fmx_coll_fail(c, FMX_ERR_PROTO, "%s sent a frame for a fence it is not part of",
+                      fmx_who(c->eng, peer));
         return FMX_ERR_PROTO;
     }
     if (f->type == FMX_FRAME_ABORT) {
-        fmx_coll_finish(c, FMX_ERR_ABORTED, "member %u aborted the fence: %.*s", peer,
+        fmx_coll_finish(c, FMX_ERR_ABORTED, "%s aborted the fence: %.*s", fmx_who(c->eng, peer),
                         (int)(f->payload_len < 200 ? f->payload_len : 200), f->payload);
         return 0;
     }

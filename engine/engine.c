@@ -60,6 +60,18 @@ int fmx_engine_sendv(fmx_engine_t *e, uint32_t member, const fmx_seg_t *segs, si
     return rc;
 }
 
+const char *fmx_who(fmx_engine_t *e, uint32_t member)
+{
+    char *buf = e->who[e->next_who++ % 4];
+    const char *name = e->member_name ? e->member_name(e->name_arg, member) : NULL;
+
+    if (name)
+        snprintf(buf, sizeof(e->who[0]), "%.100s, member %u", name, member);
+    else
+        snprintf(buf, sizeof(e->who[0]), "member %u", member);
+    return buf;
+}
+
 int fmx_engine_send(fmx_engine_t *e, uint32_t member, uint8_t *buf, size_t len)
 {
     int rc;
@@ -198,7 +210,7 @@ static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len)
         char why[256];
 
         e->ctr.bad_frames++;
-        snprintf(why, sizeof(why), "bad frame from member %u: %.200s", peer, err.text);
+        snprintf(why, sizeof(why), "bad frame from %s: %.100s", fmx_who(e, peer), err.text);
         fmx_log(FMX_LOG_WARN, "engine", "%s", why);
         snprintf(e->last_error, sizeof(e->last_error), "%s", why);
         fail_with_peer(e, peer, FMX_ERR_PROTO, why);
@@ -246,7 +258,7 @@ static void on_peer_error(void *arg, uint32_t peer, int status)
     if (peer >= e->members || e->lost[peer])
         return;
     e->lost[peer] = 1;
-    snprintf(why, sizeof(why), "member %u lost: %s", peer, fmx_strerror(status));
+    snprintf(why, sizeof(why), "%s lost: %s", fmx_who(e, peer), fmx_strerror(status));
     fmx_log(FMX_LOG_WARN, "engine", "%s", why);
     snprintf(e->last_error, sizeof(e->last_error), "%s", why);
     fail_with_peer(e, peer, FMX_ERR_PEER_LOST, why);
@@ -275,6 +287,8 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
     e->tp = cfg->transport;
     e->now_ns = cfg->now_ns;
     e->clock_arg = cfg->clock_arg;
+    e->member_name = cfg->member_name;
+    e->name_arg = cfg->name_arg;
     e->default_timeout_ns = 1000000ull *
         (cfg->default_timeout_ms ? cfg->default_timeout_ms : fmx_env_u64("FMX_TIMEOUT_MS", 60000));
     e->tree_radix = (uint32_t)fmx_env_u64("FMX_TREE_RADIX", 4);
@@ -505,8 +519,8 @@ int fmx_fence_start(fmx_engine_t *e, const fmx_fence_args_t *a, fmx_fence_done_f
     }
     for (uint32_t i = 0; i < n; i++) {
         if (e->lost[members[i]]) {
-            fmx_coll_finish(c, FMX_ERR_PEER_LOST, "member %u was lost before this fence",
-                            members[i]);
+            fmx_coll_finish(c, FMX_ERR_PEER_LOST, "%s was lost before this fence",
+                            fmx_who(e, members[i]));
             return 0;
         }
     }
@@ -521,7 +535,7 @@ static void describe_wait(struct fmx_coll *c, char *buf, size_t size)
     int64_t pos = c->ops->waiting_for(c);
 
     if (pos >= 0)
-        snprintf(buf, size, "; still waiting for member %u", c->members[pos]);
+        snprintf(buf, size, "; still waiting for %s", fmx_who(c->eng, c->members[pos]));
     else
         buf[0] = '\0';
 }
@@ -543,7 +557,7 @@ static void check_deadlines(fmx_engine_t *e, uint64_t now)
             fmx_coll_free(c);
             continue;
         }
-        char wait[64];
+        char wait[160];
         describe_wait(c, wait, sizeof(wait));
         fmx_coll_fail(c, -ETIMEDOUT,
                       "%s fence over %u members timed out after %llu ms at step %u%s", c->ops->name,

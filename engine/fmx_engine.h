@@ -32,6 +32,10 @@ typedef struct fmx_engine_config {
     uint32_t members; /* group size; the transport knows peers 0..members-1 */
     fmx_transport_t *transport;
     uint64_t default_timeout_ms; /* 0: FMX_TIMEOUT_MS from the environment, else 60000 */
+    /* Optional: how error sentences name a member (e.g. "node n3 (host h3)"); the engine adds
+     * the index ("node n3 (host h3), member 2"). NULL: "member 2". */
+    const char *(*member_name)(void *arg, uint32_t member);
+    void *name_arg;
     /* Optional clock (simulations); default CLOCK_MONOTONIC. */
     uint64_t (*now_ns)(void *arg);
     void *clock_arg;

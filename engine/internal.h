@@ -116,9 +116,16 @@ struct fmx_engine {
     uint64_t gather_min; /* FMX_GATHER_MIN: frames from this size on are sent by sendv */
     uint64_t busy_ns; /* when progress last did something, or a fence started */
     char last_error[256];
+    const char *(*member_name)(void *arg, uint32_t member);
+    void *name_arg;
+    char who[4][128]; /* fmx_who()'s buffers, used in turn */
+    unsigned next_who;
 };
 
 uint64_t fmx_engine_now(fmx_engine_t *e);
+/* A member as error sentences name it: "member 2", or the front end's name and the index.
+ * Valid until four more calls. */
+const char *fmx_who(fmx_engine_t *e, uint32_t member);
 void fmx_engine_set_error(fmx_engine_t *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Sends an encoded frame (takes buf). Counts it; a failure is reported as peer loss. */

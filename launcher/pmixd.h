@@ -42,6 +42,7 @@ struct daemon {
     int stopping; /* SIGTERM or SIGINT came: ranks are being ended */
     uint64_t addrs_timer;
     uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
+    char name_buf[160]; /* the engine's name for a daemon, while it writes a sentence */
 };
 
 /* pmixd_report.c: messages to pmixrun */

@@ -3,6 +3,7 @@
  * loop. Fences and direct modex requests that come before the engine wait in the glue. */
 #include "pmixd.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #define ADDRS_TIMEOUT_MS 60000
@@ -124,6 +125,19 @@ static void engine_ready(fmx_loop_t *l, int fd, unsigned events, void *arg)
     (void)arg; /* engine_after progresses it */
 }
 
+/* How the engine's errors name a daemon: by its node and host, as the user wrote them. */
+static const char *node_name(void *arg, uint32_t member)
+{
+    struct daemon *d = arg;
+    const fmx_node_t *n;
+
+    if (member >= d->job.map.nnodes)
+        return NULL;
+    n = &d->job.map.nodes[member];
+    snprintf(d->name_buf, sizeof(d->name_buf), "node %s (host %s)", n->name, n->host);
+    return d->name_buf;
+}
+
 void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
 {
     fmx_error_t e = {{0}};
@@ -138,7 +152,9 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
     fmx_engine_config_t cfg = {.self = d->job.self,
                                .members = d->job.map.nnodes,
                                .transport = d->tp,
-                               .default_timeout_ms = d->job.timeout_ms};
+                               .default_timeout_ms = d->job.timeout_ms,
+                               .member_name = node_name,
+                               .name_arg = d};
     if ((rc = fmx_engine_create(&cfg, &d->eng))) {
         fmx_errprintf(&e, "cannot start the engine: %s", fmx_strerror(rc));
         pmixd_give_up(d, e.text);

@@ -120,6 +120,11 @@ ACTION=none MARK= WAIT=0 run "hosts that cannot reach each other: found at start
   "grep -qE 'node ${hosts[0]%-h1}-h[1-4] \(host .*\) cannot reach node ${hosts[0]%-h1}-h[1-4] \(host .*\) at fi_sockaddr_in://$net\.[1-4]:[0-9]+ over tcp;ofi_rxm .*\(no answer within 5000 ms\); check the firewalls' \"\$OUT\" && $clean_end" -- \
   -N 2 "$misbehave" fences 2048
 grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
+# Without that check the first fence waits until its deadline, and says which host it waits for.
+FMX_REACH_TIMEOUT_MS=0 FMX_TIMEOUT_MS=3000 ACTION=none MARK= WAIT=0 \
+  run "hosts that cannot reach each other: the fence's timeout names the host it waits for" 5 \
+  "grep -qE 'timed out after [0-9]+ ms at step [0-9]+; still waiting for node ${hosts[0]%-h1}-h[1-4] \(host ${hosts[0]%-h1}-h[1-4]\), member [0-3]' \"\$OUT\"" -- \
+  -N 2 "$misbehave" fences
 # Without that check the first fence waits; Ctrl-C ends the job, and closing endpoints with
 # rendezvous messages still owed must corrupt nothing.
 FMX_REACH_TIMEOUT_MS=0 ACTION=int MARK= WAIT=4 run "hosts that cannot reach each other: Ctrl-C ends the job cleanly" 130 \

@@ -36,6 +36,18 @@ static uint64_t sim_clock(void *arg)
     return ((struct sim *)arg)->now_ns;
 }
 
+/* When set, engines name their members as a daemon does (by node and host). */
+static int sim_named;
+
+static const char *sim_name(void *arg, uint32_t member)
+{
+    static char buf[64];
+
+    (void)arg;
+    snprintf(buf, sizeof(buf), "node n%u (host h%u)", member, member);
+    return buf;
+}
+
 static void sim_init(struct sim *s, uint32_t P, uint64_t seed)
 {
     memset(s, 0, sizeof(*s));
@@ -48,7 +60,8 @@ static void sim_init(struct sim *s, uint32_t P, uint64_t seed)
                                    .transport = fmx_mem_endpoint(s->fabric, i),
                                    .default_timeout_ms = 5000,
                                    .now_ns = sim_clock,
-                                   .clock_arg = s};
+                                   .clock_arg = s,
+                                   .member_name = sim_named ? sim_name : NULL};
         if (fmx_engine_create(&cfg, &s->eng[i]))
             abort();
     }
@@ -523,6 +536,23 @@ static void test_drops_time_out(void)
     ok(good && rounds >= 299 && rounds <= 301,
        "every message dropped: all 6 time out at 300 ms (%d) naming a straggler: %s", rounds,
        o[0].error);
+    sim_fini(&s);
+    /* with names, the straggler is named as the front end names it, index included */
+    memset(o, 0, sizeof(o));
+    sim_named = 1;
+    sim_init(&s, 6, 4);
+    sim_named = 0;
+    fmx_mem_set_faults(s.fabric, 100, 0, 0);
+    for (uint32_t m = 0; m < 6; m++) {
+        fmx_fence_args_t a = {.blob = "x", .len = 1, .collect = 1, .timeout_ms = 300};
+        fmx_fence_start(s.eng[m], &a, on_done, &o[m]);
+    }
+    pump(&s, o, 6, NULL, 5000);
+    good = 1;
+    for (uint32_t m = 0; m < 6; m++)
+        good = good && o[m].status == -ETIMEDOUT &&
+            strstr(o[m].error, "still waiting for node n") && strstr(o[m].error, "), member ");
+    ok(good, "a named straggler: %s", o[0].error);
     sim_fini(&s);
 }
 
