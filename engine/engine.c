@@ -46,18 +46,21 @@ void fmx_engine_get_counters(fmx_engine_t *e, fmx_engine_counters_t *out)
     *out = e->ctr;
 }
 
-int fmx_engine_sendv(fmx_engine_t *e, uint32_t member, const fmx_seg_t *segs, size_t n, size_t len,
-                     fmx_send_done_f done, void *arg)
+/* Counts a send of len bytes that the transport answered rc. */
+static int sent(fmx_engine_t *e, uint32_t member, size_t len, int rc)
 {
-    int rc;
-
     e->ctr.msgs_sent++;
     e->ctr.bytes_sent += len;
-    rc = e->tp->ops->sendv(e->tp, member, segs, n, done, arg);
     if (rc)
         fmx_log(FMX_LOG_WARN, "engine", "send of %zu bytes to member %u failed: %s", len, member,
                 fmx_strerror(rc));
     return rc;
+}
+
+int fmx_engine_sendv(fmx_engine_t *e, uint32_t member, const fmx_seg_t *segs, size_t n, size_t len,
+                     fmx_send_done_f done, void *arg)
+{
+    return sent(e, member, len, e->tp->ops->sendv(e->tp, member, segs, n, done, arg));
 }
 
 const char *fmx_who(fmx_engine_t *e, uint32_t member)
@@ -74,15 +77,7 @@ const char *fmx_who(fmx_engine_t *e, uint32_t member)
 
 int fmx_engine_send(fmx_engine_t *e, uint32_t member, uint8_t *buf, size_t len)
 {
-    int rc;
-
-    e->ctr.msgs_sent++;
-    e->ctr.bytes_sent += len;
-    rc = fmx_transport_send(e->tp, member, buf, len);
-    if (rc)
-        fmx_log(FMX_LOG_WARN, "engine", "send of %zu bytes to member %u failed: %s", len, member,
-                fmx_strerror(rc));
-    return rc;
+    return sent(e, member, len, fmx_transport_send(e->tp, member, buf, len));
 }
 
 static struct fmx_coll *find_coll(fmx_engine_t *e, uint64_t sig, uint32_t seq)

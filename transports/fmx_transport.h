@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct fmx_transport fmx_transport_t;
 
@@ -18,6 +19,35 @@ typedef struct fmx_seg {
     const void *base;
     size_t len;
 } fmx_seg_t;
+
+/* The length of segs[0..n) concatenated. */
+static inline size_t fmx_segs_len(const fmx_seg_t *segs, size_t n)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++)
+        len += segs[i].len;
+    return len;
+}
+
+/* Copies bytes [off, off + len) of segs[0..n) concatenated to out. */
+static inline void fmx_segs_copy(const fmx_seg_t *segs, size_t n, size_t off, size_t len,
+                                 uint8_t *out)
+{
+    for (size_t i = 0; i < n && len; i++) {
+        size_t take;
+
+        if (off >= segs[i].len) {
+            off -= segs[i].len;
+            continue;
+        }
+        take = segs[i].len - off < len ? segs[i].len - off : len;
+        memcpy(out, (const uint8_t *)segs[i].base + off, take);
+        out += take;
+        len -= take;
+        off = 0;
+    }
+}
 
 /* Runs once when a gathered send no longer needs its segments. */
 typedef void (*fmx_send_done_f)(void *arg);

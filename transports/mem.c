@@ -136,22 +136,16 @@ static int mem_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, s
 {
     struct mem_endpoint *ep = ep_of(t);
     struct mem_done *d = malloc(sizeof(*d));
-    size_t len = 0, off = 0;
-    uint8_t *buf;
+    size_t len = fmx_segs_len(segs, n);
+    uint8_t *buf = malloc(len ? len : 1);
 
-    for (size_t i = 0; i < n; i++)
-        len += segs[i].len;
-    buf = malloc(len ? len : 1);
     if (!d || !buf) {
         free(d);
         free(buf);
         done(arg);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        memcpy(buf + off, segs[i].base, segs[i].len);
-        off += segs[i].len;
-    }
+    fmx_segs_copy(segs, n, 0, len, buf);
     d->fn = done;
     d->arg = arg;
     d->next = ep->dones;

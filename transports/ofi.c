@@ -192,12 +192,10 @@ static int ofi_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, s
                      fmx_send_done_f done, void *arg)
 {
     struct ofi_tp *tp = tp_of(t);
-    size_t len = 0, off = 0;
+    size_t len = fmx_segs_len(segs, n);
     uint8_t *buf;
     int rc;
 
-    for (size_t i = 0; i < n; i++)
-        len += segs[i].len;
     if (peer >= tp->npeers || len == 0) {
         done(arg);
         return -EINVAL;
@@ -207,11 +205,8 @@ static int ofi_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, s
         fmx_bell_ring_owed(tp);
         return rc;
     }
-    buf = malloc(len);
-    for (size_t i = 0; buf && i < n; i++) {
-        memcpy(buf + off, segs[i].base, segs[i].len);
-        off += segs[i].len;
-    }
+    if ((buf = malloc(len)))
+        fmx_segs_copy(segs, n, 0, len, buf);
     done(arg);
     return buf ? ofi_send(t, peer, buf, len) : -ENOMEM;
 }

@@ -142,17 +142,9 @@ static ssize_t send_gathered(struct ofi_tp *tp, struct rdv *r, struct ofi_op *op
     if (k <= tp->iov_limit)
         return fi_tsendv(tp->ep, iov, NULL, k, tp->peers[r->peer], tag, op);
     if (!op->stage) {
-        size_t done = 0;
-
         if (!(op->stage = malloc(n)))
             return -FI_ENOMEM;
-        while (done < n) {
-            size_t m = piece_iov(r, off + done, n - done, iov, tp->iov_limit);
-            for (size_t j = 0; j < m && j < tp->iov_limit; j++) {
-                memcpy(op->stage + done, iov[j].iov_base, iov[j].iov_len);
-                done += iov[j].iov_len;
-            }
-        }
+        fmx_segs_copy(r->segs, r->nsegs, off, n, op->stage);
     }
     return fi_tsend(tp->ep, op->stage, n, NULL, tp->peers[r->peer], tag, op);
 }
