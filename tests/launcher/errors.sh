@@ -100,27 +100,11 @@ expect "rank killed, virtual nodes" 137 "killed by signal 9" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" kill
 # a daemon SIGKILLed while its ranks and the others' run fences back to back: the job ends at
 # once (not after pmixrun's 10-s grace for daemons to end), naming the node, with its ranks gone
-cat >"$tmp/kill-daemon" <<'KILL'
-#!/usr/bin/env bash
-"$@" &
-run=$!
-for _ in $(seq 300); do # every rank printed $MARK (up to 30 s)
-  [ "$(grep -c "$MARK" "$OUT")" = 4 ] && break
-  sleep 0.1
-done
-victim=$(pgrep -P $run -f -- '--node 1$')
-start=$(date +%s%N)
-kill -9 $victim
-wait $run
-rc=$?
-echo "killed pmixd $victim; pmixrun returned $(( ($(date +%s%N) - start) / 1000000 )) ms later"
-exit $rc
-KILL
-chmod +x "$tmp/kill-daemon"
-export OUT=$tmp/out MARK=fencing
+fault=$(dirname "$0")/../lib/fault.sh
+export OUT=$tmp/out MARK=fencing NRANKS=4 ACTION=kill-node1
 expect "a daemon killed mid-job ends the job, naming its node" 1 \
   "lost contact with pmixd on node .*-v1" -- \
-  "$tmp/kill-daemon" "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" fences
+  "$fault" "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" fences
 ended_by_itself() {
   grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
   if grep -qE "did not end|after the job ended: killed" "$tmp/out"; then
@@ -135,7 +119,7 @@ ended_by_itself
 cp "$(command -v sleep)" "$tmp/rank-nap"
 MARK=started expect "a daemon killed, its ranks that wait on nothing die with it" 1 \
   "lost contact with pmixd on node .*-v1" -- \
-  "$tmp/kill-daemon" "$pmixrun" --oversubscribe -n 4 --vnodes 2 \
+  "$fault" "$pmixrun" --oversubscribe -n 4 --vnodes 2 \
   sh -c 'echo started; exec "$0" 120' "$tmp/rank-nap"
 ended_by_itself
 # the fabric opens while the ranks start: they wait in a fence the engine never gets to

@@ -79,32 +79,15 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
   run "PMIx_Abort ends the job on every host" 42 \
     "grep -q 'called PMIx_Abort with status 42' \"\$OUT\"" -- -N 2 "$misbehave" abort
 done
-# Faults between hosts (tcp only). A helper that starts pmixrun, waits until every rank has
-# printed MARK (or WAIT seconds when MARK is empty), then does ACTION ("int": SIGINT to
-# pmixrun, as Ctrl-C; "kill-daemon": SIGKILL to the pmixd of the second host) and waits.
-cat >"$tmp/fault" <<'FAULT'
-#!/usr/bin/env bash
-"$PMIXRUN" "$@" &
-run=$!
-for _ in $(seq $((10 * ${WAIT:-30}))); do
-  [ -n "$MARK" ] && [ "$(grep -c "$MARK" "$OUT")" -ge "$NRANKS" ] && break
-  sleep 0.1
-done
-case $ACTION in
-int) kill -INT $run ;;
-kill-daemon) victim=$(ip netns pids "$HOST" | xargs -r ps -o pid=,comm= -p | awk '$2 == "pmixd" { print $1 }')
-  kill -9 $victim ;;
-esac
-start=$(date +%s%N)
-wait $run
-rc=$?
-echo "fault.sh: $ACTION; pmixrun returned $(( ($(date +%s%N) - start) / 1000000 )) ms later"
-exit $rc
-FAULT
-chmod +x "$tmp/fault"
+# Faults between hosts (tcp only), through tests/lib/fault.sh (it starts pmixrun, waits for
+# its ranks, then interrupts it or kills a daemon).
 # no daemon may crash or be left to pmixrun's grace on the way out
 clean_end="! grep -qE 'terminated with signal|corrupt|double free|killed by signal|did not end' \"\$OUT\""
-export PMIXRUN=$pmixrun FI_PROVIDER=tcp OUT=$tmp/out NRANKS=$((2 * ${#hosts[@]}))
+real_pmixrun=$pmixrun
+export FI_PROVIDER=tcp OUT=$tmp/out NRANKS=$((2 * ${#hosts[@]}))
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$(cd "$(dirname "$0")/../lib" && pwd)/fault.sh" \
+  "$real_pmixrun" >"$tmp/fault"
+chmod +x "$tmp/fault"
 pmixrun=$tmp/fault
 # Hosts whose traffic to one another is dropped (as a firewall that drops forwarded packets
 # would): the job's first fence cannot complete, and Ctrl-C ends it. Closing endpoints with
@@ -136,11 +119,11 @@ for h in "${hosts[@]}"; do
   nsenter --net="/run/netns/$h" iptables -D INPUT -s "$net.0/24" -j DROP
 done
 # A daemon SIGKILLed mid-job: the job ends at once, naming the host, nothing left anywhere.
-ACTION=kill-daemon HOST=${hosts[1]} MARK=fencing run "a pmixd SIGKILLed on one host ends the job, naming it" 1 \
+ACTION=kill-host HOST=${hosts[1]} MARK=fencing run "a pmixd SIGKILLed on one host ends the job, naming it" 1 \
   "grep -q 'lost contact with pmixd on node ${hosts[1]}' \"\$OUT\" && ! grep -qE 'did not end|after the job ended: killed' \"\$OUT\"" -- \
   -N 2 "$misbehave" fences
 grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
-pmixrun=$PMIXRUN
+pmixrun=$real_pmixrun
 
 # Hosts named by address, and no FMX_CONTROL_HOST: pmixrun finds its own address toward each
 # host from the routing table.
