@@ -1,6 +1,8 @@
 /* The secret handshake of auth.h. */
 #include "auth.h"
 
+#include "fmx_crypto.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,8 +41,8 @@ int fmx_secret_read(const char *path, uint8_t *key, size_t *klen, fmx_error_t *e
     return 0;
 }
 
-/* HMAC(K, label nonce_a nonce_b) */
-static void proof(const uint8_t *key, size_t klen, const char *label, const uint8_t *a,
+/* HMAC(K, label nonce_a nonce_b); fails only when libcrypto does. */
+static int proof(const uint8_t *key, size_t klen, const char *label, const uint8_t *a,
                   const uint8_t *b, uint8_t out[FMX_AUTH_MAC])
 {
     uint8_t msg[16 + 2 * FMX_AUTH_NONCE];
@@ -49,17 +51,7 @@ static void proof(const uint8_t *key, size_t klen, const char *label, const uint
     memcpy(msg, label, l);
     memcpy(msg + l, a, FMX_AUTH_NONCE);
     memcpy(msg + l + FMX_AUTH_NONCE, b, FMX_AUTH_NONCE);
-    fmx_hmac_sha256(key, klen, msg, l + 2 * FMX_AUTH_NONCE, out);
-}
-
-/* Compares without an early exit, so that timing does not tell how much of a guess was right. */
-static int same(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    uint8_t d = 0;
-
-    for (size_t i = 0; i < n; i++)
-        d |= a[i] ^ b[i];
-    return d == 0;
+    return fmx_hmac_sha256(key, klen, msg, l + 2 * FMX_AUTH_NONCE, out);
 }
 
 static int nonce(uint8_t out[FMX_AUTH_NONCE], fmx_error_t *err)
@@ -119,8 +111,13 @@ int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t
         free(js);
         return -EPROTO;
     }
-    proof(key, klen, "fmx-launcher", nd, nl, want);
-    if (!same(want, mac, FMX_AUTH_MAC)) {
+    if ((rc = proof(key, klen, "fmx-launcher", nd, nl, want))) {
+        fmx_errprintf(err, "cannot compute the handshake's HMAC (libcrypto)");
+        send_error(c, "internal error");
+        free(js);
+        return rc;
+    }
+    if (!fmx_same_bytes(want, mac, FMX_AUTH_MAC)) {
         fmx_errprintf(err, "%s does not know the secret: refused", fmx_conn_peer(c));
         send_error(c,
                    "refused: the launcher's secret does not match this daemon's "
@@ -130,7 +127,10 @@ int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t
     }
     snprintf(job_secret, jslen, "%s", js);
     free(js);
-    proof(key, klen, "fmx-daemon", nl, nd, mine);
+    if ((rc = proof(key, klen, "fmx-daemon", nl, nd, mine))) {
+        fmx_errprintf(err, "cannot compute the handshake's HMAC (libcrypto)");
+        return rc;
+    }
     fmx_pack_init(&ok);
     fmx_pack_bytes(&ok, mine, sizeof(mine));
     rc = fmx_conn_send(c, FMX_CTL_AUTH_OK, &ok);
@@ -170,8 +170,11 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
     }
     if ((rc = nonce(nl, err)))
         return rc;
-    proof(key, klen, "fmx-launcher", nd, nl, mac);
-    proof(key, klen, "fmx-daemon", nl, nd, want);
+    if ((rc = proof(key, klen, "fmx-launcher", nd, nl, mac)) ||
+        (rc = proof(key, klen, "fmx-daemon", nl, nd, want))) {
+        fmx_errprintf(err, "cannot compute the handshake's HMAC (libcrypto)");
+        return rc;
+    }
     fmx_pack_init(&p);
     fmx_pack_bytes(&p, nl, sizeof(nl));
     fmx_pack_bytes(&p, mac, sizeof(mac));
@@ -182,7 +185,7 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
     if (rc || (rc = fmx_conn_wait(c, FMX_CTL_AUTH_OK, &p, timeout_ms, err)))
         return rc ? rc : -EIO;
     theirs = fmx_unpack_bytes(&p, &n);
-    if (p.err || p.pos != p.len || n != FMX_AUTH_MAC || !same(theirs, want, FMX_AUTH_MAC)) {
+    if (p.err || p.pos != p.len || n != FMX_AUTH_MAC || !fmx_same_bytes(theirs, want, FMX_AUTH_MAC)) {
         fmx_errprintf(err, "%s did not prove that it knows the secret: not using it",
                       fmx_conn_peer(c));
         return -EACCES;

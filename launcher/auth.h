@@ -22,9 +22,6 @@
 #define FMX_AUTH_MAC 32
 #define FMX_SECRET_MAX 4096
 
-void fmx_sha256(const void *data, size_t len, uint8_t out[32]);
-void fmx_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[32]);
-
 /* Reads a secret file: its whole contents without a trailing newline, at least 16 bytes,
  * refused when group or others may read it (as ssh refuses a key). */
 int fmx_secret_read(const char *path, uint8_t *key, size_t *klen, fmx_error_t *err);

@@ -3,8 +3,12 @@
  * loop. Fences and direct modex requests that come before the engine wait in the glue. */
 #include "pmixd.h"
 
+#include "fmx_crypto.h"
+#include "fmx_seal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define ADDRS_TIMEOUT_MS 60000
 
@@ -56,8 +60,17 @@ static void on_opened(fmx_loop_t *l, int fd, unsigned events, void *arg)
 
 int pmixd_fabric_start(struct daemon *d, fmx_error_t *err)
 {
-    int rc = fmx_fabric_open(d->job.map.nnodes, &d->fabric, err);
+    const char *secret = getenv("FMX_JOB_SECRET");
+    uint8_t key[FMX_SEAL_KEY];
+    int rc;
 
+    /* the fabric key: from the job's secret, which only this job's daemons and pmixrun know */
+    if (!secret || (rc = fmx_seal_key_from_secret(secret, strlen(secret), key))) {
+        fmx_errprintf(err, "cannot derive the fabric key from the job's secret");
+        return -EINVAL;
+    }
+    rc = fmx_fabric_open(d->job.map.nnodes, key, &d->fabric, err);
+    fmx_wipe(key, sizeof(key));
     if (rc)
         return rc;
     d->phase = PHASE_OPENING;

@@ -8,6 +8,7 @@ packages=(
   libfabric-dev libfabric-bin
   libpmix-dev libpmix-bin
   libhwloc-dev hwloc
+  libssl-dev
   libucx-dev ucx-utils
   clang libclang-rt-14-dev clang-format
   iproute2 procps util-linux iptables

@@ -2,6 +2,7 @@
 #include "fmx_fabric.h"
 
 #include "fmx_backend.h"
+#include "fmx_crypto.h"
 #include "fmx_mem.h"
 #include "fmx_standin.h"
 
@@ -20,6 +21,7 @@ struct fmx_fabric {
     int done[2]; /* the thread writes a byte when it is done */
     int rc;
     fmx_error_t err;
+    uint8_t key[32];
 };
 
 static int warm;
@@ -36,11 +38,20 @@ static void *open_thread(void *arg)
     fmx_fabric_t *f = arg;
 
     f->rc = fmx_backend_open(f->backend, NULL, &f->tp, &f->err);
+    if (f->rc == 0 && (!f->tp->ops->set_key || !f->tp->ops->rejected)) {
+        fmx_errprintf(&f->err, "the %s transport cannot authenticate its messages", f->backend);
+        f->rc = -ENOTSUP;
+    } else if (f->rc == 0 && (f->rc = f->tp->ops->set_key(f->tp, f->key, sizeof(f->key)))) {
+        fmx_errprintf(&f->err, "cannot set up message authentication on the %s transport: %s",
+                      f->backend, fmx_strerror(f->rc));
+    }
+    fmx_wipe(f->key, sizeof(f->key));
     (void)!write(f->done[1], "", 1);
     return NULL;
 }
 
-int fmx_fabric_open(uint32_t members, fmx_fabric_t **out, fmx_error_t *err)
+int fmx_fabric_open(uint32_t members, const uint8_t key[32], fmx_fabric_t **out,
+                    fmx_error_t *err)
 {
     fmx_fabric_t *f = calloc(1, sizeof(*f));
     int rc;
@@ -62,6 +73,7 @@ int fmx_fabric_open(uint32_t members, fmx_fabric_t **out, fmx_error_t *err)
         *out = f;
         return 0;
     }
+    memcpy(f->key, key, sizeof(f->key));
     if (!warm)
         fmx_backend_defaults_apply(f->backend); /* until the thread is joined, no setenv */
     if ((rc = pthread_create(&f->opener, NULL, open_thread, f))) {

@@ -93,6 +93,11 @@ typedef struct fmx_transport_ops {
     /* Optional: no peer needs anything still in flight (they are done or gone), so close()
      * need not wait for it to leave. */
     void (*quiet)(fmx_transport_t *t);
+    /* Optional: from now on every message carries a MAC under this key (fmx_seal.h) and what
+     * arrives without a valid one, or replays one, is dropped and reported; before add_peers.
+     * rejected() counts what was dropped. A daemon's fabric refuses a backend without them. */
+    int (*set_key)(fmx_transport_t *t, const uint8_t *key, size_t len);
+    uint64_t (*rejected)(fmx_transport_t *t);
     /* Largest message the backend sends as one unit; larger sends are split by the backend. */
     size_t (*max_msg_size)(fmx_transport_t *t);
     void (*close)(fmx_transport_t *t);

@@ -4,6 +4,8 @@
  * of wildcard receives is reposted as soon as each chunk is handled. */
 #include "ofi_internal.h"
 
+#include "fmx_crypto.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,16 +93,7 @@ static int ofi_add_peers(fmx_transport_t *t, uint32_t count, const void *const *
     }
     tp->npeers = count;
     fmx_bell_add_peers(tp, count, addrs, lens);
-    return 0;
-}
-
-static void put_header(uint8_t *h, uint32_t src, uint8_t kind, uint32_t id, uint64_t length)
-{
-    memset(h, 0, CHUNK_HEADER);
-    memcpy(h, &src, 4);
-    h[4] = kind;
-    memcpy(h + 8, &id, 4);
-    memcpy(h + 16, &length, 8);
+    return fmx_chunk_seal_ready(tp);
 }
 
 /* Sends queued eager messages while bounce buffers and the provider allow. Chunks within the
@@ -112,14 +105,13 @@ static void push_queue(struct ofi_tp *tp)
 
     while ((m = tp->outq) && tp->tx_free) {
         struct ofi_op *op = tp->tx_free;
-        size_t n = CHUNK_HEADER + (m->kind == CHUNK_DATA ? m->length : 0);
+        size_t n = fmx_chunk_build(tp, op->buf, m);
         int inject = n <= tp->inject;
         ssize_t rc;
 
-        put_header(op->buf, tp->self, m->kind, m->id, m->length);
-        if (m->kind == CHUNK_DATA)
-            memcpy(op->buf + CHUNK_HEADER, m->payload, m->length);
-        if (inject)
+        if (!n)
+            rc = -FI_EIO;
+        else if (inject)
             rc = fi_tinject(tp->ep, op->buf, n, tp->peers[m->peer], tp->self);
         else
             rc = fi_tsend(tp->ep, op->buf, n, tp->desc, tp->peers[m->peer], tp->self, op);
@@ -147,7 +139,7 @@ static void push_queue(struct ofi_tp *tp)
 }
 
 int fmx_ofi_queue(struct ofi_tp *tp, uint32_t peer, uint8_t kind, uint32_t id, uint64_t length,
-                  uint8_t *payload)
+                  uint8_t *payload, size_t plen)
 {
     struct out_msg *m = calloc(1, sizeof(*m));
 
@@ -160,6 +152,7 @@ int fmx_ofi_queue(struct ofi_tp *tp, uint32_t peer, uint8_t kind, uint32_t id, u
     m->id = id;
     m->length = length;
     m->payload = payload;
+    m->plen = plen;
     if (tp->outq_tail)
         tp->outq_tail->next = m;
     else
@@ -178,8 +171,8 @@ static int ofi_send(fmx_transport_t *t, uint32_t peer, void *buf, size_t len)
         free(buf);
         return -EINVAL;
     }
-    if (CHUNK_HEADER + len <= tp->eager)
-        rc = fmx_ofi_queue(tp, peer, CHUNK_DATA, 0, len, buf);
+    if (CHUNK_HEADER + len + tp->trailer <= tp->eager)
+        rc = fmx_ofi_queue(tp, peer, CHUNK_DATA, 0, len, buf, len);
     else
         rc = fmx_rdv_send(tp, peer, buf, len);
     fmx_bell_ring_owed(tp);
@@ -200,7 +193,7 @@ static int ofi_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, s
         done(arg);
         return -EINVAL;
     }
-    if (CHUNK_HEADER + len > tp->eager && !tp->local_mr) {
+    if (CHUNK_HEADER + len + tp->trailer > tp->eager && !tp->local_mr) {
         rc = fmx_rdv_sendv(tp, peer, segs, n, len, done, arg);
         fmx_bell_ring_owed(tp);
         return rc;
@@ -211,36 +204,24 @@ static int ofi_sendv(fmx_transport_t *t, uint32_t peer, const fmx_seg_t *segs, s
     return buf ? ofi_send(t, peer, buf, len) : -ENOMEM;
 }
 
-/* Validates one eager chunk and acts on it. */
+/* Checks one eager chunk (ofi_chunk.c) and acts on it. */
 static void on_chunk(struct ofi_tp *tp, uint64_t tag, const uint8_t *c, size_t len)
 {
+    const uint8_t *payload;
     uint32_t src, id;
     uint64_t length;
+    size_t plen;
+    uint8_t kind;
 
-    if (len < CHUNK_HEADER) {
-        fmx_log(FMX_LOG_WARN, "ofi",
-                "dropped a %zu-byte chunk from peer %llu: shorter than its header", len,
-                (unsigned long long)(tag & EAGER_IGNORE));
+    if (fmx_chunk_check(tp, tag, c, len, &src, &kind, &id, &length, &payload, &plen))
         return;
-    }
-    memcpy(&src, c, 4);
-    memcpy(&id, c + 8, 4);
-    memcpy(&length, c + 16, 8);
-    if (src >= tp->npeers || src != (tag & EAGER_IGNORE) ||
-        (c[4] == CHUNK_DATA && length != len - CHUNK_HEADER) || c[4] > CHUNK_FLUSH ||
-        (c[4] == CHUNK_RTS && length > (uint64_t)UINT32_MAX + 64)) {
-        fmx_log(FMX_LOG_WARN, "ofi",
-                "dropped a malformed %zu-byte chunk from peer %u (tag %llu, kind %u, length %llu)",
-                len, src, (unsigned long long)tag, c[4], (unsigned long long)length);
-        return;
-    }
-    switch (c[4]) {
+    switch (kind) {
     case CHUNK_DATA:
         if (tp->base.events.recv)
-            tp->base.events.recv(tp->base.events_arg, src, c + CHUNK_HEADER, length);
+            tp->base.events.recv(tp->base.events_arg, src, payload, length);
         break;
     case CHUNK_RTS:
-        fmx_rdv_on_rts(tp, src, id, length);
+        fmx_rdv_on_rts(tp, src, id, length, tp->seal ? payload : NULL);
         break;
     case CHUNK_CTS:
         fmx_rdv_on_cts(tp, src, id);
@@ -368,7 +349,7 @@ static int ofi_connect(fmx_transport_t *t, uint32_t peer)
 
     if (peer >= tp->npeers || peer == tp->self)
         return -EINVAL;
-    rc = fmx_ofi_queue(tp, peer, CHUNK_FLUSH, 0, 0, NULL);
+    rc = fmx_ofi_queue(tp, peer, CHUNK_FLUSH, 0, 0, NULL, 0);
     fmx_bell_ring_owed(tp);
     return rc;
 }
@@ -399,6 +380,11 @@ static void ofi_quiet(fmx_transport_t *t)
     tp_of(t)->quiet = 1;
 }
 
+static uint64_t ofi_rejected(fmx_transport_t *t)
+{
+    return tp_of(t)->rejected;
+}
+
 static size_t ofi_max_msg_size(fmx_transport_t *t)
 {
     return tp_of(t)->max_piece;
@@ -412,14 +398,19 @@ static uint32_t post_flushes(struct ofi_tp *tp)
 
     for (uint32_t peer = 0; peer < tp->npeers; peer++) {
         struct ofi_op *op = tp->tx_free;
+        struct out_msg m = {.peer = peer, .kind = CHUNK_FLUSH};
+        size_t n;
         ssize_t rc;
 
         if (!tp->injected[peer])
             continue;
         if (!op)
             return refused + 1;
-        put_header(op->buf, tp->self, CHUNK_FLUSH, 0, 0);
-        rc = fi_tsend(tp->ep, op->buf, CHUNK_HEADER, tp->desc, tp->peers[peer], tp->self, op);
+        if (!(n = fmx_chunk_build(tp, op->buf, &m))) {
+            tp->injected[peer] = 0;
+            continue;
+        }
+        rc = fi_tsend(tp->ep, op->buf, n, tp->desc, tp->peers[peer], tp->self, op);
         if (rc == -FI_EAGAIN) {
             refused++;
             continue;
@@ -472,6 +463,9 @@ void fmx_ofi_close(fmx_transport_t *t)
 
     if (tp->ep && tp->peers && !tp->quiet)
         drain(tp);
+    if (tp->rejected)
+        fmx_log(FMX_LOG_WARN, "ofi", "dropped %llu messages in all that failed authentication",
+                (unsigned long long)tp->rejected);
     if (tp->ep)
         fi_close(&tp->ep->fid);
     fmx_bell_close(tp);
@@ -493,6 +487,9 @@ void fmx_ofi_close(fmx_transport_t *t)
         free(m->payload);
         free(m);
     }
+    fmx_seal_destroy(tp->seal);
+    fmx_wipe(tp->key, sizeof(tp->key));
+    free(tp->warned);
     free(tp->failed);
     free(tp->injected);
     free(tp->peers);
@@ -514,6 +511,8 @@ const fmx_transport_ops_t fmx_ofi_ops = {
     .describe = ofi_describe_op,
     .peer_addr = ofi_peer_addr,
     .quiet = ofi_quiet,
+    .set_key = fmx_chunk_set_key,
+    .rejected = ofi_rejected,
     .max_msg_size = ofi_max_msg_size,
     .close = fmx_ofi_close,
 };

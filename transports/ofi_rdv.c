@@ -57,21 +57,42 @@ static void rdv_free(struct rdv *r)
     free(r);
 }
 
+/* On a keyed endpoint, the RTS's payload: the data's bulk number and tag, made before any of
+ * it leaves (a gathered message's segments stay untouched until sent). */
+static int seal_data(struct ofi_tp *tp, struct rdv *r, uint8_t **payload)
+{
+    fmx_seg_t whole = {r->buf, r->len};
+
+    *payload = NULL;
+    if (!tp->seal)
+        return 0;
+    r->bulk_q = fmx_seal_next(tp->seal, r->peer, 1);
+    if (fmx_seal_sign(tp->seal, r->peer, r->bulk_q, r->segs ? r->segs : &whole,
+                      r->segs ? r->nsegs : 1, r->bulk_tag) ||
+        !(*payload = malloc(RTS_SEAL)))
+        return -ENOMEM;
+    memcpy(*payload, &r->bulk_q, 8);
+    memcpy(*payload + 8, r->bulk_tag, FMX_SEAL_TAG);
+    return 0;
+}
+
 static int start_send(struct ofi_tp *tp, struct rdv *r)
 {
+    uint8_t *seal;
     int rc;
 
     r->id = tp->next_id++;
-    if ((rc = make_pieces(tp, r, OP_RDV_TX))) {
-        fmx_log(FMX_LOG_ERROR, "ofi", "registering a %zu-byte message for peer %u: %s", r->len,
-                r->peer, fi_strerror(-rc));
+    if ((rc = make_pieces(tp, r, OP_RDV_TX)) || (rc = seal_data(tp, r, &seal))) {
+        fmx_log(FMX_LOG_ERROR, "ofi", "%s a %zu-byte message for peer %u: %s",
+                r->pieces ? "sealing" : "registering", r->len, r->peer,
+                rc == -ENOMEM ? "out of memory or libcrypto failed" : fi_strerror(-rc));
         rdv_free(r);
         return rc;
     }
     r->ready = tp->no_cts; /* else set by the CTS */
     r->next = tp->rdv_tx;
     tp->rdv_tx = r;
-    return fmx_ofi_queue(tp, r->peer, CHUNK_RTS, r->id, r->len, NULL);
+    return fmx_ofi_queue(tp, r->peer, CHUNK_RTS, r->id, r->len, seal, seal ? RTS_SEAL : 0);
 }
 
 int fmx_rdv_send(struct ofi_tp *tp, uint32_t peer, uint8_t *buf, size_t len)
@@ -149,7 +170,8 @@ static ssize_t send_gathered(struct ofi_tp *tp, struct rdv *r, struct ofi_op *op
     return fi_tsend(tp->ep, op->stage, n, NULL, tp->peers[r->peer], tag, op);
 }
 
-void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len)
+void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len,
+                    const uint8_t *seal)
 {
     struct rdv *r = calloc(1, sizeof(*r));
 
@@ -157,6 +179,10 @@ void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len)
         r->peer = src;
         r->id = id;
         r->len = len;
+        if (seal) {
+            memcpy(&r->bulk_q, seal, 8);
+            memcpy(r->bulk_tag, seal + 8, FMX_SEAL_TAG);
+        }
         if (make_pieces(tp, r, OP_RDV_RX) == 0) {
             r->ready = 1; /* receives are posted by the next fmx_rdv_push() */
             r->next = tp->rdv_rx;
@@ -217,7 +243,7 @@ static int post_pieces(struct ofi_tp *tp, struct rdv *r, int tx)
     if (!tx && r->ready == 1) {
         r->ready = 2;
         if (!tp->no_cts)
-            fmx_ofi_queue(tp, r->peer, CHUNK_CTS, r->id, 0, NULL);
+            fmx_ofi_queue(tp, r->peer, CHUNK_CTS, r->id, 0, NULL, 0);
     }
     return 0;
 }
@@ -230,6 +256,16 @@ static int settle(struct ofi_tp *tp, struct rdv **pp, int tx)
     if (r->done < r->npieces)
         return 0;
     *pp = r->next;
+    if (!tx && !r->failed && tp->seal) {
+        int rc = fmx_seal_verify(tp->seal, r->peer, r->bulk_q, &(fmx_seg_t){r->buf, r->len}, 1,
+                                 r->bulk_tag);
+
+        if (rc) { /* a stranger's piece took the place of the peer's: the message is lost */
+            fmx_chunk_reject(tp, r->peer, "a large message", rc);
+            fmx_ofi_owe_peer_error(tp, r->peer);
+            r->failed = 1;
+        }
+    }
     if (!tx && !r->failed && tp->base.events.recv_owned) {
         uint8_t *buf = r->buf;
 

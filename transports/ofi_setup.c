@@ -78,8 +78,8 @@ static void size_buffers(struct ofi_tp *tp)
         eager = tp->inject > 4096 ? tp->inject : 4096;
     if (eager > i->ep_attr->max_msg_size)
         eager = i->ep_attr->max_msg_size;
-    if (eager < CHUNK_HEADER + 64)
-        eager = CHUNK_HEADER + 64;
+    if (eager < CHUNK_HEADER + RTS_SEAL + FMX_SEAL_TAG + 64) /* a keyed RTS fits, and more */
+        eager = CHUNK_HEADER + RTS_SEAL + FMX_SEAL_TAG + 64;
     tp->eager = (size_t)eager;
     tp->max_piece = (size_t)(piece < i->ep_attr->max_msg_size ? piece : i->ep_attr->max_msg_size);
     if (tp->max_piece < 64)

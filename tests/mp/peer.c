@@ -4,6 +4,7 @@
 #include "../algo_rules.h"
 #include "../blob.h"
 #include "fmx_engine.h"
+#include "fmx_seal.h"
 #include "rendezvous.h"
 
 #include <getopt.h>
@@ -21,7 +22,8 @@ struct opts {
     char algos[128], sizes[256];
     uint32_t iters;
     uint64_t timeout_ms;
-    uint32_t victim; /* kill / garbage scenarios */
+    uint32_t victim; /* kill / garbage scenarios; whom the impostor claims to be */
+    int impostor; /* the impostor scenario's last process: a stranger, not a member */
 };
 
 struct peer {
@@ -467,6 +469,87 @@ static void scenario_garbage(struct peer *p)
     pending_free(&pd);
 }
 
+static int file_exists(const char *dir, const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "w")))
+        fclose(f);
+}
+
+/* The job is members 0..size-2; process size-1 is a stranger that knows every member's address
+ * but not the job's key. It takes member `victim`'s place in its own address list, so that
+ * what it sends claims to come from the victim: a frame of junk to every other member, then
+ * the frames of a fence of its own with other data. The real victim joins the job's fences only
+ * after that. Every member must complete every fence with the right bytes, and every member the
+ * junk went to must have dropped at least one message as unauthenticated. */
+static void scenario_impostor(struct peer *p)
+{
+    static const char junk[] = "a frame from someone who does not know the job's key";
+
+    if (p->o.impostor) {
+        struct pending pd = {0};
+        uint64_t until;
+
+        for (uint32_t r = 0; r < p->o.size; r++) {
+            uint8_t *g = malloc(sizeof(junk));
+
+            if (r != p->o.victim && g) {
+                memcpy(g, junk, sizeof(junk));
+                fmx_transport_send(p->tp, r, g, sizeof(junk));
+            } else {
+                free(g);
+            }
+        }
+        start_fence(p, NULL, 0, strtoull(p->o.sizes, NULL, 0), 0, FMX_ALGO_AUTO, 1, &pd);
+        until = fmx_now_ns() + 300000000ull; /* hand everything to the provider */
+        while (fmx_now_ns() < until)
+            if (fmx_engine_progress(p->eng) == 0)
+                idle(p, 10);
+        touch(p->o.dir, "impostor.sent");
+        until = fmx_now_ns() + p->o.timeout_ms * 1000000ull;
+        while (!file_exists(p->o.dir, "job.done") && fmx_now_ns() < until)
+            if (fmx_engine_progress(p->eng) == 0)
+                idle(p, 10);
+        pending_free(&pd);
+        return;
+    }
+    if (p->o.rank == p->o.victim) {
+        uint64_t until = fmx_now_ns() + 20000000000ull;
+
+        while (!file_exists(p->o.dir, "impostor.sent") && fmx_now_ns() < until)
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+        if (!file_exists(p->o.dir, "impostor.sent"))
+            FAIL(p, "the impostor did not send within 20 s");
+    }
+    if (!p->failures)
+        scenario_fences(p);
+}
+
+/* After the job's last barrier: the impostor's junk was dropped by the transport. */
+static void check_impostor(struct peer *p)
+{
+    uint64_t n = p->tp->ops->rejected ? p->tp->ops->rejected(p->tp) : 0;
+
+    if (p->o.rank != p->o.victim && n == 0)
+        FAIL(p, "no message was dropped as unauthenticated, yet the impostor sent one here");
+    else
+        fprintf(stderr, "peer %u: dropped %llu unauthenticated messages, fences all right\n",
+                p->o.rank, (unsigned long long)n);
+    if (p->o.rank == 0)
+        touch(p->o.dir, "job.done");
+}
+
 static int final_barrier(struct peer *p)
 {
     struct pending pd = {0};
@@ -555,20 +638,64 @@ static int parse(int argc, char **argv, struct opts *o)
     return o->dir && o->size && o->rank < o->size ? 0 : -1;
 }
 
+/* The address exchange of the impostor scenario: everyone publishes, the members add the
+ * job's size-1 members, the impostor the same list with its own address in the victim's place. */
+static int join_with_impostor(struct peer *p, uint32_t procs)
+{
+    uint8_t addr[256];
+    size_t len = sizeof(addr), *lens, l;
+    void **addrs, *a;
+    int rc;
+
+    if ((rc = p->tp->ops->get_addr(p->tp, addr, &len)) ||
+        (rc = rdv_exchange(p->o.dir, p->o.rank, procs, addr, len, 60000, &addrs, &lens)))
+        return rc;
+    if (p->o.impostor) {
+        a = addrs[p->o.victim], l = lens[p->o.victim];
+        addrs[p->o.victim] = addrs[p->o.rank], lens[p->o.victim] = lens[p->o.rank];
+        addrs[p->o.rank] = a, lens[p->o.rank] = l;
+    }
+    rc = p->tp->ops->add_peers(p->tp, procs - 1, (const void *const *)addrs, lens);
+    rdv_free(procs, addrs, lens);
+    return rc;
+}
+
 static int setup(struct peer *p)
 {
     fmx_error_t err = {{0}};
-    int rc;
+    uint8_t key[FMX_SEAL_KEY];
+    uint32_t procs = p->o.size;
+    int with_impostor = !strcmp(p->o.scenario, "impostor"), rc;
 
+    if (with_impostor && (procs < 3 || p->o.victim >= procs - 1)) {
+        fprintf(stderr, "peer: --scenario impostor needs -n 3 or more and a victim below n-1\n");
+        return -EINVAL;
+    }
+    p->o.impostor = with_impostor && p->o.rank == procs - 1;
     if ((rc = fmx_ofi_open(NULL, &p->tp, &err))) {
         fprintf(stderr, "peer %u: %s\n", p->o.rank, err.text);
         return rc;
     }
-    if ((rc = rdv_join(p->tp, p->o.dir, p->o.rank, p->o.size, 60000))) {
+    /* the job's fabric key, as a daemon's (FMX_TEST_NO_KEY=1: none, as before there was one) */
+    fmx_seal_key_from_secret(p->o.dir, strlen(p->o.dir), key);
+    if (p->o.impostor)
+        key[0] ^= 0x5a; /* knows everything but the key */
+    if (fmx_env_u64("FMX_TEST_NO_KEY", 0) == 0 &&
+        (rc = p->tp->ops->set_key(p->tp, key, sizeof(key)))) {
+        fprintf(stderr, "peer %u: set_key: %s\n", p->o.rank, fmx_strerror(rc));
+        return rc;
+    }
+    rc = with_impostor ? join_with_impostor(p, procs)
+                       : rdv_join(p->tp, p->o.dir, p->o.rank, procs, 60000);
+    if (rc) {
         fprintf(stderr, "peer %u: address exchange: %s\n", p->o.rank, fmx_strerror(rc));
         return rc;
     }
-    fmx_engine_config_t cfg = {.self = p->o.rank, .members = p->o.size, .transport = p->tp};
+    if (with_impostor)
+        p->o.size = procs - 1; /* the job */
+    fmx_engine_config_t cfg = {.self = p->o.impostor ? p->o.victim : p->o.rank,
+                               .members = p->o.size,
+                               .transport = p->tp};
     return fmx_engine_create(&cfg, &p->eng);
 }
 
@@ -580,7 +707,7 @@ int main(int argc, char **argv)
     if (parse(argc, argv, &p.o)) {
         fprintf(stderr,
                 "usage: fmx-peer --rank R --size N --dir DIR [--scenario fences|subsets|"
-                "dmodex|kill|garbage] [--algos a,b] [--sizes 0,100] [--iters N] "
+                "dmodex|kill|garbage|impostor] [--algos a,b] [--sizes 0,100] [--iters N] "
                 "[--timeout-ms MS] [--victim R]\n");
         return 2;
     }
@@ -597,12 +724,17 @@ int main(int argc, char **argv)
         scenario_kill(&p);
     else if (!strcmp(p.o.scenario, "garbage"))
         scenario_garbage(&p);
+    else if (!strcmp(p.o.scenario, "impostor"))
+        scenario_impostor(&p);
     else {
         fprintf(stderr, "peer: unknown scenario %s\n", p.o.scenario);
         return 2;
     }
+    faulty |= p.o.impostor;
     if (!faulty && !p.failures)
         final_barrier(&p);
+    if (!strcmp(p.o.scenario, "impostor") && !p.o.impostor && !p.failures)
+        check_impostor(&p);
     fmx_dmodex_remove_handler(p.eng, "");
     if (!p.failures && p.o.rank == 0 && !faulty)
         report(&p);
