@@ -8,6 +8,7 @@
 #include "../tests/mp/rendezvous.h"
 #include "fmx_backend.h"
 #include "fmx_engine.h"
+#include "fmx_seal.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -20,7 +21,7 @@ struct opts {
     const char *dir;
     char algos[128];
     uint64_t L, B;
-    int barrier, header;
+    int barrier, header, no_mac;
 };
 
 struct done {
@@ -133,7 +134,7 @@ static int parse(int argc, char **argv, struct opts *o)
     static const struct option lo[] = {
         {"rank", 1, 0, 'r'},   {"size", 1, 0, 's'}, {"dir", 1, 0, 'd'},  {"algos", 1, 0, 'a'},
         {"L", 1, 0, 'L'},      {"B", 1, 0, 'B'},    {"reps", 1, 0, 'n'}, {"barrier", 0, 0, 'b'},
-        {"header", 0, 0, 'H'}, {0, 0, 0, 0}};
+        {"header", 0, 0, 'H'}, {"no-mac", 0, 0, 'M'}, {0, 0, 0, 0}};
     int c;
 
     snprintf(o->algos, sizeof(o->algos), "auto");
@@ -169,6 +170,9 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'H':
             o->header = 1;
             break;
+        case 'M':
+            o->no_mac = 1;
+            break;
         default:
             return -1;
         }
@@ -191,11 +195,15 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: fence_bench --rank R --size P --dir DIR [--algos auto,tree,...] "
                 "[--L ranks-per-member] [--B bytes-per-rank] [--reps N] [--barrier] "
-                "[--header]\n");
+                "[--header] [--no-mac]\n");
         return 2;
     }
     fmx_backend_defaults_apply("ofi"); /* each member stands for a daemon: pmixd's settings */
+    /* every message authenticated, as between daemons (--no-mac: not, to measure the cost) */
+    uint8_t key[FMX_SEAL_KEY];
+    fmx_seal_key_from_secret(o.dir, strlen(o.dir), key);
     if ((rc = fmx_ofi_open(NULL, &tp, &err)) ||
+        (!o.no_mac && (rc = tp->ops->set_key(tp, key, sizeof(key)))) ||
         (rc = rdv_join(tp, o.dir, o.rank, o.size, 120000))) {
         fprintf(stderr, "fence_bench %u: set-up: %s\n", o.rank,
                 err.text[0] ? err.text : fmx_strerror(rc));

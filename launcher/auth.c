@@ -54,6 +54,34 @@ static int proof(const uint8_t *key, size_t klen, const char *label, const uint8
     return fmx_hmac_sha256(key, klen, msg, l + 2 * FMX_AUTH_NONCE, out);
 }
 
+int fmx_hello_proof(const char *job_secret, const uint8_t nonce[FMX_AUTH_NONCE], uint32_t node,
+                    uint8_t out[FMX_AUTH_MAC])
+{
+    uint8_t msg[9 + FMX_AUTH_NONCE + 4];
+
+    memcpy(msg, "fmx-hello", 9);
+    memcpy(msg + 9, nonce, FMX_AUTH_NONCE);
+    msg[9 + FMX_AUTH_NONCE] = (uint8_t)(node >> 24);
+    msg[10 + FMX_AUTH_NONCE] = (uint8_t)(node >> 16);
+    msg[11 + FMX_AUTH_NONCE] = (uint8_t)(node >> 8);
+    msg[12 + FMX_AUTH_NONCE] = (uint8_t)node;
+    return fmx_hmac_sha256(job_secret, strlen(job_secret), msg, sizeof(msg), out);
+}
+
+/* Hides (or reveals) a job secret of up to FMX_JOB_SECRET_MAX bytes in place: xor with
+ * HMAC(K, "fmx-job-secret" nonce_d nonce_l), fresh for every handshake. */
+static int pad_secret(const uint8_t *key, size_t klen, const uint8_t *nd, const uint8_t *nl,
+                      uint8_t *s, size_t len)
+{
+    uint8_t pad[FMX_AUTH_MAC];
+    int rc = proof(key, klen, "fmx-job-secret", nd, nl, pad);
+
+    for (size_t i = 0; i < len && i < sizeof(pad); i++)
+        s[i] ^= pad[i];
+    fmx_wipe(pad, sizeof(pad));
+    return rc;
+}
+
 static int nonce(uint8_t out[FMX_AUTH_NONCE], fmx_error_t *err)
 {
     if (getrandom(out, FMX_AUTH_NONCE, 0) != FMX_AUTH_NONCE) {
@@ -93,28 +121,25 @@ int fmx_auth_challenge(fmx_conn_t *c, uint8_t nd[FMX_AUTH_NONCE], fmx_error_t *e
 int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t nd[FMX_AUTH_NONCE],
                    fmx_pack_t *p, uint32_t *node, char *job_secret, size_t jslen, fmx_error_t *err)
 {
-    uint8_t want[FMX_AUTH_MAC], mine[FMX_AUTH_MAC];
-    const uint8_t *nl, *mac;
-    size_t nlen = 0, mlen = 0;
+    uint8_t want[FMX_AUTH_MAC], mine[FMX_AUTH_MAC], js[FMX_JOB_SECRET_MAX];
+    const uint8_t *nl, *mac, *hidden;
+    size_t nlen = 0, mlen = 0, slen = 0;
     fmx_pack_t ok;
-    char *js;
     int rc;
 
     nl = fmx_unpack_bytes(p, &nlen);
     mac = fmx_unpack_bytes(p, &mlen);
     *node = fmx_unpack_u32(p);
-    js = fmx_unpack_str(p);
-    if (p->err || p->pos != p->len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC || !js ||
-        !*js || strlen(js) >= jslen) {
+    hidden = fmx_unpack_bytes(p, &slen);
+    if (p->err || p->pos != p->len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC ||
+        !slen || slen > sizeof(js) || slen >= jslen) {
         fmx_errprintf(err, "%s sent a malformed AUTH message", fmx_conn_peer(c));
         send_error(c, "malformed AUTH message");
-        free(js);
         return -EPROTO;
     }
     if ((rc = proof(key, klen, "fmx-launcher", nd, nl, want))) {
         fmx_errprintf(err, "cannot compute the handshake's HMAC (libcrypto)");
         send_error(c, "internal error");
-        free(js);
         return rc;
     }
     if (!fmx_same_bytes(want, mac, FMX_AUTH_MAC)) {
@@ -122,15 +147,22 @@ int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t
         send_error(c,
                    "refused: the launcher's secret does not match this daemon's "
                    "--secret-file");
-        free(js);
         return -EACCES;
     }
-    snprintf(job_secret, jslen, "%s", js);
-    free(js);
-    if ((rc = proof(key, klen, "fmx-daemon", nl, nd, mine))) {
+    memcpy(js, hidden, slen);
+    if ((rc = pad_secret(key, klen, nd, nl, js, slen)) ||
+        (rc = proof(key, klen, "fmx-daemon", nl, nd, mine))) {
         fmx_errprintf(err, "cannot compute the handshake's HMAC (libcrypto)");
         return rc;
     }
+    if (memchr(js, '\0', slen)) {
+        fmx_errprintf(err, "%s sent a job secret with a NUL byte in it", fmx_conn_peer(c));
+        send_error(c, "malformed AUTH message");
+        return -EPROTO;
+    }
+    memcpy(job_secret, js, slen);
+    job_secret[slen] = '\0';
+    fmx_wipe(js, sizeof(js));
     fmx_pack_init(&ok);
     fmx_pack_bytes(&ok, mine, sizeof(mine));
     rc = fmx_conn_send(c, FMX_CTL_AUTH_OK, &ok);
@@ -156,6 +188,8 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
                       const char *job_secret, fmx_error_t *err)
 {
     uint8_t nl[FMX_AUTH_NONCE], mac[FMX_AUTH_MAC], want[FMX_AUTH_MAC];
+    uint8_t hidden[FMX_JOB_SECRET_MAX];
+    size_t slen = strlen(job_secret);
     const uint8_t *nd, *theirs;
     size_t n = 0;
     fmx_pack_t p;
@@ -170,8 +204,15 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
     }
     if ((rc = nonce(nl, err)))
         return rc;
+    if (!slen || slen > sizeof(hidden)) {
+        fmx_errprintf(err, "a job secret of %zu bytes cannot be sent (1 to %d)", slen,
+                      FMX_JOB_SECRET_MAX);
+        return -EINVAL;
+    }
+    memcpy(hidden, job_secret, slen);
     if ((rc = proof(key, klen, "fmx-launcher", nd, nl, mac)) ||
-        (rc = proof(key, klen, "fmx-daemon", nl, nd, want))) {
+        (rc = proof(key, klen, "fmx-daemon", nl, nd, want)) ||
+        (rc = pad_secret(key, klen, nd, nl, hidden, slen))) {
         fmx_errprintf(err, "cannot compute the handshake's HMAC (libcrypto)");
         return rc;
     }
@@ -179,7 +220,7 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
     fmx_pack_bytes(&p, nl, sizeof(nl));
     fmx_pack_bytes(&p, mac, sizeof(mac));
     fmx_pack_u32(&p, node);
-    fmx_pack_str(&p, job_secret);
+    fmx_pack_bytes(&p, hidden, slen);
     rc = fmx_conn_send(c, FMX_CTL_AUTH, &p);
     fmx_pack_free(&p);
     if (rc || (rc = fmx_conn_wait(c, FMX_CTL_AUTH_OK, &p, timeout_ms, err)))

@@ -13,7 +13,7 @@
 #define FMX_CTL_MAX_MESSAGE (64u << 20)
 
 enum fmx_ctl_type {
-    FMX_CTL_HELLO = 1, /* d->r: secret, node index, hostname */
+    FMX_CTL_HELLO = 1, /* d->r: proof of the job secret, node index, hostname (auth.h) */
     FMX_CTL_JOB = 2, /* r->d: the job description (jobspec.h) */
     FMX_CTL_ADDRS = 3, /* r->d: every daemon's fabric address */
     FMX_CTL_IO = 4, /* d->r: rank, stream (1 out, 2 err), bytes */
@@ -24,8 +24,8 @@ enum fmx_ctl_type {
     FMX_CTL_ERROR = 9, /* d->r: the daemon cannot go on: message */
     FMX_CTL_SHUTDOWN = 10, /* r->d: all ranks are done, exit */
     FMX_CTL_ADDR = 11, /* d->r: node index, the daemon's fabric address (after JOB) */
-    FMX_CTL_CHALLENGE = 12, /* d->r: nonce (auth.h, daemons started on their own) */
-    FMX_CTL_AUTH = 13, /* r->d: nonce, proof, node index, job secret */
+    FMX_CTL_CHALLENGE = 12, /* either way: nonce (auth.h) */
+    FMX_CTL_AUTH = 13, /* r->d: nonce, proof, node index, hidden job secret */
     FMX_CTL_AUTH_OK = 14 /* d->r: proof */
 };
 

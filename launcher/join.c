@@ -1,8 +1,12 @@
 /* The join phase: daemons connect to pmixrun's listening socket (or are connected already, for
- * --connect) and say HELLO with the job's secret and their node index; each one that does joins
- * the job, the others are refused with a line saying why. A deadline ends the wait, naming
+ * --connect), are sent the job's challenge and say HELLO with their proof of the job's secret
+ * (auth.h) and their node index; each one that proves it joins the job, the others are refused
+ * with a line saying why. A deadline ends the wait, naming
  * every daemon that did not join and what to check. */
 #include "pmixrun.h"
+
+#include "auth.h"
+#include "fmx_crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,7 @@ static void drop_pending(struct run *r, size_t i)
     r->pending[i] = r->pending[--r->npending];
 }
 
-/* A connection's first message: HELLO with the secret, the node index and the host name. */
+/* A connection's first message: HELLO with the proof, the node index and the host name. */
 static void hello(struct run *r, size_t i)
 {
     fmx_conn_t *c = r->pending[i];
@@ -29,11 +33,15 @@ static void hello(struct run *r, size_t i)
         rc = fmx_conn_next(c, &type, &b, &err);
     if (rc == 0)
         return;
-    char *secret = rc == 1 && type == FMX_CTL_HELLO ? fmx_unpack_str(&b) : NULL;
+    size_t plen = 0;
+    const uint8_t *proof = rc == 1 && type == FMX_CTL_HELLO ? fmx_unpack_bytes(&b, &plen) : NULL;
     uint32_t node = fmx_unpack_u32(&b);
     char *host = fmx_unpack_str(&b);
-    int good = secret && !b.err && b.pos == b.len && !strcmp(secret, r->secret) &&
-        node < r->job.map.nnodes && !r->d[node].conn;
+    uint8_t want[FMX_AUTH_MAC];
+    int good = proof && plen == FMX_AUTH_MAC && !b.err && b.pos == b.len &&
+        node < r->job.map.nnodes && !r->d[node].conn &&
+        fmx_hello_proof(r->secret, r->hello_nonce, node, want) == 0 &&
+        fmx_same_bytes(proof, want, FMX_AUTH_MAC);
 
     drop_pending(r, i);
     if (good) {
@@ -48,7 +56,6 @@ static void hello(struct run *r, size_t i)
                 rc < 0 ? err.text : "wrong secret, node or message");
         fmx_conn_free(c);
     }
-    free(secret);
     free(host);
 }
 
@@ -65,9 +72,22 @@ static void on_pending(fmx_loop_t *l, int fd, unsigned events, void *arg)
         }
 }
 
+/* Sends the job's challenge on a new connection and waits for its HELLO. */
 static void watch(struct run *r, fmx_conn_t *c)
 {
-    fmx_conn_t **grown = realloc(r->pending, (r->npending + 1) * sizeof(*grown));
+    fmx_conn_t **grown;
+    fmx_pack_t p;
+    int rc;
+
+    fmx_pack_init(&p);
+    fmx_pack_bytes(&p, r->hello_nonce, sizeof(r->hello_nonce));
+    rc = fmx_conn_send(c, FMX_CTL_CHALLENGE, &p);
+    fmx_pack_free(&p);
+    if (rc) {
+        fmx_conn_free(c);
+        return;
+    }
+    grown = realloc(r->pending, (r->npending + 1) * sizeof(*grown));
 
     if (!grown || fmx_loop_add_fd(r->loop, fmx_conn_fd(c), FMX_LOOP_IN, on_pending, r)) {
         if (grown)

@@ -3,6 +3,7 @@
  * resident daemon's libfabric runs under other settings than the job's. */
 #include "pmixd.h"
 
+#include "auth.h"
 #include "rank_env.h"
 
 #include <fcntl.h>
@@ -79,10 +80,43 @@ static int take_settings(struct daemon *d)
     return other_fi;
 }
 
+/* pmixrun's challenge, answered by HELLO with the proof of the job's secret (auth.h). */
+static int say_hello(struct daemon *d, const char *secret, uint32_t node, fmx_error_t *err)
+{
+    uint8_t proof[FMX_AUTH_MAC];
+    const uint8_t *nonce;
+    char hostname[256] = "";
+    size_t n = 0;
+    fmx_pack_t p;
+    int rc;
+
+    if ((rc = fmx_conn_wait(d->ctl, FMX_CTL_CHALLENGE, &p, JOB_TIMEOUT_MS, err))) {
+        if (rc == -ETIMEDOUT)
+            fmx_errprintf(err, "no challenge from pmixrun within %d ms", JOB_TIMEOUT_MS);
+        return rc;
+    }
+    nonce = fmx_unpack_bytes(&p, &n);
+    if (p.err || p.pos != p.len || n != FMX_AUTH_NONCE) {
+        fmx_errprintf(err, "pmixrun sent a malformed CHALLENGE message");
+        return -EPROTO;
+    }
+    if ((rc = fmx_hello_proof(secret, nonce, node, proof))) {
+        fmx_errprintf(err, "cannot compute the proof of the job's secret (libcrypto)");
+        return rc;
+    }
+    gethostname(hostname, sizeof(hostname) - 1);
+    fmx_pack_init(&p);
+    fmx_pack_bytes(&p, proof, sizeof(proof));
+    fmx_pack_u32(&p, node);
+    fmx_pack_str(&p, hostname);
+    rc = fmx_conn_send(d->ctl, FMX_CTL_HELLO, &p);
+    fmx_pack_free(&p);
+    return rc;
+}
+
 int pmixd_bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
 {
     const char *secret = getenv("FMX_JOB_SECRET");
-    char hostname[256] = "";
     fmx_pack_t p;
     int rc;
 
@@ -90,13 +124,7 @@ int pmixd_bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err)
         fmx_errprintf(err, "FMX_JOB_SECRET is not set: pmixd is started by pmixrun");
         return -EINVAL;
     }
-    gethostname(hostname, sizeof(hostname) - 1);
-    fmx_pack_init(&p);
-    fmx_pack_str(&p, secret);
-    fmx_pack_u32(&p, node);
-    fmx_pack_str(&p, hostname);
-    rc = d->resumed ? 0 : fmx_conn_send(d->ctl, FMX_CTL_HELLO, &p); /* a resumed one said it */
-    fmx_pack_free(&p);
+    rc = d->resumed ? 0 : say_hello(d, secret, node, err); /* a resumed one said it */
     if (!rc && (rc = fmx_conn_wait(d->ctl, FMX_CTL_JOB, &p, JOB_TIMEOUT_MS, err)) == -ETIMEDOUT)
         fmx_errprintf(err, "no job description from pmixrun within %d ms", JOB_TIMEOUT_MS);
     if (rc || (rc = fmx_jobspec_unpack(&d->job, &p, "pmixrun", err)))

@@ -317,13 +317,14 @@ static void on_timeout(fmx_loop_t *l, void *arg)
     pmixrun_end_job(r, 124);
 }
 
-/* Waits up to 5 s for the daemon processes (or their agents), then kills what is left. A daemon
- * that joined the job and then ended abnormally (a non-zero status, a signal, or still running
- * 5 s after the job ended) is reported, and turns a successful job's status into a failure: its
+/* Waits up to FMX_DAEMON_EXIT_MS (5 s) for the daemon processes (or their agents), then kills
+ * what is left. A daemon that joined the job and then ended abnormally (a non-zero status, a
+ * signal, or still running then) is reported, and turns a successful job's status into a failure: its
  * exit status is the only place a daemon's own fault (a crash, a sanitizer's report) shows. */
 static void reap_daemons(struct run *r)
 {
-    uint64_t until = fmx_now_ns() + 5000000000ull;
+    uint64_t grace_ms = fmx_env_u64("FMX_DAEMON_EXIT_MS", 5000);
+    uint64_t until = fmx_now_ns() + grace_ms * 1000000ull;
     uint32_t left = r->job.map.nnodes;
     int st;
 
@@ -352,9 +353,9 @@ static void reap_daemons(struct run *r)
 
         if (r->d[i].pid > 0) {
             fprintf(stderr,
-                    "pmixrun: pmixd on node %s (host %s) still running 5 s after the job "
-                    "ended: killed\n",
-                    name, host);
+                    "pmixrun: pmixd on node %s (host %s) still running %llu ms after the job "
+                    "ended (FMX_DAEMON_EXIT_MS): killed\n",
+                    name, host, (unsigned long long)grace_ms);
             kill(r->d[i].pid, SIGKILL);
             waitpid(r->d[i].pid, NULL, 0);
             r->d[i].pid = 0;

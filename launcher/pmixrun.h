@@ -6,6 +6,7 @@
 #ifndef FMX_PMIXRUN_H
 #define FMX_PMIXRUN_H
 
+#include "auth.h"
 #include "control.h"
 #include "fmx_loop.h"
 #include "jobspec.h"
@@ -48,6 +49,7 @@ struct run {
     uint32_t size; /* its ranks */
     struct daemon_slot *d;
     char secret[33];
+    uint8_t hello_nonce[FMX_AUTH_NONCE]; /* the job's challenge to its daemons (auth.h) */
     fmx_loop_t *loop;
     enum run_phase phase;
     int listen_fd;

@@ -272,4 +272,6 @@ void pmixrun_fill_job(struct run *r)
         pmixrun_die("getrandom: %s", strerror(errno));
     for (int i = 0; i < 16; i++)
         sprintf(r->secret + 2 * i, "%02x", rnd[i]);
+    if (getrandom(r->hello_nonce, sizeof(r->hello_nonce), 0) != (ssize_t)sizeof(r->hello_nonce))
+        pmixrun_die("getrandom: %s", strerror(errno));
 }
