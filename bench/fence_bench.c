@@ -132,8 +132,8 @@ out:
 static int parse(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
-        {"rank", 1, 0, 'r'},   {"size", 1, 0, 's'}, {"dir", 1, 0, 'd'},  {"algos", 1, 0, 'a'},
-        {"L", 1, 0, 'L'},      {"B", 1, 0, 'B'},    {"reps", 1, 0, 'n'}, {"barrier", 0, 0, 'b'},
+        {"rank", 1, 0, 'r'},   {"size", 1, 0, 's'},   {"dir", 1, 0, 'd'},  {"algos", 1, 0, 'a'},
+        {"L", 1, 0, 'L'},      {"B", 1, 0, 'B'},      {"reps", 1, 0, 'n'}, {"barrier", 0, 0, 'b'},
         {"header", 0, 0, 'H'}, {"no-mac", 0, 0, 'M'}, {0, 0, 0, 0}};
     int c;
 

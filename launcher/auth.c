@@ -43,7 +43,7 @@ int fmx_secret_read(const char *path, uint8_t *key, size_t *klen, fmx_error_t *e
 
 /* HMAC(K, label nonce_a nonce_b); fails only when libcrypto does. */
 static int proof(const uint8_t *key, size_t klen, const char *label, const uint8_t *a,
-                  const uint8_t *b, uint8_t out[FMX_AUTH_MAC])
+                 const uint8_t *b, uint8_t out[FMX_AUTH_MAC])
 {
     uint8_t msg[16 + 2 * FMX_AUTH_NONCE];
     size_t l = strlen(label);
@@ -131,8 +131,8 @@ int fmx_auth_check(fmx_conn_t *c, const uint8_t *key, size_t klen, const uint8_t
     mac = fmx_unpack_bytes(p, &mlen);
     *node = fmx_unpack_u32(p);
     hidden = fmx_unpack_bytes(p, &slen);
-    if (p->err || p->pos != p->len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC ||
-        !slen || slen > sizeof(js) || slen >= jslen) {
+    if (p->err || p->pos != p->len || nlen != FMX_AUTH_NONCE || mlen != FMX_AUTH_MAC || !slen ||
+        slen > sizeof(js) || slen >= jslen) {
         fmx_errprintf(err, "%s sent a malformed AUTH message", fmx_conn_peer(c));
         send_error(c, "malformed AUTH message");
         return -EPROTO;
@@ -226,7 +226,8 @@ int fmx_auth_launcher(fmx_conn_t *c, const uint8_t *key, size_t klen, int timeou
     if (rc || (rc = fmx_conn_wait(c, FMX_CTL_AUTH_OK, &p, timeout_ms, err)))
         return rc ? rc : -EIO;
     theirs = fmx_unpack_bytes(&p, &n);
-    if (p.err || p.pos != p.len || n != FMX_AUTH_MAC || !fmx_same_bytes(theirs, want, FMX_AUTH_MAC)) {
+    if (p.err || p.pos != p.len || n != FMX_AUTH_MAC ||
+        !fmx_same_bytes(theirs, want, FMX_AUTH_MAC)) {
         fmx_errprintf(err, "%s did not prove that it knows the secret: not using it",
                       fmx_conn_peer(c));
         return -EACCES;

@@ -319,8 +319,8 @@ static void on_timeout(fmx_loop_t *l, void *arg)
 
 /* Waits up to FMX_DAEMON_EXIT_MS (5 s) for the daemon processes (or their agents), then kills
  * what is left. A daemon that joined the job and then ended abnormally (a non-zero status, a
- * signal, or still running then) is reported, and turns a successful job's status into a failure: its
- * exit status is the only place a daemon's own fault (a crash, a sanitizer's report) shows. */
+ * signal, or still running then) is reported, and turns a successful job's status into a failure:
+ * its exit status is the only place a daemon's own fault (a crash, a sanitizer's report) shows. */
 static void reap_daemons(struct run *r)
 {
     uint64_t grace_ms = fmx_env_u64("FMX_DAEMON_EXIT_MS", 5000);

@@ -50,8 +50,7 @@ static void *open_thread(void *arg)
     return NULL;
 }
 
-int fmx_fabric_open(uint32_t members, const uint8_t key[32], fmx_fabric_t **out,
-                    fmx_error_t *err)
+int fmx_fabric_open(uint32_t members, const uint8_t key[32], fmx_fabric_t **out, fmx_error_t *err)
 {
     fmx_fabric_t *f = calloc(1, sizeof(*f));
     int rc;

@@ -15,8 +15,7 @@ typedef struct fmx_fabric fmx_fabric_t;
  * is authenticated under the job's fabric key (fmx_seal.h), and a backend that cannot do that
  * is refused. The process must not change its environment until fmx_fabric_ready() (the
  * backend's library reads it on the thread). */
-int fmx_fabric_open(uint32_t members, const uint8_t key[32], fmx_fabric_t **out,
-                    fmx_error_t *err);
+int fmx_fabric_open(uint32_t members, const uint8_t key[32], fmx_fabric_t **out, fmx_error_t *err);
 /* Loads the backend of a multi-daemon job now if that is quick (libfabric with its stand-ins,
  * fmx_standin.h: milliseconds), and says whether it was: then the endpoint may open while the
  * daemon starts its other libraries. Otherwise loading (a quarter second) holds the dynamic

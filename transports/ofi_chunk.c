@@ -48,10 +48,10 @@ void fmx_chunk_reject(struct ofi_tp *tp, uint32_t peer, const char *what, int rc
             "or a daemon of another job is sending to this endpoint (further ones are only "
             "counted)",
             what, peer, addr,
-            rc == -EBADMSG    ? "it does not carry the job's MAC"
-            : rc == -EALREADY ? "it replays an earlier one"
-            : rc == -EPROTO   ? "it carries no MAC"
-                              : "it does not name a valid sequence number");
+            rc == -EBADMSG        ? "it does not carry the job's MAC"
+                : rc == -EALREADY ? "it replays an earlier one"
+                : rc == -EPROTO   ? "it carries no MAC"
+                                  : "it does not name a valid sequence number");
 }
 
 int fmx_chunk_check(struct ofi_tp *tp, uint64_t tag, const uint8_t *c, size_t len, uint32_t *src,
@@ -88,8 +88,8 @@ int fmx_chunk_check(struct ofi_tp *tp, uint64_t tag, const uint8_t *c, size_t le
     }
     /* from here on the chunk is the peer's own: what is wrong in it is a bug, not an attack */
     if ((*kind == CHUNK_DATA && *length != *plen) || *kind > CHUNK_FLUSH ||
-        (*kind == CHUNK_RTS && (*length > (uint64_t)UINT32_MAX + 64 ||
-                                *plen != (tp->seal ? RTS_SEAL : 0u))) ||
+        (*kind == CHUNK_RTS &&
+         (*length > (uint64_t)UINT32_MAX + 64 || *plen != (tp->seal ? RTS_SEAL : 0u))) ||
         (*kind != CHUNK_DATA && *kind != CHUNK_RTS && *plen)) {
         fmx_log(FMX_LOG_WARN, "ofi",
                 "dropped a malformed %zu-byte chunk from peer %u (tag %llu, kind %u, length %llu)",

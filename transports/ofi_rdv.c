@@ -170,8 +170,7 @@ static ssize_t send_gathered(struct ofi_tp *tp, struct rdv *r, struct ofi_op *op
     return fi_tsend(tp->ep, op->stage, n, NULL, tp->peers[r->peer], tag, op);
 }
 
-void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len,
-                    const uint8_t *seal)
+void fmx_rdv_on_rts(struct ofi_tp *tp, uint32_t src, uint32_t id, uint64_t len, const uint8_t *seal)
 {
     struct rdv *r = calloc(1, sizeof(*r));
 

@@ -693,9 +693,8 @@ static int setup(struct peer *p)
     }
     if (with_impostor)
         p->o.size = procs - 1; /* the job */
-    fmx_engine_config_t cfg = {.self = p->o.impostor ? p->o.victim : p->o.rank,
-                               .members = p->o.size,
-                               .transport = p->tp};
+    fmx_engine_config_t cfg = {
+        .self = p->o.impostor ? p->o.victim : p->o.rank, .members = p->o.size, .transport = p->tp};
     return fmx_engine_create(&cfg, &p->eng);
 }
 

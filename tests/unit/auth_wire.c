@@ -127,8 +127,7 @@ int main(void)
     plan(6);
     ok(handshake(service, learned, &node, &wire, &len) == 0, "the handshake succeeds");
     ok(!strcmp(learned, job) && node == 7, "the daemon learns the job's secret and node 7");
-    ok(len > 100 && !contains(wire, len, job), "the job's secret is not among the %zu bytes",
-       len);
+    ok(len > 100 && !contains(wire, len, job), "the job's secret is not among the %zu bytes", len);
     ok(!contains(wire, len, service), "nor is the service secret");
     free(wire);
     ok(handshake("another secret, just as long..", learned, &node, &wire, &len) != 0,

@@ -100,7 +100,8 @@ int main(void)
     ok(fmx_seal_sign(m0, 1, 0, &(fmx_seg_t){msg, 1}, 1, tag) == -EINVAL &&
            fmx_seal_verify(m1, 0, 0, &(fmx_seg_t){msg, 1}, 1, tag) == -EINVAL,
        "number 0 is neither signed nor accepted");
-    ok(roundtrip(m0, 1, 400, m1, 7, msg, msg) == -EINVAL, "a sender that does not exist is refused");
+    ok(roundtrip(m0, 1, 400, m1, 7, msg, msg) == -EINVAL,
+       "a sender that does not exist is refused");
 
     uint64_t b = fmx_seal_next(m0, 1, 1);
     ok((b & FMX_SEAL_BULK) && roundtrip(m0, 1, b, m1, 0, msg, msg) == 0 &&
