@@ -2,7 +2,7 @@
 # The whole suite, as CI runs it: installs what is missing, checks formatting, then builds and
 # runs through ctest (1) the gcc -Werror build with the full matrix on every libfabric provider
 # present, (2) an ASan+UBSan build with a reduced matrix, (3) a clang libFuzzer build that
-# fuzzes the frame decoder for 30 s. Build trees live in ./build, ./build-asan, ./build-fuzz.
+# runs each libFuzzer target (fuzz/) for 20 s. Build trees live in ./build, ./build-asan, ./build-fuzz.
 #   FMX_TEST_STAGES="main asan fuzz" chooses stages; extra arguments go to every ctest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
