@@ -26,7 +26,9 @@ enum fmx_ctl_type {
     FMX_CTL_ADDR = 11, /* d->r: node index, the daemon's fabric address (after JOB) */
     FMX_CTL_CHALLENGE = 12, /* either way: nonce (auth.h) */
     FMX_CTL_AUTH = 13, /* r->d: nonce, proof, node index, hidden job secret */
-    FMX_CTL_AUTH_OK = 14 /* d->r: proof */
+    FMX_CTL_AUTH_OK = 14, /* d->r: proof */
+    FMX_CTL_UNFINALIZED = 15 /* d->r: rank, how (0 its PMIx connection ended, 1 it exited 0),
+                                without PMIx_Finalize after PMIx_Init */
 };
 
 /* A growable packing buffer, or a cursor over a received message. */

@@ -55,7 +55,7 @@ void pmixd_fatal(struct daemon *d, const char *text);
 void pmixd_give_up(struct daemon *d, const char *text);
 void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
-/* What the glue reports through its daemon (PMIx_Abort, PMIx_Log). */
+/* What the glue reports through its daemon (PMIx_Abort, PMIx_Log, a rank gone unfinalized). */
 extern const fmx_glue_host_t pmixd_glue_host;
 
 /* pmixd_boot.c */

@@ -3,6 +3,7 @@
 #include "pmixd.h"
 
 #include <stdio.h>
+#include <sys/wait.h>
 
 void pmixd_send_text(struct daemon *d, uint16_t type, uint32_t rank, const char *text)
 {
@@ -49,9 +50,25 @@ void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const voi
     fmx_pack_free(&p);
 }
 
+static void unfinalized(struct daemon *d, uint32_t rank, uint32_t how)
+{
+    fmx_pack_t p;
+
+    fmx_pack_init(&p);
+    fmx_pack_u32(&p, rank);
+    fmx_pack_u32(&p, how);
+    fmx_conn_send(d->ctl, FMX_CTL_UNFINALIZED, &p);
+    fmx_pack_free(&p);
+}
+
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status)
 {
     fmx_pack_t p;
+
+    /* an MPI program's rank that leaves after init without finalize did not end well */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        fmx_glue_rank_state(d->glue, rank) == FMX_RANK_INITIALIZED)
+        unfinalized(d, rank, 1);
 
     fmx_pack_init(&p);
     fmx_pack_u32(&p, rank);
@@ -78,4 +95,9 @@ static void on_log(void *arg, uint32_t rank, const char *msg)
     pmixd_send_text(arg, FMX_CTL_LOG, rank, msg);
 }
 
-const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort, .log = on_log};
+static void on_lost(void *arg, uint32_t rank)
+{
+    unfinalized(arg, rank, 0);
+}
+
+const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort, .log = on_log, .lost = on_lost};

@@ -189,6 +189,17 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
     case FMX_CTL_ADDR:
         on_addr(r, node, b);
         break;
+    case FMX_CTL_UNFINALIZED: /* as mpirun: the job ends, status 1 */
+        v = fmx_unpack_u32(b);
+        if (b->err || rank >= r->size || r->ending)
+            break;
+        fprintf(stderr,
+                "pmixrun: rank %u on node %s %s without calling PMIx_Finalize (after "
+                "PMIx_Init): ending the job\n",
+                rank, node_name(r, rank),
+                v ? "exited with status 0" : "closed its PMIx connection");
+        pmixrun_end_job(r, 1);
+        break;
     case FMX_CTL_ERROR:
         r->d[node].said_error = 1;
         text = fmx_unpack_str(b);

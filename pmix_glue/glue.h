@@ -29,8 +29,14 @@ typedef struct fmx_glue_job {
 typedef struct fmx_glue_host {
     void (*abort)(void *arg, uint32_t rank, int status, const char *msg);
     void (*log)(void *arg, uint32_t rank, const char *msg);
-    void (*finalized)(void *arg, uint32_t rank);
+    /* A local rank's connection to libpmix ended before it called PMIx_Finalize (it exited, or
+     * closed it and runs on). */
+    void (*lost)(void *arg, uint32_t rank);
 } fmx_glue_host_t;
+
+/* What a rank of the job has told this daemon's PMIx server so far. Set on libpmix's thread
+ * before the client's call returns, so a rank's exit, seen later, finds it current. */
+enum fmx_glue_rank_state { FMX_RANK_NO_PMIX = 0, FMX_RANK_INITIALIZED = 1, FMX_RANK_FINALIZED = 2 };
 
 typedef struct fmx_glue fmx_glue_t;
 
@@ -40,6 +46,8 @@ typedef struct fmx_glue fmx_glue_t;
  * in order until fmx_glue_set_engine() hands it over, so ranks can start meanwhile. */
 int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
                    void *host_arg, fmx_glue_t **out, fmx_error_t *err);
+/* A rank's fmx_glue_rank_state (any thread). */
+int fmx_glue_rank_state(const fmx_glue_t *g, uint32_t rank);
 /* Gives a glue started without one its engine, and runs the requests that waited for it. */
 void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine);
 /* The environment a local rank needs (PMIx_server_setup_fork): a NULL-terminated array to free

@@ -33,6 +33,7 @@ struct fmx_glue {
     fmx_engine_t *eng;
     fmx_glue_host_t host;
     void *host_arg;
+    uint8_t *rank_state; /* per rank of the job: enum fmx_glue_rank_state, atomic */
     int efd;
     pthread_mutex_t lock;
     struct req *head, *tail;
@@ -61,6 +62,12 @@ static inline int fmx_glue_pmix_alive(const fmx_glue_t *g)
 pmix_status_t fmx_glue_status(int rc);
 int fmx_glue_errno(pmix_status_t st);
 uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo);
+
+void fmx_glue_set_rank_state(fmx_glue_t *g, uint32_t rank, int state);
+/* Registered for PMIX_ERR_LOST_CONNECTION (libpmix's thread): a client gone unfinalized. */
+void fmx_glue_on_lost(size_t id, pmix_status_t status, const pmix_proc_t *source,
+                      pmix_info_t info[], size_t ninfo, pmix_info_t results[], size_t nresults,
+                      pmix_event_notification_cbfunc_fn_t cbfunc, void *cbdata);
 
 /* fence.c, dmodex.c, query.c: the upcalls of their kinds */
 pmix_status_t fmx_glue_up_fence(const pmix_proc_t procs[], size_t nprocs, const pmix_info_t info[],

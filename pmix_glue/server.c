@@ -72,7 +72,7 @@ uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo)
     return 0;
 }
 
-/* ---- abort, log, finalized: a rank's word for the daemon ---- */
+/* ---- abort, log, init, finalize, a lost connection: a rank's word for the daemon ---- */
 
 struct notice {
     struct req base;
@@ -108,12 +108,12 @@ static void run_log(fmx_glue_t *g, struct req *r)
     notice_free(n, PMIX_SUCCESS);
 }
 
-static void run_finalized(fmx_glue_t *g, struct req *r)
+static void run_lost(fmx_glue_t *g, struct req *r)
 {
     struct notice *n = (struct notice *)r;
 
-    if (g->host.finalized)
-        g->host.finalized(g->host_arg, n->rank);
+    if (g->host.lost)
+        g->host.lost(g->host_arg, n->rank);
     notice_free(n, PMIX_SUCCESS);
 }
 
@@ -129,8 +129,8 @@ static void cancel_notice(fmx_glue_t *g, struct req *r)
 static const struct req_ops abort_ops = {
     .needs_engine = 0, .run = run_abort, .cancel = cancel_notice};
 static const struct req_ops log_ops = {.needs_engine = 0, .run = run_log, .cancel = cancel_notice};
-static const struct req_ops finalized_ops = {
-    .needs_engine = 0, .run = run_finalized, .cancel = cancel_notice};
+static const struct req_ops lost_ops = {
+    .needs_engine = 0, .run = run_lost, .cancel = cancel_notice};
 
 static struct notice *new_notice(const struct req_ops *ops, const pmix_proc_t *proc,
                                  pmix_op_cbfunc_t cb, void *cbdata)
@@ -200,27 +200,59 @@ static void up_log(const pmix_proc_t *client, const pmix_info_t data[], size_t n
     fmx_glue_post(fmx_glue_current, &n->base);
 }
 
+static int own_rank(const fmx_glue_t *g, const pmix_proc_t *proc)
+{
+    return g && !strncmp(proc->nspace, g->job.nspace, PMIX_MAX_NSLEN) && proc->rank < g->ns->size;
+}
+
+void fmx_glue_set_rank_state(fmx_glue_t *g, uint32_t rank, int state)
+{
+    __atomic_store_n(&g->rank_state[rank], (uint8_t)state, __ATOMIC_RELEASE);
+}
+
+int fmx_glue_rank_state(const fmx_glue_t *g, uint32_t rank)
+{
+    return g && rank < g->ns->size ? __atomic_load_n(&g->rank_state[rank], __ATOMIC_ACQUIRE)
+                                   : FMX_RANK_NO_PMIX;
+}
+
+/* Both answered at once: the state is set before the client's call returns. */
 static pmix_status_t up_connected(const pmix_proc_t *proc, void *server_object,
                                   pmix_op_cbfunc_t cbfunc, void *cbdata)
 {
-    (void)proc;
     (void)server_object;
     (void)cbfunc;
     (void)cbdata;
+    if (own_rank(fmx_glue_current, proc))
+        fmx_glue_set_rank_state(fmx_glue_current, proc->rank, FMX_RANK_INITIALIZED);
     return PMIX_OPERATION_SUCCEEDED;
 }
 
 static pmix_status_t up_finalized(const pmix_proc_t *proc, void *server_object,
                                   pmix_op_cbfunc_t cbfunc, void *cbdata)
 {
-    struct notice *n = new_notice(&finalized_ops, proc, NULL, NULL);
-
     (void)server_object;
     (void)cbfunc;
     (void)cbdata;
-    if (n)
-        fmx_glue_post(fmx_glue_current, &n->base);
+    if (own_rank(fmx_glue_current, proc))
+        fmx_glue_set_rank_state(fmx_glue_current, proc->rank, FMX_RANK_FINALIZED);
     return PMIX_OPERATION_SUCCEEDED;
+}
+
+void fmx_glue_on_lost(size_t id, pmix_status_t status, const pmix_proc_t *source,
+                      pmix_info_t info[], size_t ninfo, pmix_info_t results[], size_t nresults,
+                      pmix_event_notification_cbfunc_fn_t cbfunc, void *cbdata)
+{
+    fmx_glue_t *g = fmx_glue_current;
+    struct notice *n;
+
+    (void)id, (void)status, (void)info, (void)ninfo, (void)results, (void)nresults;
+    if (source && own_rank(g, source) &&
+        fmx_glue_rank_state(g, source->rank) != FMX_RANK_FINALIZED &&
+        (n = new_notice(&lost_ops, source, NULL, NULL)))
+        fmx_glue_post(g, &n->base);
+    if (cbfunc)
+        cbfunc(PMIX_EVENT_ACTION_COMPLETE, NULL, 0, NULL, NULL, cbdata);
 }
 
 pmix_server_module_t fmx_glue_module = {

@@ -55,6 +55,7 @@ static void free_glue(fmx_glue_t *g)
 {
     free((char *)g->job.nspace);
     free((char *)g->job.tmpdir);
+    free(g->rank_state);
     if (g->efd >= 0)
         close(g->efd);
     pthread_mutex_destroy(&g->lock);
@@ -121,7 +122,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     }
     pthread_mutex_init(&g->lock, NULL);
     g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (g->efd < 0 || copy_job(g, job)) {
+    if (g->efd < 0 || copy_job(g, job) || !(g->rank_state = calloc(g->ns->size + 1, 1))) {
         fmx_errprintf(err, "out of memory or file descriptors starting the PMIx server");
         free_glue(g);
         return -ENOMEM;
@@ -154,6 +155,10 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     }
     if (engine)
         fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
+    /* a rank whose connection ends before PMIx_Finalize (blocking registration: no callback) */
+    pmix_status_t lost = PMIX_ERR_LOST_CONNECTION;
+    if (PMIx_Register_event_handler(&lost, 1, NULL, 0, fmx_glue_on_lost, NULL, NULL) < 0)
+        fmx_log(FMX_LOG_WARN, "glue", "cannot watch for ranks that leave without finalizing");
     rc = register_job(g, err);
     g->job.local_cpusets = NULL; /* the caller's, and needed only to register */
     if (rc) {

@@ -83,6 +83,13 @@ expect "rank killed mid-fence" 137 "rank 1 on node .* was killed by signal 9" --
   "$pmixrun" --oversubscribe -n 4 "$misbehave" kill
 expect "PMIx_Abort" 42 "rank 1 on node .* called PMIx_Abort with status 42: rank 1 gives up on purpose" -- \
   "$pmixrun" --oversubscribe -n 4 "$misbehave" abort
+# as mpirun: a rank that leaves after init without finalizing ends the job, status 1
+expect "rank exits 0 without PMIx_Finalize" 1 \
+  "rank 1 on node .* without calling PMIx_Finalize \\(after PMIx_Init\\): ending the job" -- \
+  "$pmixrun" --oversubscribe -n 4 "$misbehave" nofinalize
+expect "rank closes its PMIx connection and runs on" 1 \
+  "rank 1 on node .* closed its PMIx connection without calling PMIx_Finalize" -- \
+  "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" hangup
 expect "PMIx_Log reaches the terminal, from another node too" 0 \
   "rank 1 on node .*: rank 1 logs a line through the launcher" -- \
   "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" log

@@ -5,6 +5,9 @@
  *   misbehave abort   rank 1 calls PMIx_Abort(42, ...)
  *   misbehave kill    rank 1 dies by SIGKILL
  *   misbehave exit    rank 1 exits with status 3
+ *   misbehave nofinalize  rank 1 exits with status 0 without calling PMIx_Finalize
+ *   misbehave hangup  rank 1 shuts its PMIx connection down (every socket it holds) without
+ *                     PMIx_Finalize, then sleeps 60 s: only the launcher can end it early
  *   misbehave log     rank 1 sends a line through PMIx_Log (to stderr), then joins the
  *                     fence; everyone exits 0 when the fence succeeds
  *   misbehave query   every rank asks PMIx_Query_info for the namespaces, the job size and
@@ -16,6 +19,8 @@
  * Nothing but the launcher can end the others, so a test sees whether it does. */
 #include <pmix.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +158,19 @@ static int wait_for_others(const pmix_proc_t *me)
     return 0;
 }
 
+/* Shuts down every socket this process holds (its connection to the PMIx server among them)
+ * and stays alive. */
+static int hang_up(void)
+{
+    struct stat st;
+
+    for (int fd = 3; fd < 1024; fd++)
+        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+            shutdown(fd, SHUT_RDWR);
+    sleep(60);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     pmix_proc_t me;
@@ -178,6 +196,10 @@ int main(int argc, char **argv)
             PMIx_Abort(42, "rank 1 gives up on purpose", NULL, 0);
         else if (!strcmp(mode, "kill"))
             raise(SIGKILL);
+        else if (!strcmp(mode, "nofinalize"))
+            return 0;
+        else if (!strcmp(mode, "hangup"))
+            return hang_up();
         return 3;
     }
     pmix_info_t info;
