@@ -209,6 +209,8 @@ static int wait_ms(fmx_loop_t *l, int max_ms)
         if (h >= 0 && (t < 0 || h < t))
             t = h;
     }
+    if (l->stop) /* a hook decided the loop is over: no sleep before it ends */
+        return 0;
     for (size_t i = 0; i < l->ntimers; i++) {
         uint64_t due = l->timers[i].due_ns;
         int left = due <= now ? 0 : (int)((due - now + 999999u) / 1000000u);

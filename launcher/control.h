@@ -27,8 +27,9 @@ enum fmx_ctl_type {
     FMX_CTL_CHALLENGE = 12, /* either way: nonce (auth.h) */
     FMX_CTL_AUTH = 13, /* r->d: nonce, proof, node index, hidden job secret */
     FMX_CTL_AUTH_OK = 14, /* d->r: proof */
-    FMX_CTL_UNFINALIZED = 15 /* d->r: rank, how (0 its PMIx connection ended, 1 it exited 0),
-                                without PMIx_Finalize after PMIx_Init */
+    FMX_CTL_UNFINALIZED = 15, /* d->r: rank, how (0 its PMIx connection ended, 1 it exited 0),
+                                 without PMIx_Finalize after PMIx_Init */
+    FMX_CTL_BEAT = 16 /* d->r: nothing; every FMX_HEARTBEAT_MS, so that silence means a hang */
 };
 
 /* A growable packing buffer, or a cursor over a received message. */

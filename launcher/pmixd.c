@@ -286,6 +286,7 @@ int main(int argc, char **argv)
         (rc = start_job(&d, (uint32_t)o.node, &err))) {
         pmixd_fatal(&d, err.text[0] ? err.text : fmx_strerror(rc));
     } else {
+        pmixd_heartbeat_start(&d);
         fmx_loop_run(d.loop);
     }
     teardown(&d);

@@ -41,6 +41,7 @@ struct daemon {
     int failed; /* a fatal error was reported: the daemon exits non-zero */
     int stopping; /* SIGTERM or SIGINT came: ranks are being ended */
     uint64_t addrs_timer;
+    uint64_t beat_ms; /* FMX_HEARTBEAT_MS */
     uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
     char name_buf[160]; /* the engine's name for a daemon, while it writes a sentence */
 };
@@ -55,6 +56,9 @@ void pmixd_fatal(struct daemon *d, const char *text);
 void pmixd_give_up(struct daemon *d, const char *text);
 void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
+/* A BEAT to pmixrun every FMX_HEARTBEAT_MS (1000 ms): its silence then means this daemon or
+ * its host hangs (pmixrun_watch in pmixrun.c). */
+void pmixd_heartbeat_start(struct daemon *d);
 /* What the glue reports through its daemon (PMIx_Abort, PMIx_Log, a rank gone unfinalized). */
 extern const fmx_glue_host_t pmixd_glue_host;
 

@@ -50,6 +50,21 @@ void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const voi
     fmx_pack_free(&p);
 }
 
+static void beat(fmx_loop_t *l, void *arg)
+{
+    struct daemon *d = arg;
+
+    fmx_conn_send(d->ctl, FMX_CTL_BEAT, NULL);
+    fmx_loop_add_timer(l, d->beat_ms, beat, d);
+}
+
+void pmixd_heartbeat_start(struct daemon *d)
+{
+    d->beat_ms = fmx_env_u64("FMX_HEARTBEAT_MS", 1000);
+    if (d->beat_ms)
+        fmx_loop_add_timer(d->loop, d->beat_ms, beat, d);
+}
+
 static void unfinalized(struct daemon *d, uint32_t rank, uint32_t how)
 {
     fmx_pack_t p;

@@ -105,6 +105,8 @@ static void addrs_late(fmx_loop_t *l, void *arg)
     pmixrun_end_job(r, 1);
 }
 
+static void watch_daemons(fmx_loop_t *l, void *arg);
+
 static void send_job(struct run *r)
 {
     r->phase = RUN_RUNNING;
@@ -117,7 +119,9 @@ static void send_job(struct run *r)
         if (fmx_conn_send(r->d[i].conn, FMX_CTL_JOB, &job))
             pmixrun_end_job(r, 1);
         fmx_pack_free(&job);
+        r->d[i].heard_ns = fmx_now_ns();
     }
+    watch_daemons(r->loop, r);
     r->addr_timer = fmx_loop_add_timer(r->loop, pmixrun_daemon_timeout_ms(), addrs_late, r);
 }
 
@@ -189,6 +193,8 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
     case FMX_CTL_ADDR:
         on_addr(r, node, b);
         break;
+    case FMX_CTL_BEAT:
+        break;
     case FMX_CTL_UNFINALIZED: /* as mpirun: the job ends, status 1 */
         v = fmx_unpack_u32(b);
         if (b->err || rank >= r->size || r->ending)
@@ -215,6 +221,51 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
     }
 }
 
+/* A daemon that is gone, or hangs: its connection closed, its ranks counted as ended (they die
+ * with it: PR_SET_PDEATHSIG) and the job ended. */
+static void daemon_lost(struct run *r, uint32_t i)
+{
+    fmx_loop_del_fd(r->loop, fmx_conn_fd(r->d[i].conn));
+    fmx_conn_free(r->d[i].conn);
+    r->d[i].conn = NULL;
+    if (!r->d[i].done)
+        pmixrun_end_job(r, r->exit_code ? r->exit_code : 1);
+    r->d[i].done = 1;
+    r->exited += fmx_nspace_local_count(r->ns, i) - r->d[i].exited;
+    r->d[i].exited = fmx_nspace_local_count(r->ns, i);
+}
+
+/* Every joined daemon says something at least every FMX_HEARTBEAT_MS (pmixd_heartbeat_start);
+ * one silent for FMX_HEARTBEAT_TIMEOUT_MS (6 s) hangs, is stopped, or its host is cut off (a
+ * TCP connection whose peer's host went silent stays open for many minutes): the job ends,
+ * naming it. Checked every quarter of that time. */
+static void watch_daemons(fmx_loop_t *l, void *arg)
+{
+    struct run *r = arg;
+    uint64_t limit_ms = fmx_env_u64("FMX_HEARTBEAT_TIMEOUT_MS", 6000), now = fmx_now_ns();
+
+    if (r->ending || !limit_ms)
+        return;
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
+        if (!r->d[i].conn || now - r->d[i].heard_ns < limit_ms * 1000000ull)
+            continue;
+        fprintf(stderr,
+                "pmixrun: pmixd on node %s (host %s) has said nothing for %.1f s "
+                "(FMX_HEARTBEAT_TIMEOUT_MS): it hangs, is stopped, or its host is unreachable; "
+                "ending the job\n",
+                r->job.map.nodes[i].name, r->job.map.nodes[i].host,
+                (double)(now - r->d[i].heard_ns) / 1e9);
+        if (r->d[i].pid > 0) /* our child (or its agent's process): it goes now */
+            kill(r->d[i].pid, SIGKILL);
+        daemon_lost(r, i);
+    }
+    shutdown_if_done(r);
+    if (!live_daemons(r))
+        fmx_loop_stop(l);
+    else if (!r->ending)
+        fmx_loop_add_timer(l, limit_ms / 4 ? limit_ms / 4 : 1, watch_daemons, r);
+}
+
 static void on_daemon(fmx_loop_t *l, int fd, unsigned events, void *arg)
 {
     struct run *r = arg;
@@ -232,21 +283,15 @@ static void on_daemon(fmx_loop_t *l, int fd, unsigned events, void *arg)
         fmx_conn_flush(r->d[i].conn);
     if (events & FMX_LOOP_IN)
         rc = fmx_conn_read(r->d[i].conn, &err);
-    while (rc >= 0 && r->d[i].conn && (rc = fmx_conn_next(r->d[i].conn, &type, &body, &err)) == 1)
+    while (rc >= 0 && r->d[i].conn && (rc = fmx_conn_next(r->d[i].conn, &type, &body, &err)) == 1) {
+        r->d[i].heard_ns = fmx_now_ns();
         on_message(r, i, type, &body);
+    }
     if (rc < 0) {
         if (!r->d[i].done && !r->ending)
             fprintf(stderr, "pmixrun: lost contact with pmixd on node %s (%s)\n",
                     r->job.map.nodes[i].name, err.text);
-        fmx_loop_del_fd(l, fd);
-        fmx_conn_free(r->d[i].conn);
-        r->d[i].conn = NULL;
-        if (!r->d[i].done)
-            pmixrun_end_job(r, r->exit_code ? r->exit_code : 1);
-        r->d[i].done = 1;
-        /* its ranks die with it (PR_SET_PDEATHSIG) and no one is left to report them */
-        r->exited += fmx_nspace_local_count(r->ns, i) - r->d[i].exited;
-        r->d[i].exited = fmx_nspace_local_count(r->ns, i);
+        daemon_lost(r, i);
     }
     shutdown_if_done(r);
     if (r->phase == RUN_RUNNING && !live_daemons(r))

@@ -35,6 +35,7 @@ struct daemon_slot {
     int status; /* its waitpid status once it ended (0 until then, and for resident daemons) */
     int said_error; /* it reported an ERROR, which pmixrun printed */
     uint32_t exited; /* its ranks whose end it reported (all of them once it is lost) */
+    uint64_t heard_ns; /* when it last said something */
 };
 
 enum run_phase {

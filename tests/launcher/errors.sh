@@ -121,6 +121,12 @@ ended_by_itself() {
   fi
 }
 ended_by_itself
+# a daemon that hangs (SIGSTOP: its connections stay open) is found by its silence within
+# FMX_HEARTBEAT_TIMEOUT_MS (6 s) and a quarter of it; pmixrun kills it, its ranks die with it
+ACTION=stop-node1 expect "a daemon stopped mid-job is found by its silence, naming its node" 1 \
+  "pmixd on node .*-v1 \\(host .*\\) has said nothing for [0-9.]+ s" -- \
+  "$fault" "$pmixrun" --oversubscribe -n 4 --vnodes 2 "$misbehave" fences
+grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
 # ranks that are no PMIx clients (nothing tells them their daemon is gone) die with it too
 # (sleep under a name of its own: leftovers() passes over this script's own sleeps)
 cp "$(command -v sleep)" "$tmp/rank-nap"

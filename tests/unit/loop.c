@@ -76,6 +76,15 @@ static int before_zero(fmx_loop_t *l, void *arg)
     return 0;
 }
 
+/* A before hook that ends the loop and allows any wait (-1), as pmixrun's does once no daemon
+ * is left. */
+static int before_stop(fmx_loop_t *l, void *arg)
+{
+    (void)arg;
+    fmx_loop_stop(l);
+    return -1;
+}
+
 static void after(fmx_loop_t *l, void *arg)
 {
     struct seen *s = arg;
@@ -93,7 +102,7 @@ int main(void)
     uint64_t t0, never;
 
     memset(&s, 0, sizeof(s));
-    plan(9);
+    plan(10);
     if (fmx_loop_create(&l) || pipe(s.pa) || pipe(s.pb))
         return 1;
     fmx_loop_add_fd(l, s.pa[0], FMX_LOOP_IN, on_read, &s);
@@ -134,6 +143,15 @@ int main(void)
     fmx_loop_once(l, -1);
     ok(s.afters == 1 && fmx_now_ns() - t0 < 2000000000ull,
        "a before hook that allows no wait bounds it; the after hook ran");
+    fmx_loop_destroy(l);
+
+    /* a hook that stops the loop: it ends now, not when the next timer is due (5 s) */
+    fmx_loop_create(&l);
+    fmx_loop_add_hooks(l, before_stop, NULL, NULL);
+    fmx_loop_add_timer(l, 5000, timer_never, &s);
+    t0 = fmx_now_ns();
+    fmx_loop_run(l);
+    ok(fmx_now_ns() - t0 < 1000000000ull, "a before hook that stops the loop ends it at once");
     fmx_loop_destroy(l);
     return done_testing();
 }
