@@ -88,6 +88,8 @@ int pmixd_ranks_start(struct daemon *d, fmx_error_t *err);
 void pmixd_ranks_kill(struct daemon *d, int sig);
 /* SIGCHLD: reaps, and reports each rank whose output is drained. */
 void pmixd_ranks_reap(struct daemon *d);
+/* Whether every local rank has ended (been reaped). */
+int pmixd_ranks_all_ended(const struct daemon *d);
 /* Reaps what is left at teardown, without waiting. */
 void pmixd_ranks_free(struct daemon *d);
 

@@ -138,6 +138,14 @@ void pmixd_ranks_reap(struct daemon *d)
     }
 }
 
+int pmixd_ranks_all_ended(const struct daemon *d)
+{
+    for (uint32_t i = 0; i < d->nranks; i++)
+        if (!d->ranks[i].reaped)
+            return 0;
+    return d->ranks != NULL;
+}
+
 void pmixd_ranks_free(struct daemon *d)
 {
     while (d->ranks && waitpid(-1, NULL, WNOHANG) > 0)

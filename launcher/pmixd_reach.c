@@ -51,6 +51,13 @@ static void on_answer(void *arg, int status, const void *blob, size_t len)
     }
     if (status == -ECANCELED || d->stopping || d->failed)
         return;
+    /* every rank here has ended, so the job may be over and the peer gone with it (pmixrun lets
+     * daemons go only once every rank has ended): the question is moot */
+    if (pmixd_ranks_all_ended(d)) {
+        fmx_debug("pmixd", "node %u: node %u did not answer, but the ranks here have all ended",
+                  d->job.self, to);
+        return;
+    }
     if (tp->ops->peer_addr)
         tp->ops->peer_addr(tp, to, addr, sizeof(addr));
     /* the provider and endpoint type, without the limits that follow them */

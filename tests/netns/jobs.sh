@@ -80,7 +80,7 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
     "grep -q 'called PMIx_Abort with status 42' \"\$OUT\"" -- -N 2 "$misbehave" abort
 done
 # Faults between hosts (tcp only), through tests/lib/fault.sh (it starts pmixrun, waits for
-# its ranks, then interrupts it or kills a daemon).
+# its ranks, then interrupts it, kills or stops a daemon, or takes a host's link down).
 # no daemon may crash or be left to pmixrun's grace on the way out
 clean_end="! grep -qE 'terminated with signal|corrupt|double free|killed by signal|did not end' \"\$OUT\""
 real_pmixrun=$pmixrun
@@ -121,6 +121,19 @@ done
 # A daemon SIGKILLed mid-job: the job ends at once, naming the host, nothing left anywhere.
 ACTION=kill-host HOST=${hosts[1]} MARK=fencing run "a pmixd SIGKILLed on one host ends the job, naming it" 1 \
   "grep -q 'lost contact with pmixd on node ${hosts[1]}' \"\$OUT\" && ! grep -qE 'did not end|after the job ended: killed' \"\$OUT\"" -- \
+  -N 2 "$misbehave" fences
+grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
+# A daemon that hangs (SIGSTOP; its connections stay open) is found by its silence within
+# FMX_HEARTBEAT_TIMEOUT_MS and a quarter of it (7.5 s), named; pmixrun kills it (its ranks die
+# with it), and nothing is left anywhere.
+ACTION=stop-host HOST=${hosts[2]} MARK=fencing run "a pmixd stopped on one host: found by its silence, named" 1 \
+  "grep -q 'pmixd on node ${hosts[2]} (host ${hosts[2]}) has said nothing for' \"\$OUT\"" -- \
+  -N 2 "$misbehave" fences
+grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
+# A host's link taken down mid-fence: no connection is reset (TCP would retry for minutes),
+# nothing arrives; found the same way, named, the link up again afterwards.
+ACTION=down-host HOST=${hosts[3]} DEV=fmx0 MARK=fencing run "a host's link down mid-job: found by its silence, named" 1 \
+  "grep -q 'pmixd on node ${hosts[3]} (host ${hosts[3]}) has said nothing for' \"\$OUT\"" -- \
   -N 2 "$misbehave" fences
 grep -h "returned .* ms later" "$tmp/out" | sed 's/^/  /'
 pmixrun=$real_pmixrun
