@@ -31,7 +31,7 @@ for t in frame control_pre control_post hostfile chunk; do
   set -e
   secs=$(($(date +%s) - start))
   done_runs=$(grep -o 'Done [0-9]* runs' "$work/$t.log" | awk '{print $2}')
-  crashes=$(grep -c 'ERROR: AddressSanitizer\|ERROR: libFuzzer\|runtime error' "$work/$t.log" || true)
+  crashes=$(grep -c 'ERROR: AddressSanitizer\|ERROR: libFuzzer\|runtime error\|deadly signal' "$work/$t.log" || true)
   leaks=$(grep -c 'ERROR: LeakSanitizer' "$work/$t.log" || true)
   [ "$rc" = 0 ] || { failed=1; tail -30 "$work/$t.log"; }
   printf '| %s | %s | %s | %s | %s | %s | %s inputs |\n' "$t" "${done_runs:-0 (stopped)}" "$secs" \

@@ -68,7 +68,8 @@ int fmx_jobmap_add_nspace(fmx_jobmap_t *map, const char *name, uint32_t size,
         fmx_errprintf(err, "out of memory");
         return -ENOMEM;
     }
-    memcpy(ns.node_of, node_of, size * sizeof(*node_of));
+    if (size)
+        memcpy(ns.node_of, node_of, size * sizeof(*node_of));
     /* a counting sort keeps each node's ranks ascending; node_start[i + 1] serves as node i's
      * fill position and ends as its end */
     for (uint32_t r = 0; r < size; r++)

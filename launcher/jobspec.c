@@ -73,7 +73,8 @@ static int unpack_map(fmx_jobmap_t *map, fmx_pack_t *p)
         size_t len = 0;
         const void *node_of = fmx_unpack_bytes(p, &len);
         uint32_t *copy = len ? malloc(len) : NULL;
-        int bad = p->err || !name || len % sizeof(uint32_t) || (len && !copy);
+        /* a namespace has ranks (memcpy of none would also pass a NULL pointer) */
+        int bad = p->err || !name || !len || len % sizeof(uint32_t) || !copy;
 
         if (!bad) {
             memcpy(copy, node_of, len); /* the message need not be aligned */
