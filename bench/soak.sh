@@ -19,12 +19,13 @@ jobs=${FMX_SOAK_JOBS:-1000} fences=${FMX_SOAK_FENCES:-100000}
 out=bench/results
 csv=$out/soak.csv
 read -r -a hosts <<<"$FMX_HOSTS"
+read -r -a addrs <<<"$FMX_HOST_ADDRS" # --connect reaches the services by address
 tmp=$(mktemp -d)
 svcs=()
 trap 'for p in "${svcs[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 head -c 48 /dev/urandom | base64 >"$tmp/secret"
 chmod 600 "$tmp/secret"
-for h in "${hosts[@]}"; do echo "$h slots=1"; done >"$tmp/hosts"
+for a in "${addrs[@]}"; do echo "$a slots=1"; done >"$tmp/hosts"
 export FI_PROVIDER=tcp FI_TCP_IFACE=fmx0
 for i in "${!hosts[@]}"; do
   "$agent" "${hosts[$i]}" "$pmixd" --listen 7707 --secret-file "$tmp/secret" 2>"$tmp/svc$i.log" &
@@ -44,39 +45,40 @@ sample() {
   done
 }
 echo "when,pid,rss_kb,fds" >"$csv"
-sample "service, start" "${svcs[@]}"
+sample "service at start" "${svcs[@]}"
 failed=0
 start=$SECONDS
 for j in $(seq "$jobs"); do
   if [ $((j % 100)) = 0 ]; then
     run -N 1 "$loop" 1 >/dev/null 2>>"$tmp/jobs.log" || failed=$((failed + 1))
-    sample "service, after $j jobs" "${svcs[@]}"
+    sample "service after $j jobs" "${svcs[@]}"
   else
     run -N 1 true >/dev/null 2>>"$tmp/jobs.log" || failed=$((failed + 1))
   fi
 done
 jobs_s=$((SECONDS - start))
 echo "soak: $jobs jobs in ${jobs_s} s, $failed failed"
+[ "$failed" = 0 ] || tail -5 "$tmp/jobs.log"
 # the fence job: its pmixd child on host 1 sampled shortly after it starts and before it ends
 run -N 1 "$loop" "$fences" >"$tmp/fences.out" 2>&1 &
 fj=$!
 child=""
 for _ in $(seq 200); do
   child=$(ip netns pids "${hosts[0]}" | grep -vxF -f <(printf '%s\n' "${svcs[@]}") |
-    xargs -r ps -o pid=,comm= -p | awk '$2 == "pmixd" { print $1 }' | head -1)
+    xargs -r ps -o pid=,comm= -p | awk '$2 == "pmixd" { print $1 }' | head -1 || true)
   [ -n "$child" ] && break
   sleep 0.05
 done
-sleep 2
-[ -n "$child" ] && sample "fence job's pmixd, 2 s in" "$child"
+sleep 1
+[ -n "$child" ] && [ -d "/proc/$child" ] && sample "the fence job's pmixd 1 s in" "$child"
 last=""
 while kill -0 $fj 2>/dev/null; do
   [ -n "$child" ] && [ -d /proc/$child ] && last=$(awk '/^VmRSS/ { print $2 }' /proc/$child/status),$(ls /proc/$child/fd | wc -l)
   sleep 1
 done
 wait $fj || failed=$((failed + 1))
-[ -n "$last" ] && echo "fence job's pmixd, its last second,$child,$last" >>"$csv"
-sample "service, after the fence job" "${svcs[@]}"
+[ -n "$last" ] && echo "the fence job's pmixd in its last second,$child,$last" >>"$csv"
+sample "service after the fence job" "${svcs[@]}"
 cat "$tmp/fences.out"
 for p in "${svcs[@]}"; do kill -TERM "$p"; done
 wait || true

@@ -78,6 +78,9 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
     "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
   run "PMIx_Abort ends the job on every host" 42 \
     "grep -q 'called PMIx_Abort with status 42' \"\$OUT\"" -- -N 2 "$misbehave" abort
+  run "a rank that closes its PMIx connection unfinalized ends the job on every host" 1 \
+    "grep -q 'rank 1 on node .* closed its PMIx connection without calling PMIx_Finalize' \"\$OUT\"" \
+    -- -N 2 "$misbehave" hangup
 done
 # Faults between hosts (tcp only), through tests/lib/fault.sh (it starts pmixrun, waits for
 # its ranks, then interrupts it, kills or stops a daemon, or takes a host's link down).
