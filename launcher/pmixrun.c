@@ -119,7 +119,7 @@ static void send_job(struct run *r)
         if (fmx_conn_send(r->d[i].conn, FMX_CTL_JOB, &job))
             pmixrun_end_job(r, 1);
         fmx_pack_free(&job);
-        r->d[i].heard_ns = fmx_now_ns();
+        r->d[i].heard_ns = 0; /* watched from its first word after the job (see below) */
     }
     watch_daemons(r->loop, r);
     r->addr_timer = fmx_loop_add_timer(r->loop, pmixrun_daemon_timeout_ms(), addrs_late, r);
@@ -235,10 +235,13 @@ static void daemon_lost(struct run *r, uint32_t i)
     r->d[i].exited = fmx_nspace_local_count(r->ns, i);
 }
 
-/* Every joined daemon says something at least every FMX_HEARTBEAT_MS (pmixd_heartbeat_start);
- * one silent for FMX_HEARTBEAT_TIMEOUT_MS (6 s) hangs, is stopped, or its host is cut off (a
- * TCP connection whose peer's host went silent stays open for many minutes): the job ends,
- * naming it. Checked every quarter of that time. */
+/* Every joined daemon says something at least every FMX_HEARTBEAT_MS (pmixd_heartbeat_start)
+ * once it has started the job (its first message after JOB comes from its loop, which beats;
+ * starting the job itself, forking its ranks included, may hold the loop for seconds, and is
+ * bounded by the fabric addresses' deadline instead); one silent for FMX_HEARTBEAT_TIMEOUT_MS
+ * (6 s) after that hangs, is stopped, or its host is cut off (a TCP connection whose peer's host
+ * went silent stays open for many minutes): the job ends, naming it. Checked every quarter of
+ * that time. */
 static void watch_daemons(fmx_loop_t *l, void *arg)
 {
     struct run *r = arg;
@@ -247,7 +250,7 @@ static void watch_daemons(fmx_loop_t *l, void *arg)
     if (r->ending || !limit_ms)
         return;
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
-        if (!r->d[i].conn || now - r->d[i].heard_ns < limit_ms * 1000000ull)
+        if (!r->d[i].conn || !r->d[i].heard_ns || now - r->d[i].heard_ns < limit_ms * 1000000ull)
             continue;
         fprintf(stderr,
                 "pmixrun: pmixd on node %s (host %s) has said nothing for %.1f s "
