@@ -27,12 +27,13 @@ stop-host)
   stopped=$(host_pmixd)
   kill -STOP $stopped
   ;;
-down-host) ip -n "$HOST" link set "$DEV" down ;;
+down-host) # nsenter, not `ip -n`: that one remounts / and fails where / is not shared
+  nsenter --net="/run/netns/$HOST" ip link set "$DEV" down || echo "fault.sh: cannot take $DEV down in $HOST" ;;
 esac
 start=$(date +%s%N)
 wait $run
 rc=$?
 [ -n "$stopped" ] && kill -CONT $stopped 2>/dev/null
-[ "$ACTION" = down-host ] && ip -n "$HOST" link set "$DEV" up
+[ "$ACTION" = down-host ] && nsenter --net="/run/netns/$HOST" ip link set "$DEV" up
 echo "fault.sh: $ACTION; pmixrun returned $((($(date +%s%N) - start) / 1000000)) ms later"
 exit $rc
