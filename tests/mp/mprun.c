@@ -5,6 +5,7 @@
 #include "fmx_tmpdir.h"
 #include "fmx_ofi.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,25 @@ static int provider_present(const char **describe)
     *describe = desc;
     fmx_transport_close(tp);
     return 1;
+}
+
+/* libfabric's shm provider names a process's regions in /dev/shm "PID:..." and unlinks them
+ * when the endpoint closes; a peer killed by a signal cannot, and a later process that gets
+ * the same pid would find its region taken (fi_enable: EBUSY). Removes a dead peer's. */
+static void remove_shm_regions(pid_t pid)
+{
+    char prefix[32], path[300];
+    struct dirent *de;
+    DIR *d = opendir("/dev/shm");
+    int k = snprintf(prefix, sizeof(prefix), "%d:", (int)pid);
+
+    while (d && (de = readdir(d)))
+        if (!strncmp(de->d_name, prefix, (size_t)k)) {
+            snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+            unlink(path);
+        }
+    if (d)
+        closedir(d);
 }
 
 int main(int argc, char **argv)
@@ -107,6 +127,8 @@ int main(int argc, char **argv)
         pid_t pid = waitpid(-1, &st, WNOHANG);
 
         if (pid > 0) {
+            if (WIFSIGNALED(st))
+                remove_shm_regions(pid);
             for (int r = 0; r < n; r++)
                 if (pids[r] == pid) {
                     status[r] = st;
