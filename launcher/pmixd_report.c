@@ -65,31 +65,25 @@ void pmixd_heartbeat_start(struct daemon *d)
         fmx_loop_add_timer(d->loop, d->beat_ms, beat, d);
 }
 
-static void unfinalized(struct daemon *d, uint32_t rank, uint32_t how)
+/* A message of a rank and one number (EXIT: its wait status; UNFINALIZED: how it left). */
+static void send_rank_u32(struct daemon *d, uint16_t type, uint32_t rank, uint32_t v)
 {
     fmx_pack_t p;
 
     fmx_pack_init(&p);
     fmx_pack_u32(&p, rank);
-    fmx_pack_u32(&p, how);
-    fmx_conn_send(d->ctl, FMX_CTL_UNFINALIZED, &p);
+    fmx_pack_u32(&p, v);
+    fmx_conn_send(d->ctl, type, &p);
     fmx_pack_free(&p);
 }
 
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status)
 {
-    fmx_pack_t p;
-
     /* an MPI program's rank that leaves after init without finalize did not end well */
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
         fmx_glue_rank_state(d->glue, rank) == FMX_RANK_INITIALIZED)
-        unfinalized(d, rank, 1);
-
-    fmx_pack_init(&p);
-    fmx_pack_u32(&p, rank);
-    fmx_pack_u32(&p, (uint32_t)status);
-    fmx_conn_send(d->ctl, FMX_CTL_EXIT, &p);
-    fmx_pack_free(&p);
+        send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, 1);
+    send_rank_u32(d, FMX_CTL_EXIT, rank, (uint32_t)status);
 }
 
 static void on_abort(void *arg, uint32_t rank, int status, const char *msg)
@@ -112,7 +106,7 @@ static void on_log(void *arg, uint32_t rank, const char *msg)
 
 static void on_lost(void *arg, uint32_t rank)
 {
-    unfinalized(arg, rank, 0);
+    send_rank_u32(arg, FMX_CTL_UNFINALIZED, rank, 0);
 }
 
 const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort, .log = on_log, .lost = on_lost};

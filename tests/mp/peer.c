@@ -339,16 +339,32 @@ static void scenario_dmodex(struct peer *p)
     free(ans);
 }
 
-/* Marks this member as having entered the fence of a fault scenario (DIR/entered.RANK), so that
- * the victim can act once everyone is in it rather than after a guessed sleep. */
-static void mark_entered(struct peer *p)
+static int file_exists(const char *dir, const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name)
 {
     char path[512];
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/entered.%u", p->o.dir, p->o.rank);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     if ((f = fopen(path, "w")))
         fclose(f);
+}
+
+/* Marks this member as having entered the fence of a fault scenario (DIR/entered.RANK), so that
+ * the victim can act once everyone is in it rather than after a guessed sleep. */
+static void mark_entered(struct peer *p)
+{
+    char name[32];
+
+    snprintf(name, sizeof(name), "entered.%u", p->o.rank);
+    touch(p->o.dir, name);
 }
 
 /* Waits (at most 20 s) until every member but this one has marked itself entered. */
@@ -467,24 +483,6 @@ static void scenario_garbage(struct peer *p)
         fprintf(stderr, "peer %u: rejected as expected after %llu ms: %s\n", p->o.rank,
                 (unsigned long long)took, pd.error);
     pending_free(&pd);
-}
-
-static int file_exists(const char *dir, const char *name)
-{
-    char path[512];
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return access(path, F_OK) == 0;
-}
-
-static void touch(const char *dir, const char *name)
-{
-    char path[512];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if ((f = fopen(path, "w")))
-        fclose(f);
 }
 
 /* The job is members 0..size-2; process size-1 is a stranger that knows every member's address
