@@ -27,9 +27,10 @@ enum fmx_ctl_type {
     FMX_CTL_CHALLENGE = 12, /* either way: nonce (auth.h) */
     FMX_CTL_AUTH = 13, /* r->d: nonce, proof, node index, hidden job secret */
     FMX_CTL_AUTH_OK = 14, /* d->r: proof */
-    FMX_CTL_UNFINALIZED = 15, /* d->r: rank, how (0 its PMIx connection ended, 1 it exited 0),
-                                 without PMIx_Finalize after PMIx_Init */
-    FMX_CTL_BEAT = 16 /* d->r: nothing; every FMX_HEARTBEAT_MS, so that silence means a hang */
+    FMX_CTL_UNFINALIZED = 15, /* d->r: rank, how (0 its PMIx connection ended, 1 it exited 0;
+                                 2 and 3 the same of PMI), without finalize after init */
+    FMX_CTL_BEAT = 16, /* d->r: nothing; every FMX_HEARTBEAT_MS, so that silence means a hang */
+    FMX_CTL_PMI_ABORT = 17 /* d->r: rank, status, message (PMI_Abort of PMI-1 or PMI-2) */
 };
 
 /* A growable packing buffer, or a cursor over a received message. */

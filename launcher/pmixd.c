@@ -161,6 +161,7 @@ static void teardown(struct daemon *d)
     fmx_engine_cancel(d->eng); /* fences in flight complete while libpmix still runs */
     fmx_glue_stop(d->glue);
     fmx_engine_destroy(d->eng);
+    pmixd_pmi_free(d);
     fmx_fabric_close(d->fabric);
     fmx_session_remove(&d->session);
     fmx_conn_free(d->ctl);

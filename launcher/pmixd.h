@@ -31,6 +31,7 @@ struct daemon {
     fmx_transport_t *tp; /* the fabric's */
     fmx_engine_t *eng;
     fmx_glue_t *glue;
+    struct pmixd_pmi *pmi; /* the PMI-1/PMI-2 service, NULL with FMX_PMI=0 */
     fmx_rank_proc_t *ranks;
     struct rank_stream *streams; /* each rank's stdout and stderr, as the loop sees them */
     uint32_t nranks;
@@ -56,6 +57,8 @@ void pmixd_fatal(struct daemon *d, const char *text);
 void pmixd_give_up(struct daemon *d, const char *text);
 void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
+/* A rank left without finalize after init (FMX_CTL_UNFINALIZED's how): the job ends. */
+void pmixd_report_unfinalized(struct daemon *d, uint32_t rank, uint32_t how);
 /* A BEAT to pmixrun every FMX_HEARTBEAT_MS (1000 ms): its silence then means this daemon or
  * its host hangs (pmixrun_watch in pmixrun.c). */
 void pmixd_heartbeat_start(struct daemon *d);
@@ -92,6 +95,21 @@ void pmixd_ranks_reap(struct daemon *d);
 int pmixd_ranks_all_ended(const struct daemon *d);
 /* Reaps what is left at teardown, without waiting. */
 void pmixd_ranks_free(struct daemon *d);
+
+/* pmixd_pmi.c: PMI-1 and PMI-2 on a socketpair per rank (PMI_FD), beside PMIx */
+int pmixd_pmi_start(struct daemon *d, fmx_error_t *err);
+/* A rank_env source: PMI_FD, PMI_RANK, PMI_SIZE, PMI_SPAWNED. */
+int pmixd_pmi_env(void *arg, uint32_t rank, fmx_env_t *env, fmx_error_t *err);
+/* The rank's end of local rank i's socket until it is forked (then pmixd_pmi_forked closes
+ * ours of it), or -1. */
+int pmixd_pmi_child_fd(struct daemon *d, uint32_t local);
+void pmixd_pmi_forked(struct daemon *d, uint32_t local);
+/* enum fmx_pmi_rank_state of local rank i. */
+int pmixd_pmi_state(const struct daemon *d, uint32_t local);
+/* The engine is up: barriers that waited for it start. */
+void pmixd_pmi_set_engine(struct daemon *d);
+/* After the engine is cancelled and destroyed. */
+void pmixd_pmi_free(struct daemon *d);
 
 /* pmixd_service.c: accepts launchers until SIGTERM; returns only in a job's child process,
  * with its control connection, node index and FMX_JOB_SECRET set up. */

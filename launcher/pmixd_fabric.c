@@ -182,4 +182,5 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
     pmixd_reach_start(d);
     if (d->glue)
         fmx_glue_set_engine(d->glue, d->eng);
+    pmixd_pmi_set_engine(d);
 }

@@ -62,10 +62,12 @@ static int spawn_one(struct daemon *d, const fmx_rank_env_t *re, uint32_t i, fmx
         free(cpus);
     }
     rc = fmx_rank_env_build(re, rp->rank, &env, err);
+    rp->pass_fd = pmixd_pmi_child_fd(d, i);
     if (rc == 0)
         rc = fmx_rank_spawn(rp, d->job.argv, env.v, d->job.wdir,
                             d->bind.bound ? &d->bind.masks[i] : NULL, err);
     fmx_env_free(&env);
+    pmixd_pmi_forked(d, i); /* the rank's end of its PMI socket is the rank's alone now */
     if (rp->pid > 0) {
         d->streams[2 * i] = (struct rank_stream){d, rp, 1};
         d->streams[2 * i + 1] = (struct rank_stream){d, rp, 2};
@@ -83,26 +85,26 @@ int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
                          .session = &d->session,
                          .cma = d->cma,
                          .local_ranks = fmx_nspace_local_count(ns, d->job.self),
-                         .sources = {{pmix_env, d->glue}},
-                         .nsources = 1};
+                         .sources = {{pmix_env, d->glue}, {pmixd_pmi_env, d}},
+                         .nsources = 2};
+    int rc;
 
     d->nranks = re.local_ranks;
+    if ((rc = pmixd_pmi_start(d, err)))
+        return rc;
     d->ranks = calloc(d->nranks ? d->nranks : 1, sizeof(*d->ranks));
     d->streams = calloc(2 * (size_t)(d->nranks ? d->nranks : 1), sizeof(*d->streams));
     if (!d->ranks || !d->streams)
         return -ENOMEM;
     for (uint32_t i = 0; i < d->nranks; i++) { /* none has pipes until it is forked */
-        d->ranks[i].out = d->ranks[i].err = d->ranks[i].report = -1;
+        d->ranks[i].out = d->ranks[i].err = d->ranks[i].report = d->ranks[i].pass_fd = -1;
         d->ranks[i].rank = mine[i];
     }
-    for (uint32_t i = 0; i < d->nranks; i++) {
-        int rc = spawn_one(d, &re, i, err);
-
-        if (rc)
+    for (uint32_t i = 0; i < d->nranks; i++)
+        if ((rc = spawn_one(d, &re, i, err)))
             return rc;
-    }
     for (uint32_t i = 0; i < d->nranks; i++) {
-        int rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err);
+        rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err);
 
         if (rc)
             return rc;

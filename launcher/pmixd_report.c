@@ -2,6 +2,8 @@
  * what the glue reports (PMIx_Abort, PMIx_Log). */
 #include "pmixd.h"
 
+#include "pmi_server.h"
+
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -77,12 +79,24 @@ static void send_rank_u32(struct daemon *d, uint16_t type, uint32_t rank, uint32
     fmx_pack_free(&p);
 }
 
+void pmixd_report_unfinalized(struct daemon *d, uint32_t rank, uint32_t how)
+{
+    send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, how);
+}
+
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status)
 {
     /* an MPI program's rank that leaves after init without finalize did not end well */
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-        fmx_glue_rank_state(d->glue, rank) == FMX_RANK_INITIALIZED)
-        send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, 1);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        uint32_t local = 0;
+
+        while (local < d->nranks && d->ranks[local].rank != rank)
+            local++;
+        if (fmx_glue_rank_state(d->glue, rank) == FMX_RANK_INITIALIZED)
+            send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, 1);
+        else if (pmixd_pmi_state(d, local) == FMX_PMI_INITIALIZED)
+            send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, 3);
+    }
     send_rank_u32(d, FMX_CTL_EXIT, rank, (uint32_t)status);
 }
 

@@ -177,10 +177,12 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
             on_exit_status(r, node, rank, (int)v);
         break;
     case FMX_CTL_ABORT:
+    case FMX_CTL_PMI_ABORT:
         v = fmx_unpack_u32(b);
         text = fmx_unpack_str(b);
-        fprintf(stderr, "pmixrun: rank %u on node %s called PMIx_Abort with status %d: %s\n", rank,
-                node_name(r, rank), (int)v, text ? text : "");
+        fprintf(stderr, "pmixrun: rank %u on node %s called %s with status %d%s%s\n", rank,
+                node_name(r, rank), type == FMX_CTL_ABORT ? "PMIx_Abort" : "PMI_Abort", (int)v,
+                text && *text ? ": " : "", text ? text : "");
         free(text);
         pmixrun_end_job(r, (int)v ? (int)v & 0xff : 1);
         break;
@@ -200,10 +202,13 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
         if (b->err || rank >= r->size || r->ending)
             break;
         fprintf(stderr,
-                "pmixrun: rank %u on node %s %s without calling PMIx_Finalize (after "
-                "PMIx_Init): ending the job\n",
+                "pmixrun: rank %u on node %s %s without calling %s_Finalize (after "
+                "%s_Init): ending the job\n",
                 rank, node_name(r, rank),
-                v ? "exited with status 0" : "closed its PMIx connection");
+                v % 2   ? "exited with status 0"
+                    : v ? "closed its PMI connection"
+                        : "closed its PMIx connection",
+                v >= 2 ? "PMI" : "PMIx", v >= 2 ? "PMI" : "PMIx");
         pmixrun_end_job(r, 1);
         break;
     case FMX_CTL_ERROR:

@@ -63,8 +63,8 @@ void fmx_env_free(fmx_env_t *e)
 }
 
 /* In the child: only async-signal-safe calls until exec. */
-static void child(int out[2], int err[2], int report, char *const argv[], char *const env[],
-                  const char *wdir, const cpu_set_t *mask, pid_t parent)
+static void child(int out[2], int err[2], int report, int pass_fd, char *const argv[],
+                  char *const env[], const char *wdir, const cpu_set_t *mask, pid_t parent)
 {
     int e;
     sigset_t none;
@@ -82,6 +82,8 @@ static void child(int out[2], int err[2], int report, char *const argv[], char *
     close(err[0]);
     close(out[1]);
     close(err[1]);
+    if (pass_fd >= 0)
+        fcntl(pass_fd, F_SETFD, 0);
     if (mask && sched_setaffinity(0, sizeof(*mask), mask)) {
         e = errno;
         (void)!write(report, &e, sizeof(e));
@@ -115,7 +117,7 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
         return -errno;
     }
     if (rp->pid == 0)
-        child(out, errp, rep[1], argv, env, wdir, mask, parent);
+        child(out, errp, rep[1], rp->pass_fd, argv, env, wdir, mask, parent);
     close(out[1]);
     close(errp[1]);
     close(rep[1]);

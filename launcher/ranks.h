@@ -15,6 +15,7 @@ typedef struct fmx_rank_proc {
     int reaped;
     int status; /* wait status once reaped */
     int report; /* the exec report's read end until fmx_rank_started() reads it */
+    int pass_fd; /* a close-on-exec descriptor the child alone keeps across exec, or -1 */
 } fmx_rank_proc_t;
 
 /* A growable NULL-terminated "NAME=value" array; fmx_env_set replaces an existing NAME. */
