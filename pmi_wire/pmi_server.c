@@ -38,7 +38,10 @@ static void say(fmx_pmi_server_t *s, void (*fn)(void *, uint32_t, const char *),
                 ...)
 {
     va_list ap;
-    int n = snprintf(s->line, sizeof(s->line), "rank %u: PMI: ", s->conns[s->cur].rank);
+    /* a warning goes out as the rank's own line; a failure names the rank */
+    int n = fn == s->host.warn
+        ? snprintf(s->line, sizeof(s->line), "PMI: ")
+        : snprintf(s->line, sizeof(s->line), "rank %u: PMI: ", s->conns[s->cur].rank);
 
     va_start(ap, fmt);
     vsnprintf(s->line + n, sizeof(s->line) - (size_t)n, fmt, ap);
@@ -185,16 +188,17 @@ static void enter_barrier(fmx_pmi_server_t *s, const char *cmd)
 
 /* ---- requests ---- */
 
-static int check_key(fmx_pmi_server_t *s, const char *cmd, const char *key)
+/* cmd: the reply's name; the request's is m->cmd */
+static int check_key(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m, const char *cmd, const char *key)
 {
     if (!key || !*key) {
         refuse(s, cmd, "no key");
-        say(s, s->host.warn, "%s without a key", cmd);
+        say(s, s->host.warn, "%s without a key", m->cmd);
         return -1;
     }
     if (strlen(key) > FMX_PMI_KEYLEN_MAX) {
         refuse(s, cmd, "key too long");
-        say(s, s->host.warn, "%s of a key of %zu bytes (at most %d)", cmd, strlen(key),
+        say(s, s->host.warn, "%s of a key of %zu bytes (at most %d)", m->cmd, strlen(key),
             FMX_PMI_KEYLEN_MAX);
         return -1;
     }
@@ -207,7 +211,7 @@ static void do_put(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m, const char *cmd,
     const char *key = fmx_pmi_get(m, "key"), *value = fmx_pmi_get(m, "value");
     size_t max = v2(s) ? FMX_PMI2_VALLEN_MAX : FMX_PMI1_VALLEN_MAX;
 
-    if (check_key(s, cmd, key))
+    if (check_key(s, m, cmd, key))
         return;
     if (!value) {
         refuse(s, cmd, "no value");
@@ -320,7 +324,7 @@ static void pmi1(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
             refuse(s, "get_result", "unknown kvsname");
             return;
         }
-        if (check_key(s, "get_result", key))
+        if (check_key(s, m, "get_result", key))
             return;
         if (!(v = fmx_pmi_kvs_get(s->kvs, key)) && !(v = job_attr(s, key, num[0])))
             refuse(s, "get_result", "key not found");
@@ -376,7 +380,7 @@ static void pmi2(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
     } else if (!strcmp(cmd, "info-getjobattr")) {
         const char *v = key ? job_attr(s, key, num[0]) : NULL;
 
-        if (check_key(s, "info-getjobattr-response", key))
+        if (check_key(s, m, "info-getjobattr-response", key))
             return;
         if (v)
             REPLY(s, s->cur, "info-getjobattr-response", "rc", "0", "found", "TRUE", "value", v);
@@ -387,7 +391,7 @@ static void pmi2(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
     } else if (!strcmp(cmd, "kvs-get")) {
         const char *v;
 
-        if (check_key(s, "kvs-get-response", key))
+        if (check_key(s, m, "kvs-get-response", key))
             return;
         if ((v = fmx_pmi_kvs_get(s->kvs, key)))
             REPLY(s, s->cur, "kvs-get-response", "rc", "0", "found", "TRUE", "value", v);
@@ -402,7 +406,7 @@ static void pmi2(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
     } else if (!strcmp(cmd, "info-getnodeattr")) {
         const char *v, *wait = fmx_pmi_get(m, "wait");
 
-        if (check_key(s, "info-getnodeattr-response", key))
+        if (check_key(s, m, "info-getnodeattr-response", key))
             return;
         if ((v = fmx_pmi_kvs_get(s->nodeattr, key)))
             REPLY(s, s->cur, "info-getnodeattr-response", "rc", "0", "found", "TRUE", "value", v);
