@@ -19,7 +19,7 @@ failed=0
   echo "| target | executions | seconds | exec/s | crashes | leaks | corpus |"
   echo "|---|---|---|---|---|---|---|"
 } >"$work/table"
-for t in frame control_pre control_post hostfile chunk; do
+for t in frame control_pre control_post hostfile chunk pmi; do
   seeds=$dir/seeds/$t
   [ "$t" = frame ] && seeds=$PWD/fuzz/seeds
   mkdir -p "$work/$t"

@@ -90,5 +90,43 @@ int main(int argc, char **argv)
     rts[1 + 24] = 2;
     rts[1 + 32 + 7] = 0x80; /* its bulk number */
     put(argv[1], "chunk", "rts", rts, sizeof(rts));
+    /* PMI: records of [flags (bit 0: connection 1), length, bytes] (fuzz_pmi.c) */
+    static const char *const pmi1[] = {"cmd=init pmi_version=1 pmi_subversion=1\n",
+                                       "cmd=get_maxes\n",
+                                       "cmd=get_my_kvsname\n",
+                                       "cmd=get kvsname=fuzz-job key=PMI_process_mapping\n",
+                                       "cmd=put kvsname=fuzz-job key=card-0 value=abcdef\n",
+                                       "cmd=barrier_in\n",
+                                       "cmd=get kvsname=fuzz-job key=card-1\n",
+                                       "mcmd=spawn\nnprocs=1\nendcmd\n",
+                                       "cmd=finalize\n"};
+    static const char *const pmi2[] = {"cmd=fullinit;pmirank=1;", "cmd=kvs-put;key=k;value=a;;b;",
+                                       "cmd=kvs-fence;", "cmd=info-getnodeattr;key=n;wait=TRUE;",
+                                       "cmd=abort;isworld=TRUE;"};
+    uint8_t rec[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(pmi1) / sizeof(*pmi1); i++) {
+        size_t l = strlen(pmi1[i]);
+        rec[n++] = (uint8_t)(i % 2 == 1 && i > 5); /* the barrier needs both connections */
+        rec[n++] = (uint8_t)l;
+        memcpy(rec + n, pmi1[i], l);
+        n += l;
+    }
+    put(argv[1], "pmi", "pmi1", rec, n);
+    static const char init2[] = "cmd=init pmi_version=2 pmi_subversion=0\n";
+    n = 0;
+    rec[n++] = 1;
+    rec[n++] = sizeof(init2) - 1;
+    memcpy(rec + n, init2, sizeof(init2) - 1);
+    n += sizeof(init2) - 1;
+    for (size_t i = 0; i < sizeof(pmi2) / sizeof(*pmi2); i++) {
+        size_t l = strlen(pmi2[i]);
+        rec[n++] = 1;
+        rec[n++] = (uint8_t)(l + 6);
+        snprintf((char *)rec + n, 8, "%-6zu", l);
+        memcpy(rec + n + 6, pmi2[i], l);
+        n += l + 6;
+    }
+    put(argv[1], "pmi", "pmi2", rec, n);
     return 0;
 }

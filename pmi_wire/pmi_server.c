@@ -46,6 +46,9 @@ static void say(fmx_pmi_server_t *s, void (*fn)(void *, uint32_t, const char *),
     va_start(ap, fmt);
     vsnprintf(s->line + n, sizeof(s->line) - (size_t)n, fmt, ap);
     va_end(ap);
+    for (char *c = s->line; *c; c++) /* keys and commands come from the rank: one line */
+        if ((unsigned char)*c < ' ' || *c == 0x7f)
+            *c = '?';
     if (fn)
         fn(s->arg, s->conns[s->cur].rank, s->line);
 }

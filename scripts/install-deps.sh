@@ -15,7 +15,7 @@ packages=(
   python3 python3-yaml strace
 )
 if [ "${FMX_WITH_MPI:-1}" = 1 ]; then
-  packages+=(openmpi-bin libopenmpi-dev)
+  packages+=(openmpi-bin libopenmpi-dev mpich libmpich-dev libpmi2-0-dev)
 fi
 
 missing=()

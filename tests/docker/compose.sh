@@ -188,6 +188,24 @@ else
   sed 's/^/    /' <<<"$out"
   failures=$((failures + 1))
 fi
+out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts mpich_mpi_allreduce)
+rc=$?
+if [ $rc -eq 0 ] && grep -q "allreduce over 4 ranks: 0 wrong elements" <<<"$out"; then
+  log "ok: MPICH allreduce across the containers (PMI-1 wire): $(grep allreduce <<<"$out")"
+else
+  log "FAIL: MPICH allreduce across containers exited $rc and printed:"
+  sed 's/^/    /' <<<"$out"
+  failures=$((failures + 1))
+fi
+out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts pmi2_client)
+rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c "pmi2 rank [0-3] of 4: 4 cards ok" <<<"$out")" = 4 ]; then
+  log "ok: a PMI-2 program (Slurm's libpmi2) across the containers"
+else
+  log "FAIL: pmi2_client across containers exited $rc and printed:"
+  sed 's/^/    /' <<<"$out"
+  failures=$((failures + 1))
+fi
 if [ $failures -ne 0 ]; then
   log "node logs:"
   "${compose[@]}" logs --tail 20 2>&1 | sed 's/^/    /'

@@ -81,6 +81,17 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
   run "a rank that closes its PMIx connection unfinalized ends the job on every host" 1 \
     "grep -q 'rank 1 on node .* closed its PMIx connection without calling PMIx_Finalize' \"\$OUT\"" \
     -- -N 2 "$misbehave" hangup
+  # PMI-1 (MPICH) and PMI-2 (Slurm's libpmi2) ranks: their barriers on the engine over $prov
+  [ -n "${FMX_PMI_PROGRAMS:-}" ] || continue
+  IFS=: read -r chello callreduce cring pmi2 <<<"$FMX_PMI_PROGRAMS"
+  n=$((2 * ${#hosts[@]}))
+  run "MPICH hello across hosts (PMI-1)" 0 \
+    "[ \$(grep -cE 'hello from rank [0-9]+ of $n on ${hosts[0]%-h1}-h[0-9]' \"\$OUT\") -eq $n ]" \
+    -- -N 2 "$chello" $n
+  run "MPICH allreduce across hosts" 0 "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$callreduce"
+  run "MPICH ring across hosts" 0 "grep -qE 'token ([0-9]+), expected \\1\$' \"\$OUT\"" -- -N 2 "$cring"
+  run "a PMI-2 program across hosts" 0 \
+    "[ \$(grep -cE 'pmi2 rank [0-9]+ of $n: $n cards ok' \"\$OUT\") -eq $n ]" -- -N 2 "$pmi2"
 done
 # Faults between hosts (tcp only), through tests/lib/fault.sh (it starts pmixrun, waits for
 # its ranks, then interrupts it, kills or stops a daemon, or takes a host's link down).
