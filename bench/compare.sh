@@ -12,6 +12,10 @@
 # 198.18.0.0/15), the ranks spread evenly over them: pmixrun starting a pmixd per host through
 # the namespace launch agent, pmixrun --connect to a pmixd already serving on every host, and
 # mpirun starting its orted per host (hydra its proxy) through the same agent. Writes compare-netns4.{csv,md}.
+# With FMX_BENCH_SET=pmi: PMI-1 instead, against MPICH's mpiexec.hydra in the same run:
+# bench/pmi1_wireup's phases under hydra and under pmixrun (one daemon, and 4 virtual nodes on
+# this host), and an MPICH program's whole job (MPI_Init, an allreduce, MPI_Finalize: rows
+# ending in -job) under each. Writes compare-pmi{,-netns4}.{csv,md}, ratios to hydra's.
 #   bench/compare.sh [BUILD_DIR]        (FMX_BENCH_N="2 8 32 64 128", FMX_BENCH_REPS=10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,8 @@ wireup=$PWD/$build/bench/wireup
 pmixrun=$PWD/$build/pmixrun
 pmixd=$PWD/$build/pmixd
 pmi1=$PWD/$build/bench/pmi1_wireup
+mpich_job=$PWD/$build/tests/pmi/mpich_mpi_allreduce
+set=${FMX_BENCH_SET:-pmix}
 # MPICH's launcher (Debian's mpich, installed when missing; it leaves Open MPI the default
 # mpirun and mpicc): pmi1_wireup speaks its PMI-1 wire protocol
 if ! command -v mpiexec.hydra >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -61,7 +67,9 @@ else
   tag=
   export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
 fi
-csv=$out/compare${tag:+-$tag}.csv
+name=compare
+[ "$set" = pmi ] && name=compare-pmi
+csv=$out/$name${tag:+-$tag}.csv
 echo "launcher,N,rep,wall_s,fence_ms,get_all_ms,fence_get_ms,barrier_us" >"$csv"
 
 # one_run LABEL N COMMAND...: appends a row, or says what failed
@@ -74,11 +82,31 @@ one_run() {
     return
   fi
   t1=$(date +%s%N)
+  if [[ $label == *-job ]]; then
+    printf '%s,%d,%d,%.3f,0,0,0,0\n' "$label" "$n" "$rep" "$(((t1 - t0) / 1000000))e-3" >>"$csv"
+    return
+  fi
   awk -v l="$label" -v n="$n" -v r="$rep" -v w="$(( (t1 - t0) / 1000000 ))" '
     $1 == "wireup" { c++; if ($5 > f) f = $5; if ($6 > g) g = $6; if ($5 + $6 > fg) fg = $5 + $6; if ($7 > b) b = $7 }
     END { if (c != n) { print "  " l " N=" n ": " c " ranks reported" > "/dev/stderr"; exit 1 }
           printf "%s,%d,%d,%.3f,%.2f,%.2f,%.2f,%.1f\n", l, n, r, w / 1000, f / 1000, g / 1000, fg / 1000, b }' \
     "$tmp/run.out" >>"$csv"
+}
+
+# pmi_runs N VNODES: hydra and pmixrun, each with the PMI-1 wire client and an MPICH job
+pmi_runs() {
+  local n=$1 v=$2 via=() pv=()
+  [ -n "$hydra" ] || { echo "no mpiexec.hydra: nothing to compare PMI-1 with"; exit 1; }
+  if [ "$nhosts" -gt 0 ]; then
+    via=(-launcher ssh -launcher-exec "$agent" -localhost "$FMX_CONTROL_HOST" -f "$tmp/hydra-hosts")
+    pv=(--launch-agent "$agent" --hostfile "$tmp/hosts")
+  fi
+  one_run hydra "$n" "$hydra" "${via[@]}" -n "$n" "$pmi1" 256 20
+  one_run pmixrun "$n" "$pmixrun" --oversubscribe "${pv[@]}" -n "$n" "$pmi1" 256 20
+  [ "$nhosts" -gt 0 ] || one_run "pmixrun-v$v" "$n" "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" \
+    "$pmi1" 256 20
+  one_run hydra-job "$n" "$hydra" "${via[@]}" -n "$n" "$mpich_job"
+  one_run pmixrun-job "$n" "$pmixrun" --oversubscribe "${pv[@]}" -n "$n" "$mpich_job"
 }
 
 for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
@@ -95,7 +123,9 @@ for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
   fi
   v=$((n < 4 ? n : 4))
   for rep in $(seq "$reps"); do
-    if [ "$nhosts" -gt 0 ]; then
+    if [ "$set" = pmi ]; then
+      pmi_runs "$n" "$v"
+    elif [ "$nhosts" -gt 0 ]; then
       one_run pmixrun "$n" "$pmixrun" --launch-agent "$agent" --hostfile "$tmp/hosts" \
         -n "$n" "$wireup" 256 20
       for mode in "" dmodex; do
@@ -120,7 +150,9 @@ for n in ${FMX_BENCH_N:-2 8 32 64 128}; do
 done
 
 # medians per launcher and N, and the ratio to mpirun measured in the same run
-awk -f bench/table.awk "$csv" >"${csv%.csv}.md"
+ref=mpirun
+[ "$set" = pmi ] && ref=hydra
+awk -v ref=$ref -f bench/table.awk "$csv" >"${csv%.csv}.md"
 {
   echo
   echo "Medians of $reps runs per row, $(date -u +%F), $(nproc) cores, $(uname -r),"

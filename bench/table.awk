@@ -1,7 +1,8 @@
 # Medians per launcher and rank count from a compare.sh CSV, as a Markdown table, with each
-# row's ratio to mpirun's (to mpirun-dmodex's for -dmodex rows) measured in the same run.
-# Launchers keep the order of their first run.
-BEGIN { FS = "," }
+# row's ratio to the reference launcher's (-v ref=NAME, default mpirun; NAME-dmodex for -dmodex
+# rows) measured in the same run. Rows ending in -job time the whole job only. Launchers keep
+# the order of their first run.
+BEGIN { FS = ","; if (ref == "") ref = "mpirun" }
 NR > 1 {
   k = $1 SUBSEP $2; n[k]++
   w[k, n[k]] = $4; f[k, n[k]] = $5; g[k, n[k]] = $6; fg[k, n[k]] = $7; b[k, n[k]] = $8
@@ -14,18 +15,26 @@ function med(a, k, c,    i, j, t, v) {
   return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
 }
 END {
-  print "| N | launcher | wall s | fence ms | get_all ms | fence+get ms | barrier us | wall / mpirun | fence+get / mpirun |"
-  print "|---|---|---|---|---|---|---|---|---|"
+  printf "| N | launcher | wall s | fence ms | get_all ms | fence+get ms | barrier us | wall / %s | fence+get / %s | get_all / %s |\n", ref, ref, ref
+  print "|---|---|---|---|---|---|---|---|---|---|"
   for (nn = 1; nn <= 4096; nn++) {
     if (!(nn in N)) continue
     for (i = 1; i <= nl; i++) {
       l = labels[i]; k = l SUBSEP nn
       if (!(k in n)) continue
-      m = (l ~ /-dmodex$/ ? "mpirun-dmodex" : "mpirun") SUBSEP nn
+      r = l ~ /-dmodex$/ ? ref "-dmodex" : l ~ /-job$/ ? ref "-job" : ref
+      m = r SUBSEP nn
       mw = (m in n) ? med(w, m, n[m]) : 0; mfg = (m in n) ? med(fg, m, n[m]) : 0
-      printf "| %d | %s | %.3f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", nn, l, med(w, k, n[k]),
+      mg = (m in n) ? med(g, m, n[m]) : 0
+      if (l ~ /-job$/) {
+        printf "| %d | %s | %.3f | - | - | - | - | %s | - | - |\n", nn, l, med(w, k, n[k]),
+          mw ? sprintf("%.2f", med(w, k, n[k]) / mw) : "-"
+        continue
+      }
+      printf "| %d | %s | %.3f | %.2f | %.2f | %.2f | %.0f | %s | %s | %s |\n", nn, l, med(w, k, n[k]),
         med(f, k, n[k]), med(g, k, n[k]), med(fg, k, n[k]), med(b, k, n[k]),
-        mw ? sprintf("%.2f", med(w, k, n[k]) / mw) : "-", mfg ? sprintf("%.2f", med(fg, k, n[k]) / mfg) : "-"
+        mw ? sprintf("%.2f", med(w, k, n[k]) / mw) : "-", mfg ? sprintf("%.2f", med(fg, k, n[k]) / mfg) : "-",
+        mg ? sprintf("%.2f", med(g, k, n[k]) / mg) : "-"
     }
   }
 }
