@@ -57,6 +57,9 @@ void pmixd_fatal(struct daemon *d, const char *text);
 void pmixd_give_up(struct daemon *d, const char *text);
 void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
+/* PMIx_Abort (FMX_CTL_ABORT) or PMI_Abort (FMX_CTL_PMI_ABORT): the job ends with status. */
+void pmixd_report_abort(struct daemon *d, uint16_t type, uint32_t rank, int status,
+                        const char *msg);
 /* A rank left without finalize after init (FMX_CTL_UNFINALIZED's how): the job ends. */
 void pmixd_report_unfinalized(struct daemon *d, uint32_t rank, uint32_t how);
 /* A BEAT to pmixrun every FMX_HEARTBEAT_MS (1000 ms): its silence then means this daemon or

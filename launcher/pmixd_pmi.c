@@ -115,15 +115,7 @@ static void on_output(void *arg, uint32_t local)
 
 static void on_abort(void *arg, uint32_t rank, int status, const char *msg)
 {
-    struct daemon *d = arg;
-    fmx_pack_t p;
-
-    fmx_pack_init(&p);
-    fmx_pack_u32(&p, rank);
-    fmx_pack_u32(&p, (uint32_t)status);
-    fmx_pack_str(&p, msg);
-    fmx_conn_send(d->ctl, FMX_CTL_PMI_ABORT, &p);
-    fmx_pack_free(&p);
+    pmixd_report_abort(arg, FMX_CTL_PMI_ABORT, rank, status, msg);
 }
 
 static void on_fail(void *arg, uint32_t rank, const char *text)

@@ -100,17 +100,21 @@ void pmixd_report_exit(struct daemon *d, uint32_t rank, int status)
     send_rank_u32(d, FMX_CTL_EXIT, rank, (uint32_t)status);
 }
 
-static void on_abort(void *arg, uint32_t rank, int status, const char *msg)
+void pmixd_report_abort(struct daemon *d, uint16_t type, uint32_t rank, int status, const char *msg)
 {
-    struct daemon *d = arg;
     fmx_pack_t p;
 
     fmx_pack_init(&p);
     fmx_pack_u32(&p, rank);
     fmx_pack_u32(&p, (uint32_t)status);
     fmx_pack_str(&p, msg);
-    fmx_conn_send(d->ctl, FMX_CTL_ABORT, &p);
+    fmx_conn_send(d->ctl, type, &p);
     fmx_pack_free(&p);
+}
+
+static void on_abort(void *arg, uint32_t rank, int status, const char *msg)
+{
+    pmixd_report_abort(arg, FMX_CTL_ABORT, rank, status, msg);
 }
 
 static void on_log(void *arg, uint32_t rank, const char *msg)

@@ -265,6 +265,16 @@ static void unsupported(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m, const char 
     say(s, s->host.warn, "%s is not supported (yet): '%s'", m->cmd, m->text);
 }
 
+/* An error reply named after the request (PMI-1: NAME_result, PMI-2: NAME-response). */
+static void unknown(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m, const char *suffix)
+{
+    char name[80];
+
+    snprintf(name, sizeof(name), "%.60s%s", m->cmd, suffix);
+    refuse(s, name, "unknown command");
+    say(s, s->host.warn, "unknown command '%s'", m->text);
+}
+
 static void on_init(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
 {
     const char *v = fmx_pmi_get(m, "pmi_version");
@@ -351,11 +361,7 @@ static void pmi1(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
     } else if (!strcmp(cmd, "spawn")) {
         unsupported(s, m, "spawn_result");
     } else {
-        char name[80];
-
-        snprintf(name, sizeof(name), "%.60s_result", cmd);
-        refuse(s, name, "unknown command");
-        say(s, s->host.warn, "unknown command '%s'", m->text);
+        unknown(s, m, "_result");
     }
 }
 
@@ -432,11 +438,7 @@ static void pmi2(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
         snprintf(name, sizeof(name), "%s-response", cmd);
         unsupported(s, m, name);
     } else {
-        char name[80];
-
-        snprintf(name, sizeof(name), "%.60s-response", cmd);
-        refuse(s, name, "unknown command");
-        say(s, s->host.warn, "unknown command '%s'", m->text);
+        unknown(s, m, "-response");
     }
 }
 

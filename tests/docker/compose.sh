@@ -188,24 +188,23 @@ else
   sed 's/^/    /' <<<"$out"
   failures=$((failures + 1))
 fi
-out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts mpich_mpi_allreduce)
-rc=$?
-if [ $rc -eq 0 ] && grep -q "allreduce over 4 ranks: 0 wrong elements" <<<"$out"; then
-  log "ok: MPICH allreduce across the containers (PMI-1 wire): $(grep allreduce <<<"$out")"
-else
-  log "FAIL: MPICH allreduce across containers exited $rc and printed:"
-  sed 's/^/    /' <<<"$out"
-  failures=$((failures + 1))
-fi
-out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts pmi2_client)
-rc=$?
-if [ $rc -eq 0 ] && [ "$(grep -c "pmi2 rank [0-3] of 4: 4 cards ok" <<<"$out")" = 4 ]; then
-  log "ok: a PMI-2 program (Slurm's libpmi2) across the containers"
-else
-  log "FAIL: pmi2_client across containers exited $rc and printed:"
-  sed 's/^/    /' <<<"$out"
-  failures=$((failures + 1))
-fi
+# job_across WHAT LINES REGEX PROGRAM: the program on 4 ranks over both containers prints
+# LINES lines matching REGEX and exits 0
+job_across() {
+  local what=$1 lines=$2 regex=$3 rc
+  out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts "$4")
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(grep -cE -- "$regex" <<<"$out")" = "$lines" ]; then
+    log "ok: $what across the containers: $(grep -E -- "$regex" <<<"$out" | head -1)"
+  else
+    log "FAIL: $what across containers exited $rc and printed:"
+    sed 's/^/    /' <<<"$out"
+    failures=$((failures + 1))
+  fi
+}
+job_across "MPICH allreduce (PMI-1 wire)" 1 "allreduce over 4 ranks: 0 wrong elements" \
+  mpich_mpi_allreduce
+job_across "a PMI-2 program (Slurm's libpmi2)" 4 "pmi2 rank [0-3] of 4: 4 cards ok" pmi2_client
 if [ $failures -ne 0 ]; then
   log "node logs:"
   "${compose[@]}" logs --tail 20 2>&1 | sed 's/^/    /'
