@@ -4,6 +4,9 @@
  * provider matching FI_PROVIDER here; a provider that is present but fails to open is a failure. */
 #include "fmx_tmpdir.h"
 #include "fmx_ofi.h"
+#ifdef FMX_HAVE_UCX
+#include "fmx_ucx.h"
+#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,13 +29,24 @@ static int provider_present(const char **describe)
     static char desc[160];
     fmx_transport_t *tp;
     fmx_error_t err;
-    int rc = fmx_ofi_open(NULL, &tp, &err);
+    const char *backend = getenv("FMX_TRANSPORT") ? getenv("FMX_TRANSPORT") : "ofi";
+    int rc;
 
+    if (!strcmp(backend, "ucx")) { /* the peers open UCX: so does this check */
+#ifdef FMX_HAVE_UCX
+        rc = fmx_ucx_open(NULL, &tp, &err);
+#else
+        snprintf(err.text, sizeof(err.text), "built without UCX");
+        rc = -ENODATA;
+#endif
+    } else {
+        rc = fmx_ofi_open(NULL, &tp, &err);
+    }
     if (rc) {
         fprintf(stderr, "fmx-mprun: %s\n", err.text);
         return rc == -ENODATA ? 0 : -1;
     }
-    snprintf(desc, sizeof(desc), "%s", fmx_ofi_describe(tp));
+    snprintf(desc, sizeof(desc), "%s", tp->ops->describe(tp));
     *describe = desc;
     fmx_transport_close(tp);
     return 1;
@@ -78,7 +92,9 @@ int main(int argc, char **argv)
     switch (provider_present(&describe)) {
     case 0:
         fprintf(stderr, "fmx-mprun: provider %s not present: skipped\n",
-                getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "(any)");
+                getenv("FMX_TRANSPORT")     ? getenv("FMX_TRANSPORT")
+                    : getenv("FI_PROVIDER") ? getenv("FI_PROVIDER")
+                                            : "(any)");
         return SKIP;
     case -1:
         fprintf(stderr, "fmx-mprun: provider %s is present but its endpoint did not open: FAILED\n",

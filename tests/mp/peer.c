@@ -5,6 +5,9 @@
 #include "../blob.h"
 #include "fmx_engine.h"
 #include "fmx_seal.h"
+#ifdef FMX_HAVE_UCX
+#include "fmx_ucx.h"
+#endif
 #include "rendezvous.h"
 
 #include <getopt.h>
@@ -670,7 +673,16 @@ static int setup(struct peer *p)
         return -EINVAL;
     }
     p->o.impostor = with_impostor && p->o.rank == procs - 1;
-    if ((rc = fmx_ofi_open(NULL, &p->tp, &err))) {
+    const char *backend = getenv("FMX_TRANSPORT") ? getenv("FMX_TRANSPORT") : "ofi";
+
+#ifdef FMX_HAVE_UCX
+    if (!strcmp(backend, "ucx"))
+        rc = fmx_ucx_open(NULL, &p->tp, &err);
+    else
+#endif
+        rc = strcmp(backend, "ofi") ? (fmx_errprintf(&err, "no backend %s here", backend), -ENODEV)
+                                    : fmx_ofi_open(NULL, &p->tp, &err);
+    if (rc) {
         fprintf(stderr, "peer %u: %s\n", p->o.rank, err.text);
         return rc;
     }
