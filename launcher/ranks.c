@@ -62,6 +62,23 @@ void fmx_env_free(fmx_env_t *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* Closes every descriptor from 3 up but a and b (either may be -1): libraries of the daemon's
+ * (UCX 1.13's) leave theirs open across exec, and a rank that held a daemon's connection would
+ * keep its peers from seeing the daemon die. */
+static void close_all_but(int a, int b)
+{
+    int keep[2] = {a < b ? a : b, a < b ? b : a}, from = 3;
+
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < from)
+            continue;
+        if (keep[i] > from)
+            close_range((unsigned)from, (unsigned)keep[i] - 1, 0);
+        from = keep[i] + 1;
+    }
+    close_range((unsigned)from, ~0u, 0);
+}
+
 /* In the child: only async-signal-safe calls until exec. */
 static void child(int out[2], int err[2], int report, int pass_fd, char *const argv[],
                   char *const env[], const char *wdir, const cpu_set_t *mask, pid_t parent)
@@ -82,6 +99,7 @@ static void child(int out[2], int err[2], int report, int pass_fd, char *const a
     close(err[0]);
     close(out[1]);
     close(err[1]);
+    close_all_but(report, pass_fd);
     if (pass_fd >= 0)
         fcntl(pass_fd, F_SETFD, 0);
     if (mask && sched_setaffinity(0, sizeof(*mask), mask)) {

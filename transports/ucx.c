@@ -583,6 +583,7 @@ int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
     }
     snprintf(tp->describe, sizeof(tp->describe), "ucx %s (UCX_TLS=%s, active messages)",
              ucp_get_version_string(), getenv("UCX_TLS") ? getenv("UCX_TLS") : "all");
+    fmx_log(FMX_LOG_INFO, "ucx", "%s", tp->describe);
     *out = &tp->base;
     return 0;
 }
