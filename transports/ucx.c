@@ -81,6 +81,7 @@ static struct ucx_tp *tp_of(fmx_transport_t *t)
 
 static void fail_peer(struct ucx_tp *tp, uint32_t peer, int status)
 {
+    fmx_debug("ucx", "peer %u failed: %d", peer, status);
     if (peer >= tp->npeers || tp->failed[peer] || tp->departed[peer])
         return;
     tp->failed[peer] = 1;
@@ -89,6 +90,7 @@ static void fail_peer(struct ucx_tp *tp, uint32_t peer, int status)
 
 static void reject(struct ucx_tp *tp, uint32_t peer, const char *why)
 {
+    fmx_debug("ucx", "rejected from %u: %s", peer, why);
     tp->rejected++;
     if (peer < tp->npeers && tp->warned[peer])
         return;
@@ -128,6 +130,8 @@ static void arrived(struct ucx_tp *tp, struct msg *m)
         return;
     }
     if (m->seq > tp->expect[p]) {
+        fmx_debug("ucx", "peer %u: message %llu held, %llu expected", p, (unsigned long long)m->seq,
+                  (unsigned long long)tp->expect[p]);
         if (tp->nheld[p] >= MAX_HELD) {
             free(m->buf);
             free(m);
@@ -421,7 +425,11 @@ static int ucx_prepare_wait(fmx_transport_t *t)
     if (tp->ready || tp->nfails)
         return -EAGAIN;
     st = ucp_worker_arm(tp->worker);
-    return st == UCS_OK ? 0 : -EAGAIN;
+    if (st != UCS_OK)
+        return -EAGAIN;
+    /* a send UCX has not finished may need progress that no event announces (data waiting
+     * for its socket to drain): look again soon */
+    return tp->in_flight > 0 ? 1000 : 0;
 }
 
 static const char *ucx_describe(fmx_transport_t *t)
@@ -548,6 +556,30 @@ static const fmx_transport_ops_t ucx_ops = {.name = "ucx",
                                             .max_msg_size = ucx_max_msg_size,
                                             .close = ucx_close};
 
+/* UCX settings for the daemons' own workers, apart from their ranks' (which may run UCX too,
+ * under UCX_* settings of their own): FMX_UCX_NAME=value is UCX_NAME=value here alone, for
+ * UCP's settings (TLS, NET_DEVICES...); those of UCX's transports (POSIX_ERROR_HANDLING...)
+ * are read from the environment only. */
+static ucs_status_t own_config(ucp_config_t **cfg, const char **bad)
+{
+    extern char **environ;
+    ucs_status_t st = ucp_config_read(NULL, NULL, cfg);
+
+    for (char **e = environ; st == UCS_OK && *e; e++) {
+        char name[64];
+        const char *eq = strchr(*e, '=');
+        size_t n = eq ? (size_t)(eq - *e) : 0;
+
+        if (strncmp(*e, "FMX_UCX_", 8) || n <= 8 || n - 8 >= sizeof(name))
+            continue;
+        memcpy(name, *e + 8, n - 8);
+        name[n - 8] = 0;
+        if ((st = ucp_config_modify(*cfg, name, eq + 1)) != UCS_OK)
+            *bad = *e;
+    }
+    return st;
+}
+
 int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
 {
     struct ucx_tp *tp = calloc(1, sizeof(*tp));
@@ -561,7 +593,8 @@ int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
                                  .cb = on_am,
                                  .arg = tp};
     ucs_status_t st;
-    const char *what = "ucp_init";
+    const char *what = "ucp_init", *bad = NULL;
+    ucp_config_t *cfg = NULL;
 
     (void)spec;
     if (!tp)
@@ -569,7 +602,16 @@ int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
     tp->base.ops = &ucx_ops;
     tp->efd = -1;
     tp->ready_tail = &tp->ready;
-    if ((st = ucp_init(&params, NULL, &tp->ctx)) != UCS_OK ||
+    if ((st = own_config(&cfg, &bad)) != UCS_OK) {
+        fmx_errprintf(err, "UCX: %s: %s", bad ? bad : "ucp_config_read", ucs_status_string(st));
+        if (cfg)
+            ucp_config_release(cfg);
+        ucx_close(&tp->base);
+        return -EINVAL;
+    }
+    st = ucp_init(&params, cfg, &tp->ctx);
+    ucp_config_release(cfg);
+    if (st != UCS_OK ||
         (what = "ucp_worker_create",
          (st = ucp_worker_create(tp->ctx, &wp, &tp->worker)) != UCS_OK) ||
         (what = "ucp_worker_set_am_recv_handler",
@@ -581,8 +623,9 @@ int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
         ucx_close(&tp->base);
         return -ENODEV;
     }
-    snprintf(tp->describe, sizeof(tp->describe), "ucx %s (UCX_TLS=%s, active messages)",
-             ucp_get_version_string(), getenv("UCX_TLS") ? getenv("UCX_TLS") : "all");
+    const char *tls = getenv("FMX_UCX_TLS") ? getenv("FMX_UCX_TLS") : getenv("UCX_TLS");
+    snprintf(tp->describe, sizeof(tp->describe), "ucx %s (transports %s, active messages)",
+             ucp_get_version_string(), tls ? tls : "all");
     fmx_log(FMX_LOG_INFO, "ucx", "%s", tp->describe);
     *out = &tp->base;
     return 0;
