@@ -234,15 +234,19 @@ void fmx_dmodex_on_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f)
         on_reply(e, peer, f);
 }
 
-void fmx_dmodex_peer_lost(fmx_engine_t *e, uint32_t member, int status)
+int fmx_dmodex_peer_lost(fmx_engine_t *e, uint32_t member, int status)
 {
+    int n = 0;
+
     for (struct fmx_dmx_pending *p = e->dmx; p; p = p->next) {
         if (!p->done && p->member == member) {
             p->done = 1;
             p->status = status;
             e->dmx_due = 1;
+            n++;
         }
     }
+    return n;
 }
 
 uint64_t fmx_dmodex_check(fmx_engine_t *e, uint64_t now)

@@ -169,9 +169,11 @@ void fmx_hold_put(struct fmx_hold *h)
 }
 
 /* A peer that breaks the protocol ends every collective it takes part in. */
-static void fail_with_peer(fmx_engine_t *e, uint32_t peer, int status, const char *why)
+/* Returns how many collectives in flight the loss ended. */
+static int fail_with_peer(fmx_engine_t *e, uint32_t peer, int status, const char *why)
 {
     struct fmx_coll *c, *next;
+    int n = 0;
 
     for (c = e->colls; c; c = next) {
         next = c->next;
@@ -180,10 +182,12 @@ static void fail_with_peer(fmx_engine_t *e, uint32_t peer, int status, const cha
         for (uint32_t i = 0; i < c->P; i++) {
             if (c->members[i] == peer) {
                 fmx_coll_fail(c, status, "%s", why);
+                n++;
                 break;
             }
         }
     }
+    return n;
 }
 
 static void on_recv(void *arg, uint32_t peer, const void *buf, size_t len)
@@ -254,10 +258,14 @@ static void on_peer_error(void *arg, uint32_t peer, int status)
         return;
     e->lost[peer] = 1;
     snprintf(why, sizeof(why), "%s lost: %s", fmx_who(e, peer), fmx_strerror(status));
-    fmx_log(FMX_LOG_WARN, "engine", "%s", why);
     snprintf(e->last_error, sizeof(e->last_error), "%s", why);
-    fail_with_peer(e, peer, FMX_ERR_PEER_LOST, why);
-    fmx_dmodex_peer_lost(e, peer, FMX_ERR_PEER_LOST);
+    /* a loss that ends nothing in flight (a daemon gone at the job's end) is no news; one
+     * that does is said here and in the failed requests' errors */
+    if (fail_with_peer(e, peer, FMX_ERR_PEER_LOST, why) +
+        fmx_dmodex_peer_lost(e, peer, FMX_ERR_PEER_LOST))
+        fmx_log(FMX_LOG_WARN, "engine", "%s", why);
+    else
+        fmx_debug("engine", "%s", why);
 }
 
 int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)

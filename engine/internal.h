@@ -171,7 +171,7 @@ int fmx_algo_choose(fmx_engine_t *e, uint32_t P, int collect, size_t size_hint, 
 void fmx_dmodex_on_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f);
 /* Fails requests whose deadline passed; returns the earliest remaining deadline or UINT64_MAX. */
 uint64_t fmx_dmodex_check(fmx_engine_t *e, uint64_t now);
-void fmx_dmodex_peer_lost(fmx_engine_t *e, uint32_t member, int status);
+int fmx_dmodex_peer_lost(fmx_engine_t *e, uint32_t member, int status);
 void fmx_dmodex_run_callbacks(fmx_engine_t *e);
 void fmx_dmodex_cancel(fmx_engine_t *e);
 

@@ -27,7 +27,6 @@ struct fmx_pmi_server {
     fmx_pmi_kvs_t *kvs, *nodeattr;
     uint32_t entered; /* local ranks in the current barrier */
     int fence_waits; /* every local rank entered; the engine is not there yet */
-    int fencing;
     uint32_t cur; /* the connection whose request is being handled */
     char line[512];
 };
@@ -93,7 +92,6 @@ static void refuse(fmx_pmi_server_t *s, const char *cmd, const char *why)
 static void barrier_out(fmx_pmi_server_t *s, int ok)
 {
     s->entered = 0;
-    s->fencing = 0;
     for (uint32_t i = 0; i < s->job.nlocal; i++) {
         struct conn *c = &s->conns[i];
 
@@ -157,7 +155,6 @@ static void start_fence(fmx_pmi_server_t *s)
     }
     a.blob = blob;
     a.len = len;
-    s->fencing = 1;
     rc = rc ? rc : fmx_fence_start(s->eng, &a, fence_done, s);
     free(blob);
     if (rc) {
