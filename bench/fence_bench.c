@@ -7,6 +7,8 @@
  * Member 0 prints one CSV row per configuration (header with --header). */
 #include "../tests/mp/rendezvous.h"
 #include "fmx_backend.h"
+#include "fmx_direct.h"
+#include "fmx_pair.h"
 #include "fmx_engine.h"
 #include "fmx_seal.h"
 
@@ -198,11 +200,15 @@ int main(int argc, char **argv)
                 "[--header] [--no-mac]\n");
         return 2;
     }
-    fmx_backend_defaults_apply("ofi"); /* each member stands for a daemon: pmixd's settings */
+    /* each member stands for a daemon: pmixd's settings for the backend FMX_TRANSPORT names */
+    const char *backend = getenv("FMX_TRANSPORT") && *getenv("FMX_TRANSPORT")
+        ? fmx_transport_expand(getenv("FMX_TRANSPORT"))
+        : "ofi";
+    fmx_backend_defaults_apply(backend);
     /* every message authenticated, as between daemons (--no-mac: not, to measure the cost) */
     uint8_t key[FMX_SEAL_KEY];
     fmx_seal_key_from_secret(o.dir, strlen(o.dir), key);
-    if ((rc = fmx_ofi_open(NULL, &tp, &err)) ||
+    if ((rc = fmx_direct_open_env(&tp, &err)) ||
         (!o.no_mac && (rc = tp->ops->set_key(tp, key, sizeof(key)))) ||
         (rc = rdv_join(tp, o.dir, o.rank, o.size, 120000))) {
         fprintf(stderr, "fence_bench %u: set-up: %s\n", o.rank,

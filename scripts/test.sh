@@ -41,8 +41,11 @@ for stage in $stages; do
     export LSAN_OPTIONS=exitcode=0:fast_unwind_on_malloc=0:malloc_context_size=64
     # a sanitized daemon's exit (the leak check) can take seconds on a loaded 2-core machine
     export FMX_DAEMON_EXIT_MS=20000
-    run_ctest build-asan -LE "docker|k8s|reports" "$@" # the image and manifests are not sanitizer work
+    # the reports are judged (and printed) even when a test failed: an abort's report says why
+    rc=0
+    run_ctest build-asan -LE "docker|k8s|reports" "$@" || rc=$? # the image and manifests are not sanitizer work
     run_ctest build-asan -L reports --no-tests=error
+    [ "$rc" -eq 0 ] || exit "$rc"
     unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS FMX_DAEMON_EXIT_MS
     ;;
   fuzz)

@@ -4,6 +4,7 @@
 #include "fmx_backend.h"
 #include "fmx_crypto.h"
 #include "fmx_mem.h"
+#include "fmx_pair.h"
 #include "fmx_standin.h"
 
 #include <fcntl.h>
@@ -30,14 +31,14 @@ static const char *backend_name(void)
 {
     const char *name = getenv("FMX_TRANSPORT");
 
-    return name && *name ? name : "ofi";
+    return fmx_transport_expand(name && *name ? name : "ofi");
 }
 
 static void *open_thread(void *arg)
 {
     fmx_fabric_t *f = arg;
 
-    f->rc = fmx_backend_open(f->backend, NULL, &f->tp, &f->err);
+    f->rc = fmx_transport_open_named(f->backend, fmx_backend_open, &f->tp, &f->err);
     if (f->rc == 0 && (!f->tp->ops->set_key || !f->tp->ops->rejected)) {
         fmx_errprintf(&f->err, "the %s transport cannot authenticate its messages", f->backend);
         f->rc = -ENOTSUP;

@@ -100,6 +100,9 @@ typedef struct fmx_transport_ops {
     uint64_t (*rejected)(fmx_transport_t *t);
     /* Largest message the backend sends as one unit; larger sends are split by the backend. */
     size_t (*max_msg_size)(fmx_transport_t *t);
+    /* Optional, after add_peers: the smallest index of the peers on the same host as `peer`
+     * (itself when alone), the same on every member; -1 when the backend cannot tell. */
+    int64_t (*host_of)(fmx_transport_t *t, uint32_t peer);
     void (*close)(fmx_transport_t *t);
 } fmx_transport_ops_t;
 

@@ -1,6 +1,7 @@
 /* Backend modules loaded by name (fmx_backend.h), and the settings the daemons give a backend's
  * library where the user set none. */
 #include "fmx_backend.h"
+#include "fmx_pair.h"
 #include "fmx_standin.h"
 
 #include <dlfcn.h>
@@ -35,14 +36,36 @@ static const struct {
     const char *backend, *var, *value;
 } own[] = {{"ofi", "FI_OFI_RXM_MSG_RX_SIZE", "512"},
            {"ofi", "FI_OFI_RXM_CM_PROGRESS_INTERVAL", "200"},
-           {"ofi", "FI_OFI_RXM_BUFFER_SIZE", "4096"}};
+           {"ofi", "FI_OFI_RXM_BUFFER_SIZE", "4096"},
+           /* UCX: error handling mode PEER (a dead daemon must be noticed) drops shared memory
+            * unless these keep it (settings of UCX's transports, read from the environment
+            * only); not given where the daemons' UCX has no shared memory (UCX would warn
+            * that they are unused) */
+           {"ucx", "UCX_POSIX_ERROR_HANDLING", "y"},
+           {"ucx", "UCX_SYSV_ERROR_HANDLING", "y"}};
 #define N_OWN (sizeof(own) / sizeof(*own))
 static int own_set[N_OWN];
 
+/* Whether the daemons' UCX may use shared memory: their transport list names it or is open. */
+static int ucx_shared_memory(const char *name)
+{
+    const char *tls = getenv("FMX_UCX_TLS") ? getenv("FMX_UCX_TLS") : getenv("UCX_TLS");
+
+    if (strstr(name, "ucx:sm"))
+        return 1;
+    return !tls || tls[0] == '^' || strstr(tls, "all") || strstr(tls, "sm") ||
+        strstr(tls, "posix") || strstr(tls, "sysv");
+}
+
 void fmx_backend_defaults_apply(const char *name)
 {
+    char b[2][64];
+    const char *c0 = fmx_transport_component(name, 0, b[0], sizeof(b[0]));
+    const char *c1 = fmx_transport_component(name, 1, b[1], sizeof(b[1]));
+
     for (size_t i = 0; i < N_OWN; i++)
-        if (!strcmp(own[i].backend, name) && !getenv(own[i].var))
+        if (((c0 && !strcmp(own[i].backend, c0)) || (c1 && !strcmp(own[i].backend, c1))) &&
+            !getenv(own[i].var) && (strcmp(own[i].backend, "ucx") || ucx_shared_memory(name)))
             own_set[i] = !setenv(own[i].var, own[i].value, 0);
 }
 
@@ -136,12 +159,16 @@ static struct module *load(const char *name, fmx_error_t *err)
 
 int fmx_backend_load(const char *name, int warm, fmx_error_t *err)
 {
-    struct module *m = load(name, err);
+    char b[64];
 
-    if (!m)
-        return -ENOENT;
-    if (warm)
-        m->warm();
+    for (int i = 0; fmx_transport_component(name, i, b, sizeof(b)); i++) {
+        struct module *m = load(b, err);
+
+        if (!m)
+            return -ENOENT;
+        if (warm)
+            m->warm();
+    }
     return 0;
 }
 

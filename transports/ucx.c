@@ -390,7 +390,8 @@ static int deliver(struct ucx_tp *tp)
         if (tp->base.events.recv_owned) {
             tp->base.events.recv_owned(tp->base.events_arg, m->peer, m->buf, m->len);
         } else {
-            tp->base.events.recv(tp->base.events_arg, m->peer, m->buf, m->len);
+            if (tp->base.events.recv) /* none once the engine has gone */
+                tp->base.events.recv(tp->base.events_arg, m->peer, m->buf, m->len);
             free(m->buf);
         }
         free(m);
@@ -593,16 +594,23 @@ int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
                                  .cb = on_am,
                                  .arg = tp};
     ucs_status_t st;
-    const char *what = "ucp_init", *bad = NULL;
+    const char *what = "ucp_init", *bad = NULL, *tls = NULL;
     ucp_config_t *cfg = NULL;
 
-    (void)spec;
     if (!tp)
         return -ENOMEM;
     tp->base.ops = &ucx_ops;
     tp->efd = -1;
     tp->ready_tail = &tp->ready;
-    if ((st = own_config(&cfg, &bad)) != UCS_OK) {
+    /* the spec, when given, is this worker's UCX_TLS ("net": every transport but shared memory) */
+    if (spec && !strcmp(spec, "net"))
+        tls = "^sm";
+    else if (spec && *spec)
+        tls = spec;
+    if ((st = own_config(&cfg, &bad)) != UCS_OK ||
+        (tls != NULL &&
+         (bad = "the transport list the transport's name gives",
+          st = ucp_config_modify(cfg, "TLS", tls)) != UCS_OK)) {
         fmx_errprintf(err, "UCX: %s: %s", bad ? bad : "ucp_config_read", ucs_status_string(st));
         if (cfg)
             ucp_config_release(cfg);
@@ -623,7 +631,8 @@ int fmx_ucx_open(const char *spec, fmx_transport_t **out, fmx_error_t *err)
         ucx_close(&tp->base);
         return -ENODEV;
     }
-    const char *tls = getenv("FMX_UCX_TLS") ? getenv("FMX_UCX_TLS") : getenv("UCX_TLS");
+    if (!tls)
+        tls = getenv("FMX_UCX_TLS") ? getenv("FMX_UCX_TLS") : getenv("UCX_TLS");
     snprintf(tp->describe, sizeof(tp->describe), "ucx %s (transports %s, active messages)",
              ucp_get_version_string(), tls ? tls : "all");
     fmx_log(FMX_LOG_INFO, "ucx", "%s", tp->describe);

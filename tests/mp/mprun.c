@@ -3,10 +3,7 @@
  * exited 0 (or, for --victim, died by SIGKILL). Exits 77 (skipped) only when libfabric has no
  * provider matching FI_PROVIDER here; a provider that is present but fails to open is a failure. */
 #include "fmx_tmpdir.h"
-#include "fmx_ofi.h"
-#ifdef FMX_HAVE_UCX
-#include "fmx_ucx.h"
-#endif
+#include "fmx_direct.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,19 +26,8 @@ static int provider_present(const char **describe)
     static char desc[160];
     fmx_transport_t *tp;
     fmx_error_t err;
-    const char *backend = getenv("FMX_TRANSPORT") ? getenv("FMX_TRANSPORT") : "ofi";
-    int rc;
+    int rc = fmx_direct_open_env(&tp, &err);
 
-    if (!strcmp(backend, "ucx")) { /* the peers open UCX: so does this check */
-#ifdef FMX_HAVE_UCX
-        rc = fmx_ucx_open(NULL, &tp, &err);
-#else
-        snprintf(err.text, sizeof(err.text), "built without UCX");
-        rc = -ENODATA;
-#endif
-    } else {
-        rc = fmx_ofi_open(NULL, &tp, &err);
-    }
     if (rc) {
         fprintf(stderr, "fmx-mprun: %s\n", err.text);
         return rc == -ENODATA ? 0 : -1;

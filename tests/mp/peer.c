@@ -5,9 +5,9 @@
 #include "../blob.h"
 #include "fmx_engine.h"
 #include "fmx_seal.h"
-#ifdef FMX_HAVE_UCX
-#include "fmx_ucx.h"
-#endif
+#include "fmx_backend.h"
+#include "fmx_direct.h"
+#include "fmx_pair.h"
 #include "rendezvous.h"
 
 #include <getopt.h>
@@ -673,15 +673,20 @@ static int setup(struct peer *p)
         return -EINVAL;
     }
     p->o.impostor = with_impostor && p->o.rank == procs - 1;
-    const char *backend = getenv("FMX_TRANSPORT") ? getenv("FMX_TRANSPORT") : "ofi";
-
-#ifdef FMX_HAVE_UCX
-    if (!strcmp(backend, "ucx"))
-        rc = fmx_ucx_open(NULL, &p->tp, &err);
-    else
-#endif
-        rc = strcmp(backend, "ofi") ? (fmx_errprintf(&err, "no backend %s here", backend), -ENODEV)
-                                    : fmx_ofi_open(NULL, &p->tp, &err);
+    /* FMX_TEST_HOSTS=H: the members are H "hosts" of consecutive ranks, as far as a paired
+     * transport (fmx_pair.h) can tell: those of one reach each other by its near backend */
+    uint64_t hosts = fmx_env_u64("FMX_TEST_HOSTS", 0);
+    if (hosts) {
+        char id[32];
+        snprintf(id, sizeof(id), "test-host-%llu",
+                 (unsigned long long)(p->o.rank * hosts / (procs ? procs : 1)));
+        setenv("FMX_HOST_ID", id, 1);
+    }
+    /* a member stands for a daemon: the settings pmixd gives its backend */
+    const char *name = getenv("FMX_TRANSPORT") ? getenv("FMX_TRANSPORT") : "ofi";
+    fmx_backend_defaults_apply(fmx_transport_expand(name));
+    rc = fmx_direct_open_env(&p->tp, &err);
+    fmx_backend_defaults_clear();
     if (rc) {
         fprintf(stderr, "peer %u: %s\n", p->o.rank, err.text);
         return rc;
