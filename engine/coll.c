@@ -424,6 +424,7 @@ void fmx_coll_free(struct fmx_coll *c)
     }
     free(c->blk);
     free(c->got);
+    free(c->aux);
     free(c->members);
     free(c);
 }

@@ -281,9 +281,18 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
     if (!e)
         return -ENOMEM;
     e->lost = calloc(cfg->members, 1);
-    if (!e->lost) {
+    e->host = calloc(cfg->members, sizeof(*e->host));
+    if (!e->lost || !e->host) {
+        free(e->lost);
+        free(e->host);
         free(e);
         return -ENOMEM;
+    }
+    /* which members share a host, where the transport can tell (else each is alone) */
+    for (uint32_t m = 0; m < cfg->members; m++) {
+        int64_t h =
+            cfg->transport->ops->host_of ? cfg->transport->ops->host_of(cfg->transport, m) : -1;
+        e->host[m] = h >= 0 && h <= m ? (uint32_t)h : m;
     }
     e->self = cfg->self;
     e->members = cfg->members;
@@ -305,8 +314,9 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
     if (e->env_fence_algo < 0 || e->env_barrier_algo < 0) {
         fmx_log(FMX_LOG_ERROR, "engine",
                 "FMX_FENCE_ALGO/FMX_BARRIER_ALGO must be one of auto, tree, rd, bruck, ring, "
-                "dissemination");
+                "dissemination, hier");
         free(e->lost);
+        free(e->host);
         free(e);
         return -EINVAL;
     }
@@ -370,6 +380,7 @@ void fmx_engine_destroy(fmx_engine_t *e)
         free(s);
     }
     free(e->lost);
+    free(e->host);
     free(e);
 }
 
@@ -431,16 +442,20 @@ static int setup_coll(fmx_engine_t *e, struct fmx_coll *c, const fmx_fence_args_
 {
     struct fmx_block *own;
 
-    c->algo = fmx_algo_choose(e, c->P, a->collect, a->size_hint, a->algo);
+    uint32_t largest;
+
+    c->algo = fmx_algo_choose(e, c->members, c->P, a->collect, a->size_hint, a->algo);
     c->ops = fmx_algo_ops(c->algo);
-    c->radix = c->algo == FMX_ALGO_TREE ? e->tree_radix : 0;
+    c->radix = c->algo == FMX_ALGO_TREE ? e->tree_radix
+        : c->algo == FMX_ALGO_HIER      ? fmx_hier_shape(e, c->members, c->P, &largest)
+                                        : 0;
     c->collect = a->collect;
     for (c->me = 0; c->members[c->me] != e->self; c->me++)
         ;
     c->blk = calloc(c->P, sizeof(*c->blk));
     c->nflags = c->ops->nflags(c);
     c->got = calloc(c->nflags ? c->nflags : 1, 1);
-    if (!c->blk || !c->got)
+    if (!c->blk || !c->got || (c->algo == FMX_ALGO_HIER && fmx_hier_prepare(c)))
         return -ENOMEM;
     own = &c->blk[c->me];
     own->len = a->collect ? (uint32_t)a->len : 0;

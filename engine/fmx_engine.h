@@ -20,6 +20,7 @@ enum fmx_algo {
     FMX_ALGO_BRUCK, /* Bruck's allgather, any member count */
     FMX_ALGO_RING, /* ring allgather */
     FMX_ALGO_DISSEM, /* dissemination barrier (fences without data only) */
+    FMX_ALGO_HIER, /* gather on each host, leaders exchange, broadcast on each host */
     FMX_ALGO_COUNT
 };
 

@@ -23,7 +23,7 @@ struct fmx_algo_ops {
 };
 
 extern const struct fmx_algo_ops fmx_alg_tree, fmx_alg_rd, fmx_alg_bruck, fmx_alg_ring,
-    fmx_alg_dissem;
+    fmx_alg_dissem, fmx_alg_hier;
 
 /* Reference-counted storage of blocks: a received frame in a buffer of its own
  * (fmx_transport_events_t.recv_owned), whose blocks stay in it instead of being copied out, or
@@ -72,7 +72,8 @@ struct fmx_coll {
     uint8_t *got; /* per-step arrival flags, see the algorithm */
     uint32_t nflags;
     uint32_t step; /* the algorithm's progress marker */
-    uint32_t radix; /* tree */
+    uint32_t radix; /* tree: its radix; hier: the number of hosts (frames carry it) */
+    uint32_t *aux; /* the algorithm's own (hier), freed with the collective */
     uint64_t start_ns, deadline_ns;
     fmx_fence_done_f cb;
     void *cb_arg;
@@ -96,6 +97,7 @@ struct fmx_engine {
     uint64_t (*now_ns)(void *arg);
     void *clock_arg;
     uint8_t *lost; /* per member: transport reported it gone */
+    uint32_t *host; /* per member: the smallest member on its host (transport's host_of) */
     struct fmx_coll *colls; /* active and pending collectives */
     struct fmx_coll *done, *done_tail; /* finished, callbacks owed */
     struct fmx_sigseq *sigs;
@@ -165,7 +167,14 @@ uint32_t fmx_log2_ceil(uint32_t p);
 
 /* select.c */
 const struct fmx_algo_ops *fmx_algo_ops(int algo);
-int fmx_algo_choose(fmx_engine_t *e, uint32_t P, int collect, size_t size_hint, int requested);
+int fmx_algo_choose(fmx_engine_t *e, const uint32_t *members, uint32_t P, int collect,
+                    size_t size_hint, int requested);
+
+/* alg_hier.c: how many hosts members[0..n) are on, and the most on one of them; the leaders
+ * and counts a hierarchical collective needs (c->aux). */
+uint32_t fmx_hier_shape(const fmx_engine_t *e, const uint32_t *members, uint32_t n,
+                        uint32_t *largest);
+int fmx_hier_prepare(struct fmx_coll *c);
 
 /* dmodex.c */
 void fmx_dmodex_on_frame(fmx_engine_t *e, uint32_t peer, const fmx_frame_t *f);

@@ -18,6 +18,9 @@ void fmx_mem_set_faults(fmx_mem_fabric_t *f, unsigned drop_pct, unsigned delay, 
 void fmx_mem_kill(fmx_mem_fabric_t *f, uint32_t member, int notify);
 /* Injects raw bytes as if member `from` had sent them to `to`. */
 int fmx_mem_inject(fmx_mem_fabric_t *f, uint32_t from, uint32_t to, const void *buf, size_t len);
+/* Members as hosts of per_host consecutive members each (host_of), before engines are made on
+ * the endpoints; 0 (the default): the fabric cannot tell. */
+void fmx_mem_set_hosts(fmx_mem_fabric_t *f, uint32_t per_host);
 /* Messages sent gathered from segments (sendv) so far. */
 size_t fmx_mem_gathered(fmx_mem_fabric_t *f);
 /* Messages still queued anywhere in the fabric. */

@@ -39,6 +39,7 @@ struct fmx_mem_fabric {
     unsigned drop_pct, delay;
     int reorder;
     size_t gathered;
+    uint32_t per_host; /* fmx_mem_set_hosts(); 0: unknown */
     struct mem_endpoint *eps;
 };
 
@@ -238,6 +239,20 @@ static size_t mem_max_msg_size(fmx_transport_t *t)
     return SIZE_MAX;
 }
 
+static int64_t mem_host_of(fmx_transport_t *t, uint32_t peer)
+{
+    const struct fmx_mem_fabric *f = ((struct mem_endpoint *)t)->fabric;
+
+    if (!f->per_host || peer >= f->members)
+        return -1;
+    return peer - peer % f->per_host;
+}
+
+void fmx_mem_set_hosts(fmx_mem_fabric_t *f, uint32_t per_host)
+{
+    f->per_host = per_host;
+}
+
 static void mem_close(fmx_transport_t *t)
 {
     (void)t; /* endpoints belong to the fabric */
@@ -253,6 +268,7 @@ static const fmx_transport_ops_t mem_ops = {
     .wait_fd = mem_wait_fd,
     .prepare_wait = mem_prepare_wait,
     .max_msg_size = mem_max_msg_size,
+    .host_of = mem_host_of,
     .close = mem_close,
 };
 

@@ -48,12 +48,15 @@ static const char *sim_name(void *arg, uint32_t member)
     return buf;
 }
 
+static uint32_t sim_per_host; /* fmx_mem_set_hosts() of the next sim_init */
+
 static void sim_init(struct sim *s, uint32_t P, uint64_t seed)
 {
     memset(s, 0, sizeof(*s));
     s->P = P;
     if (fmx_mem_fabric_create(P, seed, &s->fabric))
         abort();
+    fmx_mem_set_hosts(s->fabric, sim_per_host);
     for (uint32_t i = 0; i < P; i++) {
         fmx_engine_config_t cfg = {.self = i,
                                    .members = P,
@@ -189,10 +192,10 @@ static void test_all_algorithms(void)
                 for (uint32_t m = 0; m < P && good; m++)
                     good = check_result(&o[m], members, P, bases[b], (uint32_t)b, why, sizeof(why));
                 for (uint32_t m = 0; m < P && good; m++)
-                    if (o[m].algo != expected_algo(algos[a], P, 1, 0)) {
+                    if (o[m].algo != expected_algo(algos[a], P, 1, 0, 0)) {
                         snprintf(why, sizeof(why), "member %u ran %s, want %s", m,
                                  fmx_algo_name(o[m].algo),
-                                 fmx_algo_name(expected_algo(algos[a], P, 1, 0)));
+                                 fmx_algo_name(expected_algo(algos[a], P, 1, 0, 0)));
                         good = 0;
                     }
                 for (uint32_t m = 0; m < P; m++)
@@ -200,7 +203,7 @@ static void test_all_algorithms(void)
                 sim_fini(&s);
             }
             ok(good, "%s, P=%u, blobs of 0/1/100 B: every member holds every blob, by %s %s",
-               fmx_algo_name(algos[a]), P, fmx_algo_name(expected_algo(algos[a], P, 1, 0)), why);
+               fmx_algo_name(algos[a]), P, fmx_algo_name(expected_algo(algos[a], P, 1, 0, 0)), why);
         }
     }
 }
@@ -308,7 +311,7 @@ static void test_barrier(void)
         good = pump(&s, o, 13, NULL, 5000) >= 0;
         for (uint32_t m = 0; m < 13 && good; m++)
             good = o[m].fired == 1 && o[m].status == 0 && o[m].data == NULL &&
-                o[m].algo == expected_algo(algo, 13, 0, 0);
+                o[m].algo == expected_algo(algo, 13, 0, 0, 0);
         ok(good, "fence without data (%s requested) completes on all 13 by %s, no data returned",
            fmx_algo_name(algo), fmx_algo_name(o[0].algo));
         sim_fini(&s);
@@ -755,7 +758,7 @@ static void test_algorithm_choice(void)
             algo[m] = cases[i].requested;
         if (cases[i].env)
             setenv("FMX_FENCE_ALGO", cases[i].env, 1);
-        want = expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint);
+        want = expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint, 0);
         good = one_fence(cases[i].P, algo, cases[i].hint, cases[i].collect, o) >= 0;
         unsetenv("FMX_FENCE_ALGO");
         for (uint32_t m = 0; m < cases[i].P && good; m++)
@@ -790,6 +793,103 @@ static void test_algorithm_mismatch(void)
        named, o[1].error[0] ? o[1].error : o[0].error);
 }
 
+/* The hierarchical algorithm over hosts of 1 to 4 members (the fabric's host_of): every blob
+ * everywhere, with and without data, over every member and over a subset that leaves hosts
+ * partly or wholly out, delayed and reordered; auto chooses it exactly when the participants are
+ * on several hosts and some share one; a member killed mid-fence fails it on every survivor. */
+static void test_hierarchy(void)
+{
+    static const uint32_t sizes[] = {2, 3, 5, 8, 13, 32};
+
+    for (uint32_t per = 1; per <= 4; per++) {
+        for (size_t p = 0; p < sizeof(sizes) / sizeof(*sizes); p++) {
+            uint32_t P = sizes[p], all[MAXP], sub[MAXP], nsub = 0;
+            int good = 1;
+            char why[300] = "";
+
+            for (uint32_t i = 0; i < P; i++) {
+                all[i] = i;
+                if (i % 3 != 1) /* drops some hosts' leaders, and one-member hosts */
+                    sub[nsub++] = i;
+            }
+            sim_per_host = per;
+            for (int pass = 0; pass < 3 && good; pass++) {
+                const uint32_t *m = pass == 2 ? sub : all;
+                uint32_t n = pass == 2 ? nsub : P, hosts = 0, largest = 0;
+                struct sim s;
+                struct outcome o[MAXP] = {0};
+
+                for (uint32_t i = 0; i < n; i++) { /* hosts and the most on one, as the engine */
+                    uint32_t same = 0;
+                    int first = 1;
+                    for (uint32_t j = 0; j < n; j++) {
+                        same += m[j] / per == m[i] / per;
+                        first &= !(j < i && m[j] / per == m[i] / per);
+                    }
+                    hosts += first;
+                    largest = same > largest ? same : largest;
+                }
+                sim_init(&s, P, 5 + P + per);
+                fmx_mem_set_faults(s.fabric, 0, 3, 1);
+                for (uint32_t i = 0; i < n; i++) {
+                    if (pass == 1) {
+                        fmx_fence_args_t a = {.members = m, .count = n, .collect = 0};
+                        fmx_fence_start(s.eng[m[i]], &a, on_done, &o[i]);
+                    } else {
+                        start_fence(&s, m[i], pass ? m : NULL, pass ? n : 0, 100, (uint32_t)pass,
+                                    FMX_ALGO_HIER, &o[i]);
+                    }
+                }
+                /* pump() progresses every engine; outcomes are by position here */
+                if (pump(&s, o, n, NULL, 10000) < 0) {
+                    snprintf(why, sizeof(why), "pass %d did not complete", pass);
+                    good = 0;
+                }
+                for (uint32_t i = 0; i < n && good; i++) {
+                    if (pass != 1)
+                        good = check_result(&o[i], m, n, 100, (uint32_t)pass, why, sizeof(why));
+                    else if (o[i].status ||
+                             o[i].algo !=
+                                 expected_algo(FMX_ALGO_AUTO, n, 0, 0, hosts > 1 && largest > 1))
+                        snprintf(why, sizeof(why), "barrier: status %d, ran %s", o[i].status,
+                                 fmx_algo_name(o[i].algo)),
+                            good = 0;
+                }
+                for (uint32_t i = 0; i < n; i++)
+                    free(o[i].data);
+                sim_fini(&s);
+            }
+            ok(good, "hier, P=%u on hosts of %u: all, barrier by auto, subset of %u %s", P, per,
+               nsub, why);
+        }
+    }
+    /* a member that is not its host's leader, and one that is, die mid-fence */
+    for (uint32_t victim = 2; victim <= 3; victim++) {
+        struct sim s;
+        struct outcome o[MAXP] = {0};
+        uint8_t skip[MAXP] = {0};
+        int good = 1;
+
+        sim_per_host = 3;
+        sim_init(&s, 8, 77);
+        for (uint32_t i = 0; i < 8; i++)
+            if (i != victim)
+                start_fence(&s, i, NULL, 0, 100, 0, FMX_ALGO_HIER, &o[i]);
+        fmx_mem_kill(s.fabric, victim, 1);
+        skip[victim] = 1;
+        o[victim].fired = 1;
+        good = pump(&s, o, 8, skip, 20000) >= 0;
+        for (uint32_t i = 0; i < 8 && good; i++)
+            good = i == victim || (o[i].fired == 1 && o[i].status != 0);
+        for (uint32_t i = 0; i < 8; i++)
+            free(o[i].data);
+        sim_fini(&s);
+        ok(good, "hier: member %u (%s) killed mid-fence: every survivor's fence fails", victim,
+           victim % 3 ? "not a leader" : "a host's leader");
+    }
+    sim_per_host = 0;
+}
+
 int main(void)
 {
     test_all_algorithms();
@@ -797,6 +897,7 @@ int main(void)
     test_neighbours();
     test_barrier();
     test_algorithm_choice();
+    test_hierarchy();
     test_algorithm_mismatch();
     test_subsets_and_concurrency();
     test_early_frames();
