@@ -154,6 +154,31 @@ int fmx_alloc_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_error
     return 0;
 }
 
+int fmx_alloc_split(fmx_jobmap_t *map, uint32_t count, fmx_error_t *err)
+{
+    fmx_jobmap_t split = {0};
+    char name[300];
+    int rc = 0;
+
+    for (uint32_t i = 0; i < map->nnodes && !rc; i++) {
+        const fmx_node_t *n = &map->nodes[i];
+        uint32_t slots = n->slots ? (n->slots / count ? n->slots / count : 1) : 0;
+
+        for (uint32_t k = 0; k < count && !rc; k++) {
+            snprintf(name, sizeof(name), "%s-v%u", n->name, k);
+            rc = fmx_jobmap_add_node(&split, n->host, name, slots);
+        }
+    }
+    if (rc) {
+        fmx_jobmap_free(&split);
+        fmx_errprintf(err, "out of memory");
+        return -ENOMEM;
+    }
+    fmx_jobmap_free(map);
+    *map = split;
+    return 0;
+}
+
 int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_t npernode,
                      int oversubscribe, fmx_error_t *err)
 {

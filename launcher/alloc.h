@@ -14,6 +14,10 @@ int fmx_alloc_hostlist(fmx_jobmap_t *map, const char *spec, fmx_error_t *err);
 /* Appends this host as `count` virtual nodes of `slots` each. */
 int fmx_alloc_local(fmx_jobmap_t *map, uint32_t count, uint32_t slots, fmx_error_t *err);
 
+/* Splits every node into `count` virtual nodes "NAME-vI" on the same host, its slots shared
+ * among them (at least one each where it had any): several daemons per host. */
+int fmx_alloc_split(fmx_jobmap_t *map, uint32_t count, fmx_error_t *err);
+
 /* Adds namespace nspace of np ranks (0: one per slot) in consecutive blocks, filling each
  * node's slots in turn, at most npernode per node (0: by slots), what is left spread evenly
  * when oversubscribing. Without oversubscribe, more ranks than slots is an error saying how

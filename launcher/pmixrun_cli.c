@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "  -N, --npernode N      ranks per node\n"
             "  --hostfile FILE       hosts, Open MPI syntax: \"node-1 slots=2\"\n"
             "  -H, --host LIST       hosts: \"h1:2,h2\"\n"
-            "  --vnodes K            split this host into K virtual nodes (one pmixd each)\n"
+            "  --vnodes K            split this host (or each host given) into K virtual\n"
+            "                        nodes, one pmixd each\n"
             "  --oversubscribe       allow more ranks than slots\n"
             "  -x NAME[=VALUE]       export a variable to every rank\n"
             "  --wdir DIR            working directory of the ranks\n"
@@ -192,8 +193,8 @@ void pmixrun_build_map(struct run *r)
         if (k > 1) /* virtual nodes share the host's cores */
             slots = slots / k ? slots / k : 1;
         fmx_alloc_local(map, k, slots, &err);
-    } else if (r->o.vnodes) {
-        pmixrun_die("--vnodes splits this host and cannot be combined with --hostfile or --host");
+    } else if (r->o.vnodes > 1 && fmx_alloc_split(map, r->o.vnodes, &err)) {
+        pmixrun_die("%s", err.text); /* each host given split into K */
     }
     snprintf(ns, sizeof(ns), "fmx.%d.%u", (int)getpid(), counter++);
     if (!(r->job.nspace = strdup(ns)))

@@ -29,6 +29,7 @@ struct side {
     uint32_t *global; /* side index -> pair index */
     uint32_t self;
     int used; /* its peers are added: progress it */
+    int fd; /* its wait fd as registered in the pair's epoll set, or -1 */
 };
 
 struct pair_tp {
@@ -353,6 +354,25 @@ static int pair_wait_fd(fmx_transport_t *t)
     return pt(t)->epfd;
 }
 
+/* Keeps the epoll set on a backend's current wait fd (one may appear, change or go after
+ * add_peers: libfabric shm's doorbell). */
+static int sync_fd(struct pair_tp *tp, struct side *s)
+{
+    int fd = s->t->ops->wait_fd(s->t);
+
+    if (fd == s->fd)
+        return 0;
+    if (s->fd >= 0)
+        epoll_ctl(tp->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+    s->fd = -1;
+    if (fd >= 0 &&
+        epoll_ctl(tp->epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event){.events = EPOLLIN}) &&
+        errno != EEXIST)
+        return -errno;
+    s->fd = fd;
+    return 0;
+}
+
 /* Both backends must agree to sleep; one with no fd of its own is looked at every nap. */
 static int pair_prepare_wait(fmx_transport_t *t)
 {
@@ -365,7 +385,7 @@ static int pair_prepare_wait(fmx_transport_t *t)
 
         if (!tp->s[k].used)
             continue;
-        if (b->ops->wait_fd(b) < 0) {
+        if (sync_fd(tp, &tp->s[k]) || b->ops->wait_fd(b) < 0) {
             rc = FMX_NAP_US;
         } else if ((rc = b->ops->prepare_wait(b)) < 0) {
             return rc;
@@ -506,13 +526,10 @@ int fmx_pair_create(fmx_transport_t *near, fmx_transport_t *far, fmx_transport_t
     tp->s[FAR].t = far;
     fmx_host_identity(tp->id);
     for (int k = 0; k < 2; k++) {
-        int fd = tp->s[k].t->ops->wait_fd(tp->s[k].t);
-
         tp->s[k].tp = tp;
+        tp->s[k].fd = -1;
         fmx_transport_set_events(tp->s[k].t, &ev, &tp->s[k]);
-        if (fd >= 0 &&
-            epoll_ctl(tp->epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event){.events = EPOLLIN}) &&
-            errno != EEXIST) {
+        if (sync_fd(tp, &tp->s[k])) {
             fmx_errprintf(err, "cannot wait on both transports: %s", strerror(errno));
             pair_close(&tp->base);
             return -EIO;

@@ -21,7 +21,7 @@ int main(void)
     const uint32_t round_robin[7] = {0, 1, 2, 0, 1, 2, 0}, on_two[3] = {2, 2, 0}, bad[1] = {3};
     const fmx_nspace_map_t *ns;
 
-    plan(15);
+    plan(16);
     fmx_jobmap_add_node(&map, "h0", "n0", 2);
     fmx_jobmap_add_node(&map, "h1", "n1", 2);
     fmx_jobmap_add_node(&map, "h2", "n2", 2);
@@ -88,6 +88,15 @@ int main(void)
        "slots filled in turn, what is left spread: blocks of 3 and 2");
     ok(fmx_place_blocks(&map, "k", 0, 1, 0, &err) == 0 && fmx_jobmap_nspace(&map, "k")->size == 2,
        "-N 1 without -n: one per node");
+    fmx_jobmap_free(&map);
+
+    /* hosts split into virtual nodes (--vnodes with hosts given) */
+    fmx_jobmap_add_node(&map, "a", "a", 4);
+    fmx_jobmap_add_node(&map, "b", "b", 1);
+    ok(fmx_alloc_split(&map, 2, &err) == 0 && map.nnodes == 4 &&
+           !strcmp(map.nodes[1].name, "a-v1") && !strcmp(map.nodes[1].host, "a") &&
+           map.nodes[1].slots == 2 && !strcmp(map.nodes[3].host, "b") && map.nodes[3].slots == 1,
+       "two hosts split in 2: a-v0, a-v1 on a with 2 slots each, b's one slot on each of its 2");
     fmx_jobmap_free(&map);
     return done_testing();
 }
