@@ -177,7 +177,8 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
     d->phase = PHASE_RUNNING;
     fmx_loop_add_fd(d->loop, fmx_engine_fd(d->eng), FMX_LOOP_IN, engine_ready, d);
     fmx_loop_add_hooks(d->loop, engine_before, engine_after, d);
-    fmx_debug("pmixd", "node %u: engine up", d->job.self);
+    fmx_debug("pmixd", "node %u: engine up over %s", d->job.self,
+              d->tp->ops->describe ? d->tp->ops->describe(d->tp) : d->tp->ops->name);
     fmx_engine_connect_ahead(d->eng); /* while the ranks start */
     pmixd_reach_start(d);
     if (d->glue)

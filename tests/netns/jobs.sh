@@ -51,17 +51,40 @@ run() {
   left=$(leftovers)
   [ -n "$left" ] && echo "  left running: $left"
   if [ $rc -eq "$want" ] && [ -z "$left" ] && OUT=$tmp/out bash -c "$check"; then
-    echo "ok: $name ($FI_PROVIDER)"
+    echo "ok: $name (${FMX_TRANSPORT:-$FI_PROVIDER})"
   else
-    echo "FAIL: $name ($FI_PROVIDER): exit $rc (want $want); output:"
+    echo "FAIL: $name (${FMX_TRANSPORT:-$FI_PROVIDER}): exit $rc (want $want); output:"
     sed 's/^/    /' "$tmp/out" | head -30
     failures=$((failures + 1))
   fi
 }
 per_host_twice="sort \"\$OUT\" | uniq -c | awk '\$1 != 2 { bad = 1 } END { exit bad || NR != ${#hosts[@]} }'"
 
-for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
+# "ucx": the daemons' engine over UCX (FMX_TRANSPORT=ucx: its shared memory within a host, tcp
+# on fmx0 between hosts), where fmx-ucx.so was built
+# (UCX lists network devices in /sys/class/net: the agent gives each host a sysfs of its own
+# where it can make a mount namespace; where it cannot, as in a chroot, the pass is skipped)
+netns_providers=${FMX_NETNS_PROVIDERS:-tcp sockets ucx}
+if [[ " $netns_providers " == *" ucx "* ]]; then
+  why=
+  [ -e "$(dirname "$pmixrun")/fmx-ucx.so" ] || why="built without UCX"
+  unshare --mount true 2>/dev/null || why="no mount namespace here for a host's own sysfs"
+  if [ -n "$why" ]; then
+    echo "skipped: the UCX pass ($why)"
+    netns_providers=${netns_providers//ucx/}
+  fi
+fi
+for prov in $netns_providers; do
   export FI_PROVIDER=$prov
+  unset FMX_TRANSPORT FMX_UCX_NET_DEVICES
+  if [ "$prov" = ucx ]; then
+    export FI_PROVIDER=tcp FMX_TRANSPORT=ucx FMX_UCX_NET_DEVICES=fmx0
+    # two daemons per host (--vnodes 2 over the hostfile): within a host by UCX's shared
+    # memory, between hosts by its tcp, the fences hierarchical
+    FMX_DEBUG=3 run "UCX, 2 daemons per host: shared memory within, tcp between, hier fences" 0 \
+      "grep -v '^fmx\\[' \"\$OUT\" >\"\$OUT.ranks\" && $check_example client $((2 * ${#hosts[@]})) \"\$OUT.ranks\" && grep -q 'engine up over 1 peer(s) on this host by ucx .*transports sm.*; $((2 * ${#hosts[@]} - 2)) elsewhere by ucx' \"\$OUT\" && grep -qE 'fence over $((2 * ${#hosts[@]})) members, collecting.*: hier' \"\$OUT\"" \
+      -- --vnodes 2 -N 1 "$pclient"
+  fi
   run "-N 2 hostname: each host exactly twice" 0 "$per_host_twice" -- -N 2 hostname
   run "PMIx hello, 2 per host" 0 "$check_example hello $((2 * ${#hosts[@]})) \"\$OUT\"" \
     -- -N 2 "$phello"
@@ -93,6 +116,7 @@ for prov in ${FMX_NETNS_PROVIDERS:-tcp sockets}; do
   run "a PMI-2 program across hosts" 0 \
     "[ \$(grep -cE 'pmi2 rank [0-9]+ of $n: $n cards ok' \"\$OUT\") -eq $n ]" -- -N 2 "$pmi2"
 done
+unset FMX_TRANSPORT FMX_UCX_NET_DEVICES
 # Faults between hosts (tcp only), through tests/lib/fault.sh (it starts pmixrun, waits for
 # its ranks, then interrupts it, kills or stops a daemon, or takes a host's link down).
 # no daemon may crash or be left to pmixrun's grace on the way out
