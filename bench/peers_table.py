@@ -39,29 +39,39 @@ def ratio(a, b):
     return '-' if a is None or b is None or b == 0 else f'{a / b:.2f}'
 
 
-print('| P | S | fmx tcp us | Open MPI tcp us | ratio | raw tcp us | fmx / raw '
-      '| fmx shm us | Open MPI vader us | ratio | raw shm us | fmx / raw |')
+# the two stacks compared: (fmx's, Open MPI's, the raw transfer's) names in the CSV, and titles
+if '--set' in sys.argv and sys.argv[sys.argv.index('--set') + 1] == 'ucx':
+    A, B = ('fmx-ucx-tcp', 'ompi-ucx-tcp', 'raw-ucx-tcp'), ('fmx-ucx-sm', 'ompi-ucx-sm', 'raw-ucx-sm')
+    TA, TB = ('fmx UCX tcp', 'Open MPI UCX tcp', 'ucx_perftest tcp'), \
+        ('fmx UCX sm', 'Open MPI UCX sm', 'ucx_perftest sm')
+    RAW = ('ucx_perftest -t ucp_am_bw over UCX_TLS=tcp|sm, the time per message of S/2 bytes at '
+           'its overall bandwidth')
+else:
+    A, B = ('fmx-tcp', 'ompi-tcp', 'raw-tcp'), ('fmx-shm', 'ompi-vader', 'raw-shm')
+    TA, TB = ('fmx tcp', 'Open MPI tcp', 'raw tcp'), ('fmx shm', 'Open MPI vader', 'raw shm')
+    RAW = 'fi_pingpong -p tcp|shm -e rdm -m tagged, one-way time for S/2 bytes'
+print(f'| P | S | {TA[0]} us | {TA[1]} us | ratio | {TA[2]} us | fmx / raw '
+      f'| {TB[0]} us | {TB[1]} us | ratio | {TB[2]} us | fmx / raw |')
 print('|---|---|---|---|---|---|---|---|---|---|---|---|')
 keys = sorted({(k[2], k[3]) for k in med if k[1] != 'barrier'})
 for p, s in keys:
-    ft, ot = med.get(('fmx-tcp', 'allgather', p, s)), med.get(('ompi-tcp', 'allgather', p, s))
-    fs, ov = med.get(('fmx-shm', 'allgather', p, s)), med.get(('ompi-vader', 'allgather', p, s))
-    raw = med.get(('raw-tcp', 'allgather', p, s))
-    raws = med.get(('raw-shm', 'allgather', p, s))
+    ft, ot = med.get((A[0], 'allgather', p, s)), med.get((A[1], 'allgather', p, s))
+    fs, ov = med.get((B[0], 'allgather', p, s)), med.get((B[1], 'allgather', p, s))
+    raw = med.get((A[2], 'allgather', p, s))
+    raws = med.get((B[2], 'allgather', p, s))
     size = f'{s >> 20} MiB' if s >= 1 << 20 else f'{s >> 10} KiB'
     print(f'| {p} | {size} | {cell(ft)} | {cell(ot)} | {ratio(ft, ot)} | {cell(raw)} | '
           f'{ratio(ft, raw)} | {cell(fs)} | {cell(ov)} | {ratio(fs, ov)} | {cell(raws)} | '
           f'{ratio(fs, raws)} |')
 print()
-print('| P | fmx tcp barrier us | Open MPI tcp | ratio | fmx shm barrier us | Open MPI vader | ratio |')
+print(f'| P | {TA[0]} barrier us | {TA[1]} | ratio | {TB[0]} barrier us | {TB[1]} | ratio |')
 print('|---|---|---|---|---|---|---|')
 for p in sorted({k[2] for k in med if k[1] == 'barrier'}):
-    ft, ot = med.get(('fmx-tcp', 'barrier', p, 0)), med.get(('ompi-tcp', 'barrier', p, 0))
-    fs, ov = med.get(('fmx-shm', 'barrier', p, 0)), med.get(('ompi-vader', 'barrier', p, 0))
+    ft, ot = med.get((A[0], 'barrier', p, 0)), med.get((A[1], 'barrier', p, 0))
+    fs, ov = med.get((B[0], 'barrier', p, 0)), med.get((B[1], 'barrier', p, 0))
     print(f'| {p} | {cell(ft)} | {cell(ot)} | {ratio(ft, ot)} | {cell(fs)} | {cell(ov)} | '
           f'{ratio(fs, ov)} |')
 print()
 print('Medians of the slowest member per repetition (after a barrier)'
       + (f', the median over {nruns} runs of each' if nruns > 1 else '')
-      + '; S is the total gathered, S/P from each member; raw: fi_pingpong -p tcp|shm -e rdm -m '
-      'tagged, one-way time for S/2 bytes.')
+      + f'; S is the total gathered, S/P from each member; raw: {RAW}.')
