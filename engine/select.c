@@ -1,7 +1,7 @@
 /* Algorithm names and the choice of an algorithm for a fence. The choice must come out the
  * same on every participant, so it uses only what they share: member count, whether data is
- * collected, the caller's common size hint, which participants share a host (the transport's
- * host_of, the same on every member) and the environment (FMX_FENCE_ALGO, FMX_BARRIER_ALGO). A
+ * collected, the caller's common size hint and the environment (FMX_FENCE_ALGO,
+ * FMX_BARRIER_ALGO). A
  * mismatch is still caught: frames carry the algorithm. */
 #include "internal.h"
 
@@ -56,20 +56,18 @@ const struct fmx_algo_ops *fmx_algo_ops(int algo)
  * leads bruck by 30% on tcp and 6% on shm; at 64 MB by 24-15%. */
 #define RING_THRESHOLD (4u << 20)
 
-int fmx_algo_choose(fmx_engine_t *e, const uint32_t *members, uint32_t P, int collect,
-                    size_t size_hint, int requested)
+int fmx_algo_choose(fmx_engine_t *e, uint32_t P, int collect, size_t size_hint, int requested)
 {
     int algo = requested;
-    uint32_t largest, hosts = fmx_hier_shape(e, members, P, &largest);
 
     if (algo == FMX_ALGO_AUTO)
         algo = collect ? e->env_fence_algo : e->env_barrier_algo;
+    /* The hierarchical algorithm runs only when asked for: on the hosts it could be measured on
+     * (network namespaces of one machine, bench/hier.sh) it was 1.3-2.4x slower than the best
+     * flat one, whose steps already cross between hosts once when members are placed in blocks,
+     * while its leaders carry every byte of their host alone. */
     if (algo == FMX_ALGO_AUTO) {
-        /* members of several hosts, some sharing one (daemons on virtual nodes, or several
-         * per machine): gather on the host, exchange between hosts once */
-        if (hosts > 1 && largest > 1)
-            algo = FMX_ALGO_HIER;
-        else if (!collect)
+        if (!collect)
             algo = FMX_ALGO_DISSEM;
         else if (size_hint >= RING_THRESHOLD)
             algo = FMX_ALGO_RING;

@@ -9,19 +9,16 @@
 #include <stdlib.h>
 
 /* A requested algorithm runs as asked (dissemination carries no data, so a collecting fence runs
- * Bruck's pattern); auto takes FMX_FENCE_ALGO for a collecting fence when set, else the
- * hierarchical one when the participants are on several hosts and some share one (multi_host),
- * else dissemination without data, ring from a 4 MiB total hint up, recursive doubling for a
- * power of two, else Bruck. */
-static inline int expected_algo(int requested, uint32_t P, int collect, size_t hint, int multi_host)
+ * Bruck's pattern); auto takes FMX_FENCE_ALGO for a collecting fence when set, else
+ * dissemination without data, ring from a 4 MiB total hint up, recursive doubling for a power of
+ * two, else Bruck (never the hierarchical one: it runs only when asked for). */
+static inline int expected_algo(int requested, uint32_t P, int collect, size_t hint)
 {
     const char *env = getenv("FMX_FENCE_ALGO");
 
     if (requested == FMX_ALGO_AUTO && collect && env && *env)
         requested = fmx_algo_parse(env);
     if (requested == FMX_ALGO_AUTO) {
-        if (multi_host)
-            return FMX_ALGO_HIER;
         if (!collect)
             return FMX_ALGO_DISSEM;
         if (hint >= 4u << 20)

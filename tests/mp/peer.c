@@ -31,7 +31,6 @@ struct opts {
 
 struct peer {
     struct opts o;
-    uint32_t hosts, procs; /* FMX_TEST_HOSTS, and the processes its hosts were drawn over */
     fmx_transport_t *tp;
     fmx_engine_t *eng;
     int failures;
@@ -136,23 +135,6 @@ static int start_fence(struct peer *p, const uint32_t *members, uint32_t n, size
     return rc;
 }
 
-/* Whether members (NULL: all) span several test hosts with some sharing one (FMX_TEST_HOSTS):
- * then auto runs the hierarchical algorithm over a paired transport. */
-static int multi_host(const struct peer *p, const uint32_t *members, uint32_t n)
-{
-    uint32_t count[64] = {0}, hosts = 0, largest = 0;
-
-    if (!p->hosts || p->hosts > 64)
-        return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t h = (members ? members[i] : i) * p->hosts / p->procs;
-
-        hosts += count[h]++ == 0;
-        largest = count[h] > largest ? count[h] : largest;
-    }
-    return hosts > 1 && largest > 1;
-}
-
 static void check_fence(struct peer *p, const struct pending *pd, const uint32_t *members,
                         uint32_t n, size_t base, uint32_t iter, int algo, const char *what)
 {
@@ -162,7 +144,7 @@ static void check_fence(struct peer *p, const struct pending *pd, const uint32_t
         FAIL(p, "%s: fired %d, status %d: %s", what, pd->fired, pd->status, pd->error);
         return;
     }
-    int want = expected_algo(algo, n, 1, 0, multi_host(p, members, n));
+    int want = expected_algo(algo, n, 1, 0);
 
     if (pd->algo != want) {
         FAIL(p, "%s: ran as %s, want %s", what, fmx_algo_name(pd->algo), fmx_algo_name(want));
@@ -695,8 +677,6 @@ static int setup(struct peer *p)
     /* FMX_TEST_HOSTS=H: the members are H "hosts" of consecutive ranks, as far as a paired
      * transport (fmx_pair.h) can tell: those of one reach each other by its near backend */
     uint64_t hosts = fmx_env_u64("FMX_TEST_HOSTS", 0);
-    p->hosts = (uint32_t)hosts;
-    p->procs = procs;
     if (hosts) {
         char id[32];
         snprintf(id, sizeof(id), "test-host-%llu",

@@ -192,10 +192,10 @@ static void test_all_algorithms(void)
                 for (uint32_t m = 0; m < P && good; m++)
                     good = check_result(&o[m], members, P, bases[b], (uint32_t)b, why, sizeof(why));
                 for (uint32_t m = 0; m < P && good; m++)
-                    if (o[m].algo != expected_algo(algos[a], P, 1, 0, 0)) {
+                    if (o[m].algo != expected_algo(algos[a], P, 1, 0)) {
                         snprintf(why, sizeof(why), "member %u ran %s, want %s", m,
                                  fmx_algo_name(o[m].algo),
-                                 fmx_algo_name(expected_algo(algos[a], P, 1, 0, 0)));
+                                 fmx_algo_name(expected_algo(algos[a], P, 1, 0)));
                         good = 0;
                     }
                 for (uint32_t m = 0; m < P; m++)
@@ -203,7 +203,7 @@ static void test_all_algorithms(void)
                 sim_fini(&s);
             }
             ok(good, "%s, P=%u, blobs of 0/1/100 B: every member holds every blob, by %s %s",
-               fmx_algo_name(algos[a]), P, fmx_algo_name(expected_algo(algos[a], P, 1, 0, 0)), why);
+               fmx_algo_name(algos[a]), P, fmx_algo_name(expected_algo(algos[a], P, 1, 0)), why);
         }
     }
 }
@@ -311,7 +311,7 @@ static void test_barrier(void)
         good = pump(&s, o, 13, NULL, 5000) >= 0;
         for (uint32_t m = 0; m < 13 && good; m++)
             good = o[m].fired == 1 && o[m].status == 0 && o[m].data == NULL &&
-                o[m].algo == expected_algo(algo, 13, 0, 0, 0);
+                o[m].algo == expected_algo(algo, 13, 0, 0);
         ok(good, "fence without data (%s requested) completes on all 13 by %s, no data returned",
            fmx_algo_name(algo), fmx_algo_name(o[0].algo));
         sim_fini(&s);
@@ -758,7 +758,7 @@ static void test_algorithm_choice(void)
             algo[m] = cases[i].requested;
         if (cases[i].env)
             setenv("FMX_FENCE_ALGO", cases[i].env, 1);
-        want = expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint, 0);
+        want = expected_algo(cases[i].requested, cases[i].P, cases[i].collect, cases[i].hint);
         good = one_fence(cases[i].P, algo, cases[i].hint, cases[i].collect, o) >= 0;
         unsetenv("FMX_FENCE_ALGO");
         for (uint32_t m = 0; m < cases[i].P && good; m++)
@@ -795,8 +795,8 @@ static void test_algorithm_mismatch(void)
 
 /* The hierarchical algorithm over hosts of 1 to 4 members (the fabric's host_of): every blob
  * everywhere, with and without data, over every member and over a subset that leaves hosts
- * partly or wholly out, delayed and reordered; auto chooses it exactly when the participants are
- * on several hosts and some share one; a member killed mid-fence fails it on every survivor. */
+ * partly or wholly out, delayed and reordered; a member killed mid-fence fails it on every
+ * survivor. */
 static void test_hierarchy(void)
 {
     static const uint32_t sizes[] = {2, 3, 5, 8, 13, 32};
@@ -815,25 +815,16 @@ static void test_hierarchy(void)
             sim_per_host = per;
             for (int pass = 0; pass < 3 && good; pass++) {
                 const uint32_t *m = pass == 2 ? sub : all;
-                uint32_t n = pass == 2 ? nsub : P, hosts = 0, largest = 0;
+                uint32_t n = pass == 2 ? nsub : P;
                 struct sim s;
                 struct outcome o[MAXP] = {0};
 
-                for (uint32_t i = 0; i < n; i++) { /* hosts and the most on one, as the engine */
-                    uint32_t same = 0;
-                    int first = 1;
-                    for (uint32_t j = 0; j < n; j++) {
-                        same += m[j] / per == m[i] / per;
-                        first &= !(j < i && m[j] / per == m[i] / per);
-                    }
-                    hosts += first;
-                    largest = same > largest ? same : largest;
-                }
                 sim_init(&s, P, 5 + P + per);
                 fmx_mem_set_faults(s.fabric, 0, 3, 1);
                 for (uint32_t i = 0; i < n; i++) {
                     if (pass == 1) {
-                        fmx_fence_args_t a = {.members = m, .count = n, .collect = 0};
+                        fmx_fence_args_t a = {
+                            .members = m, .count = n, .collect = 0, .algo = FMX_ALGO_HIER};
                         fmx_fence_start(s.eng[m[i]], &a, on_done, &o[i]);
                     } else {
                         start_fence(&s, m[i], pass ? m : NULL, pass ? n : 0, 100, (uint32_t)pass,
@@ -848,9 +839,7 @@ static void test_hierarchy(void)
                 for (uint32_t i = 0; i < n && good; i++) {
                     if (pass != 1)
                         good = check_result(&o[i], m, n, 100, (uint32_t)pass, why, sizeof(why));
-                    else if (o[i].status ||
-                             o[i].algo !=
-                                 expected_algo(FMX_ALGO_AUTO, n, 0, 0, hosts > 1 && largest > 1))
+                    else if (o[i].status || o[i].algo != FMX_ALGO_HIER)
                         snprintf(why, sizeof(why), "barrier: status %d, ran %s", o[i].status,
                                  fmx_algo_name(o[i].algo)),
                             good = 0;
@@ -859,8 +848,7 @@ static void test_hierarchy(void)
                     free(o[i].data);
                 sim_fini(&s);
             }
-            ok(good, "hier, P=%u on hosts of %u: all, barrier by auto, subset of %u %s", P, per,
-               nsub, why);
+            ok(good, "hier, P=%u on hosts of %u: all, barrier, subset of %u %s", P, per, nsub, why);
         }
     }
     /* a member that is not its host's leader, and one that is, die mid-fence */
