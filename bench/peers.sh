@@ -12,7 +12,14 @@
 #                                  FMX_PEERS_SET=ucx: the UCX stacks, below)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-csv=$out/peers.csv
+csv=$out/peers.csv md=$out/peers.md
+# FMX_PEERS_SET=ucx: the engine over the UCX backend against Open MPI's UCX PML and
+# ucx_perftest, over UCX's tcp and its shared memory (peers-ucx.csv, .md)
+stacks=(tcp shm) ompis=(tcp vader) table=()
+if [ "${FMX_PEERS_SET:-}" = ucx ]; then
+  stacks=(ucx-tcp ucx-sm) ompis=(ucx-tcp ucx-sm) table=(--set ucx)
+  csv=$out/peers-ucx.csv md=$out/peers-ucx.md
+fi
 mg=$PWD/$build/bench/mpi_allgather
 [ -x "$mg" ] || { echo "build first: cmake --build $build"; exit 1; }
 reps=${FMX_PEERS_REPS:-20}
@@ -99,20 +106,17 @@ plot() { # the ratios against P, one panel per size (gnuplot, installed from Deb
 
 if [ -n "${FMX_PEERS_RAW_ONLY:-}" ]; then # measure the provider again, keep the rest
   grep -v '^raw-' "$csv" >"$csv.tmp" && mv "$csv.tmp" "$csv"
-  for s in $sizes; do raw tcp $((s / 2)) && raw shm $((s / 2)); done
-  python3 bench/peers_table.py "$csv" >"$out/peers.md"
-  cat "$out/peers.md"
-  plot
+  for s in $sizes; do
+    if [ "${FMX_PEERS_SET:-}" = ucx ]; then
+      raw_ucx tcp $((s / 2)) && raw_ucx sm $((s / 2))
+    else
+      raw tcp $((s / 2)) && raw shm $((s / 2))
+    fi
+  done
+  python3 bench/peers_table.py "$csv" "${table[@]}" >"$md"
+  cat "$md"
+  [ "${FMX_PEERS_SET:-}" = ucx ] || plot
   exit 0
-fi
-# FMX_PEERS_SET=ucx: the engine over the UCX backend against Open MPI's UCX PML and
-# ucx_perftest, over UCX's tcp and its shared memory (peers-ucx.csv, .md)
-if [ "${FMX_PEERS_SET:-}" = ucx ]; then
-  stacks=(ucx-tcp ucx-sm) ompis=(ucx-tcp ucx-sm) table=(--set ucx)
-  csv=$out/peers-ucx.csv md=$out/peers-ucx.md
-  echo "who,kind,P,S_bytes,reps,min_us,median_us,p99_us" >"$csv"
-else
-  stacks=(tcp shm) ompis=(tcp vader) table=() md=$out/peers.md
 fi
 # each configuration FMX_PEERS_RUNS times (3), the stacks alternating within a run; the table
 # takes the median of the runs' medians (single runs at P >= 8 on 2 cores vary 2-3x)
