@@ -25,7 +25,7 @@ static void addrs_late(fmx_loop_t *l, void *arg)
 /* The endpoint is open (or failed to open): its address goes to pmixrun. */
 static int announce(struct daemon *d, fmx_error_t *err)
 {
-    uint8_t addr[256];
+    uint8_t addr[4096]; /* a paired UCX endpoint on several devices takes several hundred */
     size_t alen = sizeof(addr);
     fmx_pack_t p;
     int rc;

@@ -131,7 +131,7 @@ static void on_peer_error(void *arg, uint32_t peer, int status)
 static int pair_get_addr(fmx_transport_t *t, void *buf, size_t *len)
 {
     struct pair_tp *tp = pt(t);
-    uint8_t a[2][1024];
+    uint8_t a[2][2000]; /* the whole within the callers' 4096 bytes */
     size_t l[2] = {sizeof(a[0]), sizeof(a[1])}, need;
     int rc;
 

@@ -192,7 +192,7 @@ fi
 # LINES lines matching REGEX and exits 0
 job_across() {
   local what=$1 lines=$2 regex=$3 rc
-  out=$(exec_node1 pmixrun -N 2 --hostfile /run/fmx/hosts "$4")
+  out=$(exec_node1 env ${JOB_ENV:-} pmixrun -N 2 --hostfile /run/fmx/hosts "$4")
   rc=$?
   if [ $rc -eq 0 ] && [ "$(grep -cE -- "$regex" <<<"$out")" = "$lines" ]; then
     log "ok: $what across the containers: $(grep -E -- "$regex" <<<"$out" | head -1)"
@@ -202,9 +202,18 @@ job_across() {
     failures=$((failures + 1))
   fi
 }
-job_across "MPICH allreduce (PMI-1 wire)" 1 "allreduce over 4 ranks: 0 wrong elements" \
+# (FMX_DEBUG=3: the daemons' barriers in the log; here the MPICH ranks of one container have
+# been seen to make one PMI barrier more than the other's, 3 times in 5 on 2026-11-28, and the
+# job then ends after the barrier's 60 s deadline; not understood yet)
+JOB_ENV=FMX_DEBUG=3 job_across "MPICH allreduce (PMI-1 wire)" 1 "allreduce over 4 ranks: 0 wrong elements" \
   mpich_mpi_allreduce
 job_across "a PMI-2 program (Slurm's libpmi2)" 4 "pmi2 rank [0-3] of 4: 4 cards ok" pmi2_client
+# the daemons' engine over UCX (the job's FMX_TRANSPORT reaches the serving daemons): the
+# containers are different hosts to the paired transport, so UCX's tcp between them
+JOB_ENV=FMX_TRANSPORT=ucx job_across "PMIx client over UCX" 4 "PMIx_Finalize successfully completed" \
+  pmix_client
+JOB_ENV=FMX_TRANSPORT=ucx job_across "Open MPI allreduce over UCX" 1 \
+  "allreduce over 4 ranks: 0 wrong elements" mpi_allreduce
 if [ $failures -ne 0 ]; then
   log "node logs:"
   "${compose[@]}" logs --tail 20 2>&1 | sed 's/^/    /'

@@ -644,7 +644,7 @@ static int parse(int argc, char **argv, struct opts *o)
  * job's size-1 members, the impostor the same list with its own address in the victim's place. */
 static int join_with_impostor(struct peer *p, uint32_t procs)
 {
-    uint8_t addr[256];
+    uint8_t addr[4096];
     size_t len = sizeof(addr), *lens, l;
     void **addrs, *a;
     int rc;

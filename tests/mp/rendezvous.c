@@ -102,7 +102,7 @@ void rdv_free(uint32_t size, void **addrs, size_t *lens)
 
 int rdv_join(fmx_transport_t *tp, const char *dir, uint32_t rank, uint32_t size, int timeout_ms)
 {
-    uint8_t addr[256];
+    uint8_t addr[4096];
     size_t len = sizeof(addr), *lens;
     void **addrs;
     int rc;
