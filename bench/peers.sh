@@ -97,6 +97,16 @@ raw() { # raw PROVIDER BYTES: one-way time of BYTES (RDM), as a row for P = 2, S
   fi
 }
 
+raw_all() { # the raw transfers of the set measured, for every size
+  for s in $sizes; do
+    if [ "${FMX_PEERS_SET:-}" = ucx ]; then
+      raw_ucx tcp $((s / 2)) && raw_ucx sm $((s / 2))
+    else
+      raw tcp $((s / 2)) && raw shm $((s / 2))
+    fi
+  done
+}
+
 plot() { # the ratios against P, one panel per size (gnuplot, installed from Debian if missing)
   need_gnuplot || return 0
   python3 bench/peers_table.py "$csv" --ratios >"$out/peers-ratios.csv"
@@ -106,13 +116,7 @@ plot() { # the ratios against P, one panel per size (gnuplot, installed from Deb
 
 if [ -n "${FMX_PEERS_RAW_ONLY:-}" ]; then # measure the provider again, keep the rest
   grep -v '^raw-' "$csv" >"$csv.tmp" && mv "$csv.tmp" "$csv"
-  for s in $sizes; do
-    if [ "${FMX_PEERS_SET:-}" = ucx ]; then
-      raw_ucx tcp $((s / 2)) && raw_ucx sm $((s / 2))
-    else
-      raw tcp $((s / 2)) && raw shm $((s / 2))
-    fi
-  done
+  raw_all
   python3 bench/peers_table.py "$csv" "${table[@]}" >"$md"
   cat "$md"
   [ "${FMX_PEERS_SET:-}" = ucx ] || plot
@@ -130,13 +134,7 @@ for run in $(seq "${FMX_PEERS_RUNS:-3}"); do
     done
   done
 done
-for s in $sizes; do
-  if [ "${FMX_PEERS_SET:-}" = ucx ]; then
-    raw_ucx tcp $((s / 2)) && raw_ucx sm $((s / 2))
-  else
-    raw tcp $((s / 2)) && raw shm $((s / 2))
-  fi
-done
+raw_all
 python3 bench/peers_table.py "$csv" "${table[@]}" >"$md"
 cat "$md"
 [ "${FMX_PEERS_SET:-}" = ucx ] || plot
