@@ -2,7 +2,8 @@
 # The engine at scale: fence_bench on P member processes (each a "daemon" of L virtual ranks of
 # B bytes) for every algorithm and the auto choice, on each provider; barriers too. Writes
 # bench/results/engine.csv and PNG plots (gnuplot, installed from Debian if missing).
-#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", FMX_BENCH_MAXP=256;
+#   bench/engine.sh [BUILD_DIR]          (FMX_BENCH_PROVIDERS="tcp shm", also ucx-tcp ucx-sm,
+#                                         FMX_BENCH_MAXP=256;
 #                                         shm at P = 256 runs auto only, 3 times: it gives no
 #                                         wait fd, and 256 polling members take seconds a fence)
 set -euo pipefail
@@ -11,10 +12,13 @@ csv=$out/engine.csv
 need_gnuplot
 maxp=${FMX_BENCH_MAXP:-256}
 
-run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV
-  local prov=$1 p=$2
+run() { # run PROVIDER P ARGS...: one fmx-mprun, rows appended to the CSV (ucx-TLS: the UCX
+  # backend over those UCX transports)
+  local prov=$1 p=$2 env
   shift 2
-  FI_PROVIDER=$prov timeout 900 "$mprun" -n "$p" --timeout 880 -- "$fb" "$@" \
+  env=(FI_PROVIDER="$prov")
+  [[ $prov == ucx-* ]] && env=(FMX_TRANSPORT=ucx "FMX_UCX_TLS=${prov#ucx-}" FMX_UCX_NET_DEVICES=lo)
+  env "${env[@]}" timeout 900 "$mprun" -n "$p" --timeout 880 -- "$fb" "$@" \
     2>>"$out/engine.log" | grep -E '^[a-z0-9_;]+,[a-z]+,(fence|barrier),' >>"$csv" ||
     echo "  ($prov, P=$p, $*: failed; see $out/engine.log)"
 }

@@ -189,7 +189,15 @@ int main(int argc, char **argv)
     fmx_transport_t *tp = NULL;
     fmx_engine_t *eng = NULL;
     double alpha = 0, beta = 0;
+    char ucx[80];
     const char *prov = getenv("FI_PROVIDER") ? getenv("FI_PROVIDER") : "default";
+
+    if (getenv("FMX_TRANSPORT") &&
+        !strcmp(getenv("FMX_TRANSPORT"), "ucx")) { /* as engine.sh names it */
+        snprintf(ucx, sizeof(ucx), "ucx-%s",
+                 getenv("FMX_UCX_TLS") ? getenv("FMX_UCX_TLS") : "pair");
+        prov = ucx;
+    }
     int rc;
 
     fmx_malloc_for_daemons(); /* as pmixd runs the engine */
