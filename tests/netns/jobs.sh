@@ -80,8 +80,8 @@ for prov in $netns_providers; do
   if [ "$prov" = ucx ]; then
     export FI_PROVIDER=tcp FMX_TRANSPORT=ucx FMX_UCX_NET_DEVICES=fmx0
     # two daemons per host (--vnodes 2 over the hostfile): within a host by UCX's shared
-    # memory, between hosts by its tcp, the fences hierarchical
-    FMX_DEBUG=3 run "UCX, 2 daemons per host: shared memory within, tcp between, hier fences" 0 \
+    # memory, between hosts by its tcp, the fences hierarchical (asked for: auto does not)
+    FMX_DEBUG=3 FMX_FENCE_ALGO=hier run "UCX, 2 daemons per host: shared memory within, tcp between, hier fences" 0 \
       "grep -v '^fmx\\[' \"\$OUT\" >\"\$OUT.ranks\" && $check_example client $((2 * ${#hosts[@]})) \"\$OUT.ranks\" && grep -q 'engine up over 1 peer(s) on this host by ucx .*transports sm.*; $((2 * ${#hosts[@]} - 2)) elsewhere by ucx' \"\$OUT\" && grep -qE 'fence over $((2 * ${#hosts[@]})) members, collecting.*: hier' \"\$OUT\"" \
       -- --vnodes 2 -N 1 "$pclient"
   fi
