@@ -72,6 +72,9 @@ static int mpi_policy(const fmx_rank_env_t *re, fmx_env_t *env)
         rc = fmx_env_set_kv(env, "OMPI_MCA_btl_vader_single_copy_mechanism", "none");
     if (!rc && !re->cma && !getenv("FI_SHM_DISABLE_CMA"))
         rc = fmx_env_set_kv(env, "FI_SHM_DISABLE_CMA", "1");
+    /* UCX (MPICH's ch4:ucx, Open MPI's UCX PML): its cma transport too */
+    if (!rc && !re->cma && !getenv("UCX_TLS"))
+        rc = fmx_env_set_kv(env, "UCX_TLS", "^cma");
     if (!rc && !getenv("OMPI_MCA_btl_vader_backing_directory"))
         rc = fmx_env_set_kv(env, "OMPI_MCA_btl_vader_backing_directory", re->session->shmdir);
     if (!rc)

@@ -35,6 +35,6 @@ int fmx_cma_permitted(void);
 #define FMX_CMA_NOTE                                                                               \
     "cross-memory attach (process_vm_readv) is not permitted here (no SYS_PTRACE, a seccomp "      \
     "profile or Yama's ptrace_scope): shared memory goes through buffers instead "                 \
-    "(OMPI_MCA_btl_vader_single_copy_mechanism=none, FI_SHM_DISABLE_CMA=1)"
+    "(OMPI_MCA_btl_vader_single_copy_mechanism=none, FI_SHM_DISABLE_CMA=1, UCX_TLS=^cma)"
 
 #endif

@@ -84,6 +84,17 @@ for prov in $netns_providers; do
     FMX_DEBUG=3 FMX_FENCE_ALGO=hier run "UCX, 2 daemons per host: shared memory within, tcp between, hier fences" 0 \
       "grep -v '^fmx\\[' \"\$OUT\" >\"\$OUT.ranks\" && $check_example client $((2 * ${#hosts[@]})) \"\$OUT.ranks\" && grep -q 'engine up over 1 peer(s) on this host by ucx .*transports sm.*; $((2 * ${#hosts[@]} - 2)) elsewhere by ucx' \"\$OUT\" && grep -qE 'fence over $((2 * ${#hosts[@]})) members, collecting.*: hier' \"\$OUT\"" \
       -- --vnodes 2 -N 1 "$pclient"
+    # and a few of the jobs below (all of them run on tcp and sockets; CI's time)
+    run "PMIx client: fence with data across hosts" 0 \
+      "$check_example client $((2 * ${#hosts[@]})) \"\$OUT\"" -- -N 2 "$pclient"
+    run "Open MPI allreduce across hosts" 0 "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$mallreduce"
+    run "a rank SIGKILLed mid-fence ends the job on every host" 137 \
+      "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
+    if [ -n "${FMX_PMI_PROGRAMS:-}" ]; then
+      IFS=: read -r chello callreduce cring pmi2 <<<"$FMX_PMI_PROGRAMS"
+      run "MPICH allreduce across hosts" 0 "grep -q ' 0 wrong elements' \"\$OUT\"" -- -N 2 "$callreduce"
+    fi
+    continue
   fi
   run "-N 2 hostname: each host exactly twice" 0 "$per_host_twice" -- -N 2 hostname
   run "PMIx hello, 2 per host" 0 "$check_example hello $((2 * ${#hosts[@]})) \"\$OUT\"" \
