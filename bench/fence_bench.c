@@ -209,10 +209,7 @@ int main(int argc, char **argv)
         return 2;
     }
     /* each member stands for a daemon: pmixd's settings for the backend FMX_TRANSPORT names */
-    const char *backend = getenv("FMX_TRANSPORT") && *getenv("FMX_TRANSPORT")
-        ? fmx_transport_expand(getenv("FMX_TRANSPORT"))
-        : "ofi";
-    fmx_backend_defaults_apply(backend);
+    fmx_backend_defaults_apply(fmx_transport_from_env());
     /* every message authenticated, as between daemons (--no-mac: not, to measure the cost) */
     uint8_t key[FMX_SEAL_KEY];
     fmx_seal_key_from_secret(o.dir, strlen(o.dir), key);

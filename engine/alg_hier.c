@@ -14,32 +14,10 @@
 #define LOCALS_LEFT(c) ((c)->aux[(c)->P])
 #define LEADERS_LEFT(c) ((c)->aux[(c)->P + 1])
 
-uint32_t fmx_hier_shape(const fmx_engine_t *e, const uint32_t *members, uint32_t n,
-                        uint32_t *largest)
-{
-    uint32_t *count = calloc(e->members ? e->members : 1, sizeof(*count)), hosts = 0, big = 0;
-
-    if (!count) {
-        *largest = 1;
-        return n; /* as if every member were alone: no hierarchy */
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t h = e->host[members[i]];
-
-        if (count[h]++ == 0)
-            hosts++;
-        if (count[h] > big)
-            big = count[h];
-    }
-    free(count);
-    *largest = big;
-    return hosts;
-}
-
 int fmx_hier_prepare(struct fmx_coll *c)
 {
     const fmx_engine_t *e = c->eng;
-    uint32_t *first = malloc((e->members ? e->members : 1) * sizeof(*first));
+    uint32_t *first = malloc((e->members ? e->members : 1) * sizeof(*first)), hosts = 0;
 
     c->aux = calloc(c->P + 2, sizeof(*c->aux));
     if (!first || !c->aux) {
@@ -53,12 +31,14 @@ int fmx_hier_prepare(struct fmx_coll *c)
 
         if (*f == UINT32_MAX) {
             *f = i;
+            hosts++;
             if (i != c->me)
                 LEADERS_LEFT(c)++;
         }
         LEADER(c, i) = *f;
     }
     free(first);
+    c->radix = hosts; /* frames carry it: members that see the hosts differently disagree */
     if (LEADER(c, c->me) != c->me)
         LEADERS_LEFT(c) = 0; /* a leader's business */
     else

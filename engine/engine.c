@@ -442,13 +442,9 @@ static int setup_coll(fmx_engine_t *e, struct fmx_coll *c, const fmx_fence_args_
 {
     struct fmx_block *own;
 
-    uint32_t largest;
-
     c->algo = fmx_algo_choose(e, c->P, a->collect, a->size_hint, a->algo);
     c->ops = fmx_algo_ops(c->algo);
-    c->radix = c->algo == FMX_ALGO_TREE ? e->tree_radix
-        : c->algo == FMX_ALGO_HIER      ? fmx_hier_shape(e, c->members, c->P, &largest)
-                                        : 0;
+    c->radix = c->algo == FMX_ALGO_TREE ? e->tree_radix : 0; /* hier: set by fmx_hier_prepare */
     c->collect = a->collect;
     for (c->me = 0; c->members[c->me] != e->self; c->me++)
         ;

@@ -169,10 +169,8 @@ uint32_t fmx_log2_ceil(uint32_t p);
 const struct fmx_algo_ops *fmx_algo_ops(int algo);
 int fmx_algo_choose(fmx_engine_t *e, uint32_t P, int collect, size_t size_hint, int requested);
 
-/* alg_hier.c: how many hosts members[0..n) are on (frames carry it), and the most on one of
- * them; the leaders and counts a hierarchical collective needs (c->aux). */
-uint32_t fmx_hier_shape(const fmx_engine_t *e, const uint32_t *members, uint32_t n,
-                        uint32_t *largest);
+/* alg_hier.c: the leaders and counts a hierarchical collective needs (c->aux), and its number
+ * of hosts as its radix (frames carry it). */
 int fmx_hier_prepare(struct fmx_coll *c);
 
 /* dmodex.c */

@@ -1,8 +1,7 @@
 /* Algorithm names and the choice of an algorithm for a fence. The choice must come out the
  * same on every participant, so it uses only what they share: member count, whether data is
  * collected, the caller's common size hint and the environment (FMX_FENCE_ALGO,
- * FMX_BARRIER_ALGO). A
- * mismatch is still caught: frames carry the algorithm. */
+ * FMX_BARRIER_ALGO). A mismatch is still caught: frames carry the algorithm. */
 #include "internal.h"
 
 #include <string.h>

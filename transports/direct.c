@@ -28,8 +28,5 @@ int fmx_direct_open(const char *name, const char *spec, fmx_transport_t **out, f
 
 int fmx_direct_open_env(fmx_transport_t **out, fmx_error_t *err)
 {
-    const char *name = getenv("FMX_TRANSPORT");
-
-    return fmx_transport_open_named(fmx_transport_expand(name && *name ? name : "ofi"),
-                                    fmx_direct_open, out, err);
+    return fmx_transport_open_named(fmx_transport_from_env(), fmx_direct_open, out, err);
 }

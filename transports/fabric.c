@@ -27,13 +27,6 @@ struct fmx_fabric {
 
 static int warm;
 
-static const char *backend_name(void)
-{
-    const char *name = getenv("FMX_TRANSPORT");
-
-    return fmx_transport_expand(name && *name ? name : "ofi");
-}
-
 static void *open_thread(void *arg)
 {
     fmx_fabric_t *f = arg;
@@ -61,7 +54,7 @@ int fmx_fabric_open(uint32_t members, const uint8_t key[32], fmx_fabric_t **out,
         fmx_errprintf(err, "cannot start opening the fabric: %s", strerror(errno));
         return -ENOMEM;
     }
-    f->backend = backend_name();
+    f->backend = fmx_transport_from_env();
     if (members == 1) {
         if ((rc = fmx_mem_fabric_create(1, 0, &f->solo))) {
             fmx_errprintf(err, "cannot make the one-daemon transport: %s", fmx_strerror(rc));
@@ -94,7 +87,7 @@ int fmx_fabric_quick(uint32_t members)
     if (members == 1 || warm)
         return 1;
     /* a failure to load is reported when the endpoint is opened */
-    return fmx_backend_load(backend_name(), 0, &err) == 0 && fmx_standin_loaded() > 0;
+    return fmx_backend_load(fmx_transport_from_env(), 0, &err) == 0 && fmx_standin_loaded() > 0;
 }
 
 int fmx_fabric_fd(const fmx_fabric_t *f)
@@ -143,7 +136,7 @@ void fmx_fabric_close(fmx_fabric_t *f)
 
 int fmx_fabric_warm_up(fmx_error_t *err)
 {
-    const char *name = backend_name();
+    const char *name = fmx_transport_from_env();
     int rc;
 
     fmx_backend_defaults_apply(name);

@@ -24,6 +24,8 @@ int fmx_transport_open_named(const char *name, fmx_open_backend_f open_one, fmx_
 /* What the name FMX_TRANSPORT gives stands for: "ucx" alone (no FMX_UCX_TLS chosen) is UCX's
  * shared memory to this host's peers and its network transports to the others. */
 const char *fmx_transport_expand(const char *name);
+/* The transport FMX_TRANSPORT names (unset or empty: "ofi"), expanded. */
+const char *fmx_transport_from_env(void);
 
 /* The i-th backend of a name ("ucx" for i = 0 and 1 of "ucx:sm+ucx:net") into buf, or NULL. */
 const char *fmx_transport_component(const char *name, int i, char *buf, size_t len);

@@ -1,8 +1,8 @@
 /* Two transports as one (fmx_pair.h). The pair's address is its host identity followed by both
- * backends' addresses; at add_peers every member splits the peers the same way, by identity,
- * and gives each backend its side's peers in ascending order (itself included), so that a
- * backend's indices, and the keys of its MACs, agree on every member. Events come back with
- * the backend's index mapped to the pair's. */
+ * backends' addresses; at add_peers the near backend gets this host's members in ascending
+ * order (itself included) and the far backend every member, lists that come out the same on
+ * every member they concern, so that a backend's indices, and the keys of its MACs, agree.
+ * Events come back with the backend's index mapped to the pair's. */
 #include "fmx_pair.h"
 
 #include "fmx_crypto.h"
@@ -27,7 +27,6 @@ struct side {
     fmx_transport_t *t;
     uint32_t n; /* peers of this side, self included */
     uint32_t *global; /* side index -> pair index */
-    uint32_t self;
     int used; /* its peers are added: progress it */
     int fd; /* its wait fd as registered in the pair's epoll set, or -1 */
 };
@@ -227,7 +226,6 @@ static int pair_add_peers(fmx_transport_t *t, uint32_t count, const void *const 
     }
     tp->npeers = count;
     tp->s[FAR].n = count;
-    tp->s[FAR].self = tp->self;
     /* the near backend's peers are this host's members, the same list on each of them; the
      * far backend's are every member, so that its indices are the pair's everywhere (a set
      * that differed from member to member would number them differently) */
@@ -235,8 +233,6 @@ static int pair_add_peers(fmx_transport_t *t, uint32_t count, const void *const 
         int near = !memcmp(ids[i], tp->id, ID_LEN);
 
         if (near) {
-            if (i == tp->self)
-                tp->s[NEAR].self = tp->s[NEAR].n;
             tp->local[i] = tp->s[NEAR].n;
             tp->s[NEAR].global[tp->s[NEAR].n++] = i;
         } else {
@@ -385,7 +381,7 @@ static int pair_prepare_wait(fmx_transport_t *t)
 
         if (!tp->s[k].used)
             continue;
-        if (sync_fd(tp, &tp->s[k]) || b->ops->wait_fd(b) < 0) {
+        if (sync_fd(tp, &tp->s[k]) || tp->s[k].fd < 0) {
             rc = FMX_NAP_US;
         } else if ((rc = b->ops->prepare_wait(b)) < 0) {
             return rc;
@@ -549,6 +545,13 @@ const char *fmx_transport_expand(const char *name)
     if (!strcmp(name, "ucx") && !getenv("FMX_UCX_TLS"))
         return "ucx:sm+ucx:net";
     return name;
+}
+
+const char *fmx_transport_from_env(void)
+{
+    const char *name = getenv("FMX_TRANSPORT");
+
+    return fmx_transport_expand(name && *name ? name : "ofi");
 }
 
 const char *fmx_transport_component(const char *name, int i, char *buf, size_t len)

@@ -684,8 +684,7 @@ static int setup(struct peer *p)
         setenv("FMX_HOST_ID", id, 1);
     }
     /* a member stands for a daemon: the settings pmixd gives its backend */
-    const char *name = getenv("FMX_TRANSPORT") ? getenv("FMX_TRANSPORT") : "ofi";
-    fmx_backend_defaults_apply(fmx_transport_expand(name));
+    fmx_backend_defaults_apply(fmx_transport_from_env());
     rc = fmx_direct_open_env(&p->tp, &err);
     fmx_backend_defaults_clear();
     if (rc) {
