@@ -274,6 +274,7 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
         .recv = on_recv, .recv_owned = on_recv_owned, .peer_error = on_peer_error};
     fmx_engine_t *e;
     const char *s;
+    uint32_t spin_us;
 
     if (!cfg->transport || cfg->members == 0 || cfg->self >= cfg->members)
         return -EINVAL;
@@ -321,7 +322,8 @@ int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)
         return -EINVAL;
     }
     e->dmx_next_id = 1;
-    e->spin_ns = 1000ull * fmx_env_u64("FMX_SPIN_US", 50);
+    spin_us = e->tp->ops->spin_us ? e->tp->ops->spin_us(e->tp) : 0;
+    e->spin_ns = 1000ull * fmx_env_u64("FMX_SPIN_US", spin_us ? spin_us : 50);
     e->gather_min = fmx_env_u64("FMX_GATHER_MIN", 16384);
     fmx_transport_set_events(e->tp, &events, e);
     *out = e;

@@ -103,6 +103,10 @@ typedef struct fmx_transport_ops {
     /* Optional, after add_peers: the smallest index of the peers on the same host as `peer`
      * (itself when alone), the same on every member; -1 when the backend cannot tell. */
     int64_t (*host_of)(fmx_transport_t *t, uint32_t peer);
+    /* Optional: how long (us) a caller should keep polling after the last event before it
+     * sleeps, when this backend's wake-ups cost more than the engine's default window assumes;
+     * 0 for the default. FMX_SPIN_US overrides it. */
+    uint32_t (*spin_us)(fmx_transport_t *t);
     void (*close)(fmx_transport_t *t);
 } fmx_transport_ops_t;
 

@@ -469,6 +469,20 @@ static int64_t pair_host_of(fmx_transport_t *t, uint32_t peer)
     return peer < tp->npeers ? (int64_t)tp->host[peer] : -1;
 }
 
+static uint32_t pair_spin_us(fmx_transport_t *t)
+{
+    uint32_t m = 0;
+
+    for (int k = 0; k < 2; k++) {
+        fmx_transport_t *b = pt(t)->s[k].t;
+        uint32_t v = b->ops->spin_us ? b->ops->spin_us(b) : 0;
+
+        if (v > m)
+            m = v;
+    }
+    return m;
+}
+
 static void pair_close(fmx_transport_t *t)
 {
     struct pair_tp *tp = pt(t);
@@ -501,6 +515,7 @@ static const fmx_transport_ops_t pair_ops = {.name = "pair",
                                              .rejected = pair_rejected,
                                              .max_msg_size = pair_max_msg_size,
                                              .host_of = pair_host_of,
+                                             .spin_us = pair_spin_us,
                                              .close = pair_close};
 
 int fmx_pair_create(fmx_transport_t *near, fmx_transport_t *far, fmx_transport_t **out,
