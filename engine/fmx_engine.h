@@ -121,7 +121,7 @@ typedef struct fmx_dmodex_req fmx_dmodex_req_t;
  * collectives never collide. A direct modex request goes to the handler whose prefix its key
  * begins with, the longest that matches (the whole key is passed; "" matches any key); one
  * that no handler claims is answered -ENOSYS. */
-#define FMX_ENGINE_MAX_FRONT_ENDS 4
+#define FMX_ENGINE_MAX_FRONT_ENDS 8
 
 /* Called on the member asked for data; answer later with fmx_dmodex_respond() (exactly once). */
 typedef void (*fmx_dmodex_handler_f)(void *arg, uint32_t from, const void *key, size_t keylen,

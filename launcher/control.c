@@ -16,129 +16,6 @@
 
 #define HEADER 8u
 
-static int grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    size_t ncap = *cap ? *cap : 256;
-    uint8_t *n;
-
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap == *cap)
-        return 0;
-    if (!(n = realloc(*buf, ncap)))
-        return -ENOMEM;
-    *buf = n;
-    *cap = ncap;
-    return 0;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-void fmx_pack_init(fmx_pack_t *p)
-{
-    memset(p, 0, sizeof(*p));
-}
-
-void fmx_pack_free(fmx_pack_t *p)
-{
-    free(p->data);
-    memset(p, 0, sizeof(*p));
-}
-
-static void put(fmx_pack_t *p, const void *b, size_t n)
-{
-    if (p->err || grow(&p->data, &p->cap, p->len + n)) {
-        p->err = 1;
-        return;
-    }
-    if (n)
-        memcpy(p->data + p->len, b, n);
-    p->len += n;
-}
-
-void fmx_pack_u32(fmx_pack_t *p, uint32_t v)
-{
-    uint8_t b[4];
-
-    put_le32(b, v);
-    put(p, b, 4);
-}
-
-void fmx_pack_bytes(fmx_pack_t *p, const void *b, size_t n)
-{
-    if (n > UINT32_MAX) {
-        p->err = 1;
-        return;
-    }
-    fmx_pack_u32(p, (uint32_t)n);
-    put(p, b, n);
-}
-
-void fmx_pack_str(fmx_pack_t *p, const char *s)
-{
-    fmx_pack_bytes(p, s ? s : "", s ? strlen(s) : 0);
-}
-
-void fmx_unpack_init(fmx_pack_t *p, const void *data, size_t len)
-{
-    memset(p, 0, sizeof(*p));
-    p->data = (uint8_t *)data;
-    p->len = len;
-}
-
-uint32_t fmx_unpack_u32(fmx_pack_t *p)
-{
-    uint32_t v;
-
-    if (p->err || p->len - p->pos < 4) {
-        p->err = 1;
-        return 0;
-    }
-    v = get_le32(p->data + p->pos);
-    p->pos += 4;
-    return v;
-}
-
-const void *fmx_unpack_bytes(fmx_pack_t *p, size_t *n)
-{
-    uint32_t len = fmx_unpack_u32(p);
-    const void *b;
-
-    if (p->err || p->len - p->pos < len) {
-        p->err = 1;
-        *n = 0;
-        return NULL;
-    }
-    b = p->data + p->pos;
-    p->pos += len;
-    *n = len;
-    return b;
-}
-
-char *fmx_unpack_str(fmx_pack_t *p)
-{
-    size_t n;
-    const char *b = fmx_unpack_bytes(p, &n);
-    char *s;
-
-    if (!b || memchr(b, '\0', n) || !(s = malloc(n + 1))) {
-        p->err = 1;
-        return NULL;
-    }
-    memcpy(s, b, n);
-    s[n] = '\0';
-    return s;
-}
-
 struct fmx_conn {
     int fd;
     char peer[96]; /* who is at the other end, for error messages */
@@ -311,10 +188,10 @@ int fmx_conn_send(fmx_conn_t *c, uint16_t type, const fmx_pack_t *body)
         return -EINVAL;
     if (c->out_pos && c->out_pos == c->out_len)
         c->out_len = c->out_pos = 0;
-    if ((rc = grow(&c->out, &c->out_cap, c->out_len + HEADER + blen)))
+    if ((rc = fmx_grow(&c->out, &c->out_cap, c->out_len + HEADER + blen)))
         return rc;
     h = c->out + c->out_len;
-    put_le32(h, (uint32_t)blen);
+    fmx_put_le32(h, (uint32_t)blen);
     h[4] = (uint8_t)type;
     h[5] = (uint8_t)(type >> 8);
     h[6] = h[7] = 0;
@@ -330,7 +207,7 @@ int fmx_conn_read(fmx_conn_t *c, fmx_error_t *err)
     for (;;) {
         ssize_t n;
 
-        if (grow(&c->in, &c->in_cap, c->in_len + 65536))
+        if (fmx_grow(&c->in, &c->in_cap, c->in_len + 65536))
             return -ENOMEM;
         n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {
@@ -354,7 +231,7 @@ int fmx_conn_has_message(const fmx_conn_t *c)
 {
     size_t have = c->in_len - c->consumed;
 
-    return have >= HEADER && have >= HEADER + (size_t)get_le32(c->in + c->consumed);
+    return have >= HEADER && have >= HEADER + (size_t)fmx_get_le32(c->in + c->consumed);
 }
 
 int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *err)
@@ -368,7 +245,7 @@ int fmx_conn_next(fmx_conn_t *c, uint16_t *type, fmx_pack_t *body, fmx_error_t *
     }
     if (c->in_len < HEADER)
         return 0;
-    len = get_le32(c->in);
+    len = fmx_get_le32(c->in);
     if (len > c->max || c->in[6] || c->in[7]) {
         fmx_errprintf(err, "%s sent a malformed control message (length %u, type %u)", c->peer, len,
                       (unsigned)(c->in[4] | c->in[5] << 8));

@@ -6,6 +6,7 @@
 #define FMX_CONTROL_H
 
 #include "fmx_common.h"
+#include "fmx_pack.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,27 +33,6 @@ enum fmx_ctl_type {
     FMX_CTL_BEAT = 16, /* d->r: nothing; every FMX_HEARTBEAT_MS, so that silence means a hang */
     FMX_CTL_PMI_ABORT = 17 /* d->r: rank, status, message (PMI_Abort of PMI-1 or PMI-2) */
 };
-
-/* A growable packing buffer, or a cursor over a received message. */
-typedef struct fmx_pack {
-    uint8_t *data;
-    size_t len, cap, pos;
-    int err; /* sticky: a failed get or put leaves it set */
-} fmx_pack_t;
-
-void fmx_pack_init(fmx_pack_t *p);
-void fmx_pack_free(fmx_pack_t *p);
-void fmx_pack_u32(fmx_pack_t *p, uint32_t v);
-void fmx_pack_bytes(fmx_pack_t *p, const void *b, size_t n); /* u32 length, bytes */
-void fmx_pack_str(fmx_pack_t *p, const char *s);
-
-/* Reading: a cursor over len bytes at data (not owned). */
-void fmx_unpack_init(fmx_pack_t *p, const void *data, size_t len);
-uint32_t fmx_unpack_u32(fmx_pack_t *p);
-/* Points into the message; *n gets the length. NULL and p->err on a short message. */
-const void *fmx_unpack_bytes(fmx_pack_t *p, size_t *n);
-/* A malloc'd, NUL-terminated copy (NULL on error). */
-char *fmx_unpack_str(fmx_pack_t *p);
 
 /* One end of a control connection: a non-blocking socket with input and output buffers. */
 typedef struct fmx_conn fmx_conn_t;

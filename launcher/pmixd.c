@@ -85,7 +85,8 @@ static int start_pmix(struct daemon *d, fmx_error_t *err)
                          .self = d->job.self,
                          .tmpdir = d->session.dir,
                          .local_cpusets = d->bind.bitmaps,
-                         .topology = fmx_topology(err)};
+                         .topology = fmx_topology(err),
+                         .loop = d->loop};
     int rc = fmx_glue_start(&gj, NULL, &pmixd_glue_host, d, &d->glue, err);
 
     if (rc)

@@ -9,6 +9,7 @@
 #include "fmx_common.h"
 #include "fmx_engine.h"
 #include "fmx_jobmap.h"
+#include "fmx_loop.h"
 
 #include <stdint.h>
 
@@ -23,6 +24,7 @@ typedef struct fmx_glue_job {
      * are registered so that clients can tell which peers share cores, caches, sockets */
     void *const *local_cpusets;
     void *topology; /* this machine's hwloc topology, or NULL for libpmix to discover it */
+    fmx_loop_t *loop; /* the daemon's loop, for the glue's timers (lookups held until published) */
 } fmx_glue_job_t;
 
 /* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop. */

@@ -42,6 +42,10 @@ struct fmx_glue {
     /* fmx_glue_stop has begun: requests are cancelled, not run; 2 once libpmix is finalized,
      * when their callbacks may no longer be called */
     int stopping;
+    /* pubsub.c: what is published at this daemon, lookups held here, request numbers */
+    struct pub_record *pub_records;
+    struct pub_waiter *pub_waiters;
+    uint64_t pub_seq;
 };
 
 /* The prefix of every engine key of the PMIx front end (fmx_engine.h). */
@@ -77,6 +81,16 @@ pmix_status_t fmx_glue_up_dmodex(const pmix_proc_t *proc, const pmix_info_t info
                                  pmix_modex_cbfunc_t cbfunc, void *cbdata);
 pmix_status_t fmx_glue_up_query(pmix_proc_t *proct, pmix_query_t *queries, size_t nqueries,
                                 pmix_info_cbfunc_t cbfunc, void *cbdata);
+/* pubsub.c: publish, lookup, unpublish; the handler of other daemons' requests, set up with
+ * the engine and taken down (held lookups answered, records freed) before libpmix stops */
+pmix_status_t fmx_glue_up_publish(const pmix_proc_t *proc, const pmix_info_t info[], size_t ninfo,
+                                  pmix_op_cbfunc_t cbfunc, void *cbdata);
+pmix_status_t fmx_glue_up_lookup(const pmix_proc_t *proc, char **keys, const pmix_info_t info[],
+                                 size_t ninfo, pmix_lookup_cbfunc_t cbfunc, void *cbdata);
+pmix_status_t fmx_glue_up_unpublish(const pmix_proc_t *proc, char **keys, const pmix_info_t info[],
+                                    size_t ninfo, pmix_op_cbfunc_t cbfunc, void *cbdata);
+int fmx_glue_pubsub_start(fmx_glue_t *g);
+void fmx_glue_pubsub_stop(fmx_glue_t *g);
 /* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);

@@ -41,6 +41,8 @@ pmix_status_t fmx_glue_status(int rc)
         return PMIX_ERR_NOT_FOUND;
     case FMX_ERR_PEER_LOST:
         return PMIX_ERR_LOST_CONNECTION;
+    case -EEXIST:
+        return PMIX_ERR_DUPLICATE_KEY;
     default:
         return PMIX_ERROR;
     }
@@ -58,6 +60,8 @@ int fmx_glue_errno(pmix_status_t st)
         return -ENOENT;
     case PMIX_ERR_NOMEM:
         return -ENOMEM;
+    case PMIX_ERR_DUPLICATE_KEY:
+        return -EEXIST;
     default:
         return -EIO;
     }
@@ -263,6 +267,9 @@ pmix_server_module_t fmx_glue_module = {
     .direct_modex = fmx_glue_up_dmodex,
     .log = up_log,
     .query = fmx_glue_up_query,
+    .publish = fmx_glue_up_publish,
+    .lookup = fmx_glue_up_lookup,
+    .unpublish = fmx_glue_up_unpublish,
 };
 
 /* ---- the loop's side ---- */
@@ -324,6 +331,7 @@ void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine)
 
     g->eng = engine;
     fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
+    fmx_glue_pubsub_start(g);
     while ((r = g->early)) {
         g->early = r->next;
         r->next = NULL;

@@ -154,8 +154,10 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         free_glue(g);
         return -EIO;
     }
-    if (engine)
+    if (engine) {
         fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
+        fmx_glue_pubsub_start(g);
+    }
     /* a rank whose connection ends before PMIx_Finalize (blocking registration: no callback) */
     pmix_status_t lost = PMIX_ERR_LOST_CONNECTION;
     if (PMIx_Register_event_handler(&lost, 1, NULL, 0, fmx_glue_on_lost, NULL, NULL) < 0)
@@ -233,6 +235,7 @@ void fmx_glue_stop(fmx_glue_t *g)
         return;
     if (g->eng)
         fmx_dmodex_remove_handler(g->eng, GLUE_KEY_PREFIX);
+    fmx_glue_pubsub_stop(g);
     /* requests never run are completed while libpmix can still take their answers (it
      * frees its side of each in the callback); what it posts during its finalize is
      * cancelled after */

@@ -1,6 +1,6 @@
 /* What OpenPMIx's example programs (shipped by Debian in /usr/share/doc/libpmix-dev/examples,
  * without this header) expect of "examples.h": a lock a callback can release, a release-object
- * wrapper for event handlers, and a macro that silences unused parameters. The project's own. */
+ * wrapper for event handlers, a query's answer, and a macro that silences unused parameters. The project's own. */
 #ifndef FMX_PMIX_EXAMPLES_H
 #define FMX_PMIX_EXAMPLES_H
 
@@ -53,6 +53,8 @@ typedef struct {
     mylock_t lock;
     pmix_info_t *info;
     size_t ninfo;
+    int exit_code; /* fault: the status an event asked the process to exit with */
+    bool exit_code_given;
 } myrel_t;
 
 #define DEBUG_CONSTRUCT_MYREL(r)                                                                   \
@@ -60,6 +62,8 @@ typedef struct {
         DEBUG_CONSTRUCT_LOCK(&(r)->lock);                                                          \
         (r)->info = NULL;                                                                          \
         (r)->ninfo = 0;                                                                            \
+        (r)->exit_code = 0;                                                                        \
+        (r)->exit_code_given = false;                                                              \
     } while (0)
 
 #define DEBUG_DESTRUCT_MYREL(r)                                                                    \
@@ -67,6 +71,27 @@ typedef struct {
         DEBUG_DESTRUCT_LOCK(&(r)->lock);                                                           \
         if (NULL != (r)->info)                                                                     \
             PMIX_INFO_FREE((r)->info, (r)->ninfo);                                                 \
+    } while (0)
+
+/* What a query's (or an allocation request's) callback hands back. */
+typedef struct {
+    mylock_t lock;
+    pmix_info_t *info;
+    size_t ninfo;
+} myquery_data_t;
+
+#define DEBUG_CONSTRUCT_MYQUERY(q)                                                                 \
+    do {                                                                                           \
+        DEBUG_CONSTRUCT_LOCK(&(q)->lock);                                                          \
+        (q)->info = NULL;                                                                          \
+        (q)->ninfo = 0;                                                                            \
+    } while (0)
+
+#define DEBUG_DESTRUCT_MYQUERY(q)                                                                  \
+    do {                                                                                           \
+        DEBUG_DESTRUCT_LOCK(&(q)->lock);                                                           \
+        if (NULL != (q)->info)                                                                     \
+            PMIX_INFO_FREE((q)->info, (q)->ninfo);                                                 \
     } while (0)
 
 static inline void examples_hide_unused(int dummy, ...)
