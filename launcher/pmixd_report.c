@@ -4,6 +4,7 @@
 
 #include "pmi_server.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -127,4 +128,24 @@ static void on_lost(void *arg, uint32_t rank)
     send_rank_u32(arg, FMX_CTL_UNFINALIZED, rank, 0);
 }
 
-const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort, .log = on_log, .lost = on_lost};
+/* PMIx_Job_control's signal to a rank here, or to all of them (its process group: what it
+ * forked gets it too). */
+static int on_signal(void *arg, uint32_t rank, int sig)
+{
+    struct daemon *d = arg;
+    int found = 0;
+
+    for (uint32_t i = 0; i < d->nranks; i++) {
+        fmx_rank_proc_t *rp = &d->ranks[i];
+
+        if (rank != UINT32_MAX && rp->rank != rank)
+            continue;
+        found = 1;
+        if (rp->pid > 0 && !rp->reaped && kill(-rp->pid, sig) && errno != ESRCH)
+            return -errno;
+    }
+    return found || rank == UINT32_MAX ? 0 : -ENOENT;
+}
+
+const fmx_glue_host_t pmixd_glue_host = {
+    .abort = on_abort, .log = on_log, .lost = on_lost, .signal = on_signal};

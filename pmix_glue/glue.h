@@ -34,6 +34,9 @@ typedef struct fmx_glue_host {
     /* A local rank's connection to libpmix ended before it called PMIx_Finalize (it exited, or
      * closed it and runs on). */
     void (*lost)(void *arg, uint32_t rank);
+    /* PMIx_Job_control: send sig to this node's rank `rank` of the job (UINT32_MAX: to all of
+     * them); 0 or -errno. */
+    int (*signal)(void *arg, uint32_t rank, int sig);
 } fmx_glue_host_t;
 
 /* What a rank of the job has told this daemon's PMIx server so far. Set on libpmix's thread

@@ -91,6 +91,12 @@ pmix_status_t fmx_glue_up_unpublish(const pmix_proc_t *proc, char **keys, const 
                                     size_t ninfo, pmix_op_cbfunc_t cbfunc, void *cbdata);
 int fmx_glue_pubsub_start(fmx_glue_t *g);
 void fmx_glue_pubsub_stop(fmx_glue_t *g);
+/* jobctl.c: PMIx_Job_control, and other daemons' requests to signal ranks here */
+pmix_status_t fmx_glue_up_job_control(const pmix_proc_t *requestor, const pmix_proc_t targets[],
+                                      size_t ntargets, const pmix_info_t directives[], size_t ndirs,
+                                      pmix_info_cbfunc_t cbfunc, void *cbdata);
+int fmx_glue_jobctl_start(fmx_glue_t *g);
+void fmx_glue_jobctl_stop(fmx_glue_t *g);
 /* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);

@@ -270,6 +270,7 @@ pmix_server_module_t fmx_glue_module = {
     .publish = fmx_glue_up_publish,
     .lookup = fmx_glue_up_lookup,
     .unpublish = fmx_glue_up_unpublish,
+    .job_control = fmx_glue_up_job_control,
 };
 
 /* ---- the loop's side ---- */
@@ -332,6 +333,7 @@ void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine)
     g->eng = engine;
     fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
     fmx_glue_pubsub_start(g);
+    fmx_glue_jobctl_start(g);
     while ((r = g->early)) {
         g->early = r->next;
         r->next = NULL;

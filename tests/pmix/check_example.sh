@@ -2,7 +2,7 @@
 # Checks the output of one of OpenPMIx's example programs run as RANKS ranks: every rank must
 # print the lines that mean it succeeded, and no line may report a failure (the examples print
 # "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
-#   check_example.sh hello|client|dmodex RANKS OUTPUT_FILE
+#   check_example.sh hello|client|dmodex|pub|pubi|jctrl RANKS OUTPUT_FILE
 set -u
 ex=$1 n=$2 out=$3
 fail() { echo "check_example.sh: $ex -n $n: $*"; exit 1; }
@@ -36,9 +36,21 @@ for ((r = 0; r < n; r++)); do
     [ "$r" -ne 0 ] || [ "$(count "^Client ns [^ ]+ rank 0: Running. World size $n$")" -eq 1 ] ||
       fail "rank 0 did not report running in a world of $n"
     ;;
+  pub | pubi | jctrl)
+    # pub, pubi: rank 0 publishes two keys and unpublishes them at the end, every other rank
+    # looks one (pub) or both (pubi, waiting for them) up and checks value, type and owner;
+    # jctrl: informational job control and a heartbeat monitor, then a fence
+    [ "$(count "^Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed$")" -eq 1 ] ||
+      fail "rank $r did not finalize"
+    ;;
   *) fail "unknown example" ;;
   esac
 done
+if [ "$ex" = pub ] || [ "$ex" = pubi ]; then
+  [ "$(count "^PUBLISH-LOOKUP SUCCEEDED$")" -eq $((n - 1)) ] ||
+    fail "$(count "^PUBLISH-LOOKUP SUCCEEDED$") of $((n - 1)) ranks found the published data"
+  [ "$(count "^UNPUBLISH SUCCEEDED$")" -eq 1 ] || fail "rank 0 did not unpublish"
+fi
 if [ "$ex" = dmodex ] && [ "$(count "^Client ns [^ ]+ rank 0:PMIx_Finalize successfully completed$")" -ne 1 ]; then
   fail "rank 0 did not finalize"
 fi
