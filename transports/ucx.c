@@ -484,6 +484,22 @@ static void drain(struct ucx_tp *tp, int ms)
         ucp_worker_progress(tp->worker);
 }
 
+/* UCX 1.13.1 aborts (ucp_request.c:684, "got REP message") when an endpoint is closed by force
+ * while its wire-up reply still waits in a transport's queue: 256 members over sm, every run.
+ * A worker flush lets those leave first; bounded, for a peer that is gone. */
+static void flush_worker(struct ucx_tp *tp, int ms)
+{
+    uint64_t end = fmx_now_ns() + (uint64_t)ms * 1000000u;
+    ucp_request_param_t rp = {0};
+    ucs_status_ptr_t r = ucp_worker_flush_nbx(tp->worker, &rp);
+
+    if (!UCS_PTR_IS_PTR(r))
+        return;
+    while (ucp_request_check_status(r) == UCS_INPROGRESS && fmx_now_ns() < end)
+        ucp_worker_progress(tp->worker);
+    ucp_request_free(r);
+}
+
 static void ucx_close(fmx_transport_t *t)
 {
     struct ucx_tp *tp = tp_of(t);
@@ -496,6 +512,7 @@ static void ucx_close(fmx_transport_t *t)
         if (tp->eps[i] && !tp->failed[i] && !tp->departed[i])
             send_msg(tp, i, malloc(1), 0, FLAG_BYE);
     drain(tp, tp->quiet ? 100 : 2000);
+    flush_worker(tp, tp->quiet ? 100 : 2000);
     for (uint32_t i = 0; tp->eps && i < tp->npeers; i++) {
         ucs_status_ptr_t r;
 
