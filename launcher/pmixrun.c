@@ -84,8 +84,12 @@ static void on_exit_status(struct run *r, uint32_t node, uint32_t rank, int stat
     r->exited++;
     if (code == 0 || r->ending)
         return;
-    fprintf(stderr, "pmixrun: rank %u on node %s %s\n", rank, node_name(r, rank), how);
-    pmixrun_end_job(r, code);
+    fprintf(stderr, "pmixrun: rank %u on node %s %s%s\n", rank, node_name(r, rank), how,
+            r->o.recovery ? " (--enable-recovery: the job goes on)" : "");
+    if (!r->o.recovery)
+        pmixrun_end_job(r, code);
+    else if (!r->exit_code)
+        r->exit_code = code;
 }
 
 /* ---- the job and the addresses ---- */
@@ -203,13 +207,17 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
             break;
         fprintf(stderr,
                 "pmixrun: rank %u on node %s %s without calling %s_Finalize (after "
-                "%s_Init): ending the job\n",
+                "%s_Init): %s\n",
                 rank, node_name(r, rank),
                 v % 2   ? "exited with status 0"
                     : v ? "closed its PMI connection"
                         : "closed its PMIx connection",
-                v >= 2 ? "PMI" : "PMIx", v >= 2 ? "PMI" : "PMIx");
-        pmixrun_end_job(r, 1);
+                v >= 2 ? "PMI" : "PMIx", v >= 2 ? "PMI" : "PMIx",
+                r->o.recovery ? "the job goes on (--enable-recovery)" : "ending the job");
+        if (!r->o.recovery)
+            pmixrun_end_job(r, 1);
+        else if (!r->exit_code)
+            r->exit_code = 1;
         break;
     case FMX_CTL_ERROR:
         r->d[node].said_error = 1;

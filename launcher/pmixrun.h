@@ -17,6 +17,7 @@
 struct opts {
     uint32_t np, npernode, vnodes, timeout_s;
     int oversubscribe, tag_output, bind_core;
+    int recovery; /* --enable-recovery: a failed rank does not end the job */
     const char *hostfile, *hosts, *wdir, *agent, *secret_file;
     uint32_t connect_port; /* use daemons already listening there */
     fmx_env_t exports;

@@ -37,6 +37,9 @@ static void usage(FILE *f)
             "  --vnodes K            split this host (or each host given) into K virtual\n"
             "                        nodes, one pmixd each\n"
             "  --oversubscribe       allow more ranks than slots\n"
+            "  --enable-recovery     a rank that fails does not end the job: the others are\n"
+            "                        told (PMIX_ERR_PROC_ABORTED) and go on; the job's status\n"
+            "                        is the first failure's\n"
             "  -x NAME[=VALUE]       export a variable to every rank\n"
             "  --wdir DIR            working directory of the ranks\n"
             "  --tag-output          prefix each output line with [job,rank]\n"
@@ -62,14 +65,23 @@ static uint32_t parse_u32(const char *opt, const char *s)
 
 void pmixrun_parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {{"np", 1, 0, 'n'},          {"npernode", 1, 0, 'N'},
-                                       {"hostfile", 1, 0, 'f'},    {"host", 1, 0, 'H'},
-                                       {"vnodes", 1, 0, 'V'},      {"oversubscribe", 0, 0, 'o'},
-                                       {"wdir", 1, 0, 'w'},        {"tag-output", 0, 0, 't'},
-                                       {"timeout", 1, 0, 'T'},     {"launch-agent", 1, 0, 'L'},
-                                       {"version", 0, 0, 'v'},     {"help", 0, 0, 'h'},
-                                       {"bind-to", 1, 0, 'B'},     {"connect", 1, 0, 'C'},
-                                       {"secret-file", 1, 0, 'S'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"np", 1, 0, 'n'},
+                                       {"npernode", 1, 0, 'N'},
+                                       {"hostfile", 1, 0, 'f'},
+                                       {"host", 1, 0, 'H'},
+                                       {"vnodes", 1, 0, 'V'},
+                                       {"oversubscribe", 0, 0, 'o'},
+                                       {"enable-recovery", 0, 0, 'R'},
+                                       {"wdir", 1, 0, 'w'},
+                                       {"tag-output", 0, 0, 't'},
+                                       {"timeout", 1, 0, 'T'},
+                                       {"launch-agent", 1, 0, 'L'},
+                                       {"version", 0, 0, 'v'},
+                                       {"help", 0, 0, 'h'},
+                                       {"bind-to", 1, 0, 'B'},
+                                       {"connect", 1, 0, 'C'},
+                                       {"secret-file", 1, 0, 'S'},
+                                       {0, 0, 0, 0}};
     int c;
 
     /* "-np 4" is a long option spelled with one dash, as mpirun users type it */
@@ -92,6 +104,9 @@ void pmixrun_parse(int argc, char **argv, struct opts *o)
             break;
         case 'V':
             o->vnodes = parse_u32("--vnodes", optarg);
+            break;
+        case 'R':
+            o->recovery = 1;
             break;
         case 'o':
             o->oversubscribe = 1;

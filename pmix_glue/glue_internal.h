@@ -97,6 +97,15 @@ pmix_status_t fmx_glue_up_job_control(const pmix_proc_t *requestor, const pmix_p
                                       pmix_info_cbfunc_t cbfunc, void *cbdata);
 int fmx_glue_jobctl_start(fmx_glue_t *g);
 void fmx_glue_jobctl_stop(fmx_glue_t *g);
+/* events.c: a client's event to the other daemons' clients; PMIX_ERR_PROC_ABORTED for a rank
+ * gone unfinalized, told to the job's ranks on every node, then done() (from the loop) */
+pmix_status_t fmx_glue_up_notify_event(pmix_status_t code, const pmix_proc_t *source,
+                                       pmix_data_range_t range, pmix_info_t info[], size_t ninfo,
+                                       pmix_op_cbfunc_t cbfunc, void *cbdata);
+int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
+                          void (*done)(fmx_glue_t *g, void *arg, int status), void *arg);
+int fmx_glue_events_start(fmx_glue_t *g);
+void fmx_glue_events_stop(fmx_glue_t *g);
 /* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);

@@ -112,13 +112,23 @@ static void run_log(fmx_glue_t *g, struct req *r)
     notice_free(n, PMIX_SUCCESS);
 }
 
+static void lost_told(fmx_glue_t *g, void *arg, int status)
+{
+    struct notice *n = arg;
+
+    (void)status;
+    if (g->host.lost)
+        g->host.lost(g->host_arg, n->rank);
+    notice_free(n, PMIX_SUCCESS);
+}
+
+/* The job's ranks everywhere hear of it (events.c) before the host does. */
 static void run_lost(fmx_glue_t *g, struct req *r)
 {
     struct notice *n = (struct notice *)r;
 
-    if (g->host.lost)
-        g->host.lost(g->host_arg, n->rank);
-    notice_free(n, PMIX_SUCCESS);
+    if (fmx_glue_tell_aborted(g, n->rank, lost_told, n))
+        lost_told(g, n, -ENOMEM);
 }
 
 static void cancel_notice(fmx_glue_t *g, struct req *r)
@@ -271,6 +281,7 @@ pmix_server_module_t fmx_glue_module = {
     .lookup = fmx_glue_up_lookup,
     .unpublish = fmx_glue_up_unpublish,
     .job_control = fmx_glue_up_job_control,
+    .notify_event = fmx_glue_up_notify_event,
 };
 
 /* ---- the loop's side ---- */
@@ -334,6 +345,7 @@ void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine)
     fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
     fmx_glue_pubsub_start(g);
     fmx_glue_jobctl_start(g);
+    fmx_glue_events_start(g);
     while ((r = g->early)) {
         g->early = r->next;
         r->next = NULL;
