@@ -119,6 +119,31 @@ void pmixd_ranks_kill(struct daemon *d, int sig)
             kill(-d->ranks[i].pid, sig); /* its process group: helpers it forked go too */
 }
 
+static void recheck(fmx_loop_t *l, void *arg)
+{
+    (void)l;
+    pmixd_ranks_reap(arg);
+}
+
+/* A rank gone after PMIx_Init without PMIx_Finalize is reported once the job's ranks on every
+ * node have been told (PMIX_ERR_PROC_ABORTED, pmix_glue/events.c): the launcher may end the
+ * job on the report. Bounded by TOLD_WAIT_MS, should libpmix never see the connection end. */
+#define TOLD_WAIT_MS 3000
+
+static int awaits_told(struct daemon *d, fmx_rank_proc_t *rp)
+{
+    uint64_t waited_ms = (fmx_now_ns() - rp->reaped_ns) / 1000000u;
+
+    if (rp->told || !d->glue || d->stopping ||
+        fmx_glue_rank_state(d->glue, rp->rank) != FMX_RANK_INITIALIZED || waited_ms >= TOLD_WAIT_MS)
+        return 0;
+    if (!rp->told_timer) {
+        rp->told_timer = 1;
+        fmx_loop_add_timer(d->loop, TOLD_WAIT_MS - waited_ms + 1, recheck, d);
+    }
+    return 1;
+}
+
 void pmixd_ranks_reap(struct daemon *d)
 {
     int status;
@@ -129,11 +154,12 @@ void pmixd_ranks_reap(struct daemon *d)
             if (d->ranks[i].pid == pid) {
                 d->ranks[i].reaped = 1;
                 d->ranks[i].status = status;
+                d->ranks[i].reaped_ns = fmx_now_ns();
             }
     for (uint32_t i = 0; i < d->nranks; i++) {
         fmx_rank_proc_t *rp = &d->ranks[i];
 
-        if (rp->reaped != 1 || rp->out >= 0 || rp->err >= 0)
+        if (rp->reaped != 1 || rp->out >= 0 || rp->err >= 0 || awaits_told(d, rp))
             continue;
         rp->reaped = 2; /* reported */
         pmixd_report_exit(d, rp->rank, rp->status);

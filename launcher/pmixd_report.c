@@ -125,7 +125,13 @@ static void on_log(void *arg, uint32_t rank, const char *msg)
 
 static void on_lost(void *arg, uint32_t rank)
 {
+    struct daemon *d = arg;
+
     send_rank_u32(arg, FMX_CTL_UNFINALIZED, rank, 0);
+    for (uint32_t i = 0; i < d->nranks; i++)
+        if (d->ranks[i].rank == rank)
+            d->ranks[i].told = 1;
+    pmixd_ranks_reap(d); /* its exit, if it waited for this */
 }
 
 /* PMIx_Job_control's signal to a rank here, or to all of them (its process group: what it

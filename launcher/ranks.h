@@ -16,6 +16,9 @@ typedef struct fmx_rank_proc {
     int status; /* wait status once reaped */
     int report; /* the exec report's read end until fmx_rank_started() reads it */
     int pass_fd; /* a close-on-exec descriptor the child alone keeps across exec, or -1 */
+    uint64_t reaped_ns; /* when it was reaped */
+    int told; /* its PMIx connection ended unfinalized, and every node's ranks were told */
+    int told_timer; /* a timer bounds the wait for that */
 } fmx_rank_proc_t;
 
 /* A growable NULL-terminated "NAME=value" array; fmx_env_set replaces an existing NAME. */
