@@ -127,11 +127,13 @@ static void on_lost(void *arg, uint32_t rank)
 {
     struct daemon *d = arg;
 
-    send_rank_u32(arg, FMX_CTL_UNFINALIZED, rank, 0);
     for (uint32_t i = 0; i < d->nranks; i++)
         if (d->ranks[i].rank == rank)
             d->ranks[i].told = 1;
-    pmixd_ranks_reap(d); /* its exit, if it waited for this */
+    /* its exit first, if it is over (it may have waited for this): a rank killed by a signal
+     * ends the job with that signal's status, as before it was told */
+    pmixd_ranks_reap(d);
+    send_rank_u32(arg, FMX_CTL_UNFINALIZED, rank, 0);
 }
 
 /* PMIx_Job_control's signal to a rank here, or to all of them (its process group: what it

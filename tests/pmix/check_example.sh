@@ -2,14 +2,15 @@
 # Checks the output of one of OpenPMIx's example programs run as RANKS ranks: every rank must
 # print the lines that mean it succeeded, and no line may report a failure (the examples print
 # "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
-#   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault RANKS OUTPUT_FILE
+#   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault|jobctl RANKS OUTPUT_FILE
+# (jobctl is the project's own: tests/pmix/jobctl.c)
 set -u
 ex=$1 n=$2 out=$3
 fail() { echo "check_example.sh: $ex -n $n: $*"; exit 1; }
 
 # every line a rank writes on failure: PMIx's error strings and the examples' own words
 bad=$(grep -iE "failed|wrong|error|timed out|not-supported|not supported|not found|unreach" "$out" |
-  grep -vE "^Client ns [^ ]+ rank 0: exiting with error$|^pmixrun: rank 0 on node [^ ]+ (exited with status 1|closed its PMIx connection).*--enable-recovery" | head -1)
+  grep -vE "^jobctl: (checkpoint|allocation): NOT-SUPPORTED$|^Client ns [^ ]+ rank 0: exiting with error$|^pmixrun: rank 0 on node [^ ]+ (exited with status 1|closed its PMIx connection).*--enable-recovery" | head -1)
 [ "$ex" = fault ] || [ -z "$(grep -E "exiting with error|enable-recovery" "$out")" ] || bad="an unexpected failure line"
 [ -z "$bad" ] || fail "a rank reported a failure: $bad"
 count() { grep -cE "$1" "$out"; }
@@ -45,6 +46,9 @@ for ((r = 0; r < n; r++)); do
     [ "$(count "^Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed$")" -eq 1 ] ||
       fail "rank $r did not finalize"
     ;;
+  jobctl)
+    [ "$(count "^jobctl: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
+    ;;
   fault)
     # rank 0 exits 1 without finalizing; every other rank must hear PMIX_ERR_PROC_ABORTED
     # (its handler prints the line), then finalize; the job goes on (--enable-recovery)
@@ -55,6 +59,11 @@ for ((r = 0; r < n; r++)); do
   *) fail "unknown example" ;;
   esac
 done
+if [ "$ex" = jobctl ]; then
+  [ "$(count "^jobctl: rank $((n - 1)) got SIGUSR1$")" -eq 1 ] || fail "rank $((n - 1)) got no signal"
+  [ "$(count "^jobctl: checkpoint: NOT-SUPPORTED$")" -eq 1 ] || fail "checkpoint not refused"
+  [ "$(count "^jobctl: allocation: NOT-SUPPORTED$")" -eq 1 ] || fail "allocation not refused"
+fi
 if [ "$ex" = fault ]; then
   [ "$(count "^DEBUGGER DAEMON NOTIFIED TERMINATED - AFFECTED [^ ]+$")" -eq $((n - 1)) ] ||
     fail "$(count "^DEBUGGER DAEMON NOTIFIED TERMINATED") of $((n - 1)) ranks heard that rank 0 aborted"
