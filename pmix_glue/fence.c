@@ -5,6 +5,7 @@
  * libpmix, which frees them through release_data. */
 #include "glue_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@ static void release_data(void *cbdata)
     free(cbdata);
 }
 
-static int cmp_proc(const void *a, const void *b)
+int fmx_glue_cmp_proc(const void *a, const void *b)
 {
     const pmix_proc_t *x = a, *y = b;
     int c = strncmp(x->nspace, y->nspace, PMIX_MAX_NSLEN);
@@ -40,20 +41,19 @@ static int cmp_proc(const void *a, const void *b)
     return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* prefix, then per participant: namespace, NUL, rank (4 bytes, big-endian); malloc'd */
-static uint8_t *collective_key(const struct fence *f, size_t *len)
+uint8_t *fmx_glue_collective_key(const char *tag, const pmix_proc_t *procs, size_t nprocs,
+                                 size_t *len)
 {
-    size_t n = strlen(GLUE_KEY_PREFIX), at;
+    size_t n = strlen(GLUE_KEY_PREFIX) + strlen(tag) + 1, at;
     uint8_t *key;
 
-    for (size_t i = 0; i < f->nprocs; i++)
-        n += fmx_glue_put_proc(&f->procs[i], NULL);
+    for (size_t i = 0; i < nprocs; i++)
+        n += fmx_glue_put_proc(&procs[i], NULL);
     if (!(key = malloc(n)))
         return NULL;
-    memcpy(key, GLUE_KEY_PREFIX, strlen(GLUE_KEY_PREFIX));
-    at = strlen(GLUE_KEY_PREFIX);
-    for (size_t i = 0; i < f->nprocs; i++)
-        at += fmx_glue_put_proc(&f->procs[i], key + at);
+    at = (size_t)sprintf((char *)key, "%s%s", GLUE_KEY_PREFIX, tag) + 1;
+    for (size_t i = 0; i < nprocs; i++)
+        at += fmx_glue_put_proc(&procs[i], key + at);
     *len = n;
     return key;
 }
@@ -70,20 +70,20 @@ static void fence_done(void *arg, fmx_fence_result_t *res)
     fence_free(f);
 }
 
-/* The daemons hosting the participants (any of the namespace's nodes for a wildcard). */
-static int members_of(fmx_glue_t *g, const struct fence *f, uint32_t *members, uint32_t *count)
+int fmx_glue_members(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, uint32_t *members,
+                     uint32_t *count)
 {
     uint32_t nnodes = g->job.map->nnodes, n = 0;
     uint8_t *in = calloc(nnodes, 1);
 
     if (!in)
         return -ENOMEM;
-    for (size_t i = 0; i < f->nprocs; i++) {
-        const pmix_proc_t *p = &f->procs[i];
+    for (size_t i = 0; i < nprocs; i++) {
+        const pmix_proc_t *p = &procs[i];
 
         if (strncmp(p->nspace, g->job.nspace, PMIX_MAX_NSLEN)) {
-            fmx_log(FMX_LOG_ERROR, "glue", "fence names namespace %s, not this job's %s", p->nspace,
-                    g->job.nspace);
+            fmx_log(FMX_LOG_ERROR, "glue", "a collective names namespace %s, not this job's %s",
+                    p->nspace, g->job.nspace);
             free(in);
             return -EINVAL;
         }
@@ -106,8 +106,8 @@ static void run_fence(fmx_glue_t *g, struct req *r)
     uint32_t *members = calloc(g->job.map->nnodes, sizeof(*members)), n = 0;
     fmx_fence_args_t a = {0};
     size_t keylen = 0;
-    uint8_t *key = collective_key(f, &keylen);
-    int rc = !members || !key ? -ENOMEM : members_of(g, f, members, &n);
+    uint8_t *key = fmx_glue_collective_key("", f->procs, f->nprocs, &keylen);
+    int rc = !members || !key ? -ENOMEM : fmx_glue_members(g, f->procs, f->nprocs, members, &n);
 
     if (rc == 0) {
         a.members = members;
@@ -155,7 +155,7 @@ pmix_status_t fmx_glue_up_fence(const pmix_proc_t procs[], size_t nprocs, const 
     }
     f->base.ops = &fence_ops;
     memcpy(f->procs, procs, nprocs * sizeof(*procs));
-    qsort(f->procs, nprocs, sizeof(*procs), cmp_proc);
+    qsort(f->procs, nprocs, sizeof(*procs), fmx_glue_cmp_proc);
     f->nprocs = nprocs;
     f->data = data;
     f->ndata = data ? ndata : 0;

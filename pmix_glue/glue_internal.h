@@ -46,6 +46,7 @@ struct fmx_glue {
     struct pub_record *pub_records;
     struct pub_waiter *pub_waiters;
     uint64_t pub_seq;
+    uint64_t next_cid; /* group.c, node 0: the last group context id given */
 };
 
 /* The prefix of every engine key of the PMIx front end (fmx_engine.h). */
@@ -106,6 +107,12 @@ int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
                           void (*done)(fmx_glue_t *g, void *arg, int status), void *arg);
 int fmx_glue_events_start(fmx_glue_t *g);
 void fmx_glue_events_stop(fmx_glue_t *g);
+/* group.c: group construct / destruct; node 0 serves context ids */
+pmix_status_t fmx_glue_up_group(pmix_group_operation_t op, char grp[], const pmix_proc_t procs[],
+                                size_t nprocs, const pmix_info_t directives[], size_t ndirs,
+                                pmix_info_cbfunc_t cbfunc, void *cbdata);
+int fmx_glue_group_start(fmx_glue_t *g);
+void fmx_glue_group_stop(fmx_glue_t *g);
 /* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);
@@ -114,6 +121,15 @@ void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t
 size_t fmx_glue_put_proc(const pmix_proc_t *p, uint8_t *at);
 /* The engine key of a rank's direct modex data: the prefix, then the proc; 0 if over cap. */
 size_t fmx_glue_proc_key(const pmix_proc_t *p, uint8_t *key, size_t cap);
+
+/* fence.c, for every collective over procs: their canonical order; the daemons hosting them
+ * (members: room for every node); the engine key of a collective of kind `tag` ("" for a
+ * fence) over procs sorted so: the prefix, the tag, NUL, each proc (malloc'd). */
+int fmx_glue_cmp_proc(const void *a, const void *b);
+int fmx_glue_members(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, uint32_t *members,
+                     uint32_t *count);
+uint8_t *fmx_glue_collective_key(const char *tag, const pmix_proc_t *procs, size_t nprocs,
+                                 size_t *len);
 
 /* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
 int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout);

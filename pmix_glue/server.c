@@ -282,6 +282,7 @@ pmix_server_module_t fmx_glue_module = {
     .unpublish = fmx_glue_up_unpublish,
     .job_control = fmx_glue_up_job_control,
     .notify_event = fmx_glue_up_notify_event,
+    .group = fmx_glue_up_group,
 };
 
 /* ---- the loop's side ---- */
@@ -346,6 +347,7 @@ void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine)
     fmx_glue_pubsub_start(g);
     fmx_glue_jobctl_start(g);
     fmx_glue_events_start(g);
+    fmx_glue_group_start(g);
     while ((r = g->early)) {
         g->early = r->next;
         r->next = NULL;

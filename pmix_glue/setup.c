@@ -159,6 +159,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         fmx_glue_pubsub_start(g);
         fmx_glue_jobctl_start(g);
         fmx_glue_events_start(g);
+        fmx_glue_group_start(g);
     }
     /* a rank whose connection ends before PMIx_Finalize (blocking registration: no callback) */
     pmix_status_t lost = PMIX_ERR_LOST_CONNECTION;
@@ -240,6 +241,7 @@ void fmx_glue_stop(fmx_glue_t *g)
     fmx_glue_pubsub_stop(g);
     fmx_glue_jobctl_stop(g);
     fmx_glue_events_stop(g);
+    fmx_glue_group_stop(g);
     /* requests never run are completed while libpmix can still take their answers (it
      * frees its side of each in the callback); what it posts during its finalize is
      * cancelled after */

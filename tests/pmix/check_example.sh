@@ -2,7 +2,8 @@
 # Checks the output of one of OpenPMIx's example programs run as RANKS ranks: every rank must
 # print the lines that mean it succeeded, and no line may report a failure (the examples print
 # "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
-#   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault|jobctl RANKS OUTPUT_FILE
+#   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault|jobctl|group|group_dmodex|
+#                    group_lcl_cid RANKS OUTPUT_FILE
 # (jobctl is the project's own: tests/pmix/jobctl.c)
 set -u
 ex=$1 n=$2 out=$3
@@ -46,6 +47,21 @@ for ((r = 0; r < n; r++)); do
     [ "$(count "^Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed$")" -eq 1 ] ||
       fail "rank $r did not finalize"
     ;;
+  group | group_dmodex | group_lcl_cid)
+    # group: ranks 0, 2, 3 construct a group with a context id and destruct it; group_dmodex:
+    # all ranks, then each reads the others' data; group_lcl_cid: all, then each reads every
+    # rank's local context id (1234 + rank). The same context id everywhere, checked below.
+    if [ "$ex" != group ] || [ "$r" -ne 1 ]; then
+      [ "$(count "^(Rank )?$r Group construct complete with status SUCCESS KEY pmix.grp.ctxid CID [0-9]+$")" -eq 1 ] ||
+        fail "rank $r did not construct the group with a context id"
+    fi
+    [ "$ex" != group_lcl_cid ] ||
+      [ "$(count "^[^ ]+:$r: PMIx_Get LOCAL CID for rank [0-9]+ SUCCESS value: ")" -eq "$n" ] ||
+      fail "rank $r did not read every rank's local context id"
+    # group prints its finalize; the others say COMPLETE after it (and a failure if it failed)
+    [ "$(count "^(Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed|[^ ]+:$r COMPLETE)$")" -ge 1 ] ||
+      fail "rank $r did not finalize"
+    ;;
   jobctl)
     [ "$(count "^jobctl: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
     ;;
@@ -59,6 +75,12 @@ for ((r = 0; r < n; r++)); do
   *) fail "unknown example" ;;
   esac
 done
+case $ex in group*)
+  cids=$(grep -oE "Group construct complete with status SUCCESS KEY pmix.grp.ctxid CID [0-9]+$" "$out" |
+    awk '{ print $NF }' | sort -u | wc -l)
+  [ "$cids" -eq 1 ] || fail "the group's members were given $cids different context ids"
+  ;;
+esac
 if [ "$ex" = jobctl ]; then
   [ "$(count "^jobctl: rank $((n - 1)) got SIGUSR1$")" -eq 1 ] || fail "rank $((n - 1)) got no signal"
   [ "$(count "^jobctl: checkpoint: NOT-SUPPORTED$")" -eq 1 ] || fail "checkpoint not refused"
