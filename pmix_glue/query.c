@@ -40,9 +40,20 @@ static char *joined(const char *const *v)
 /* One answer into *out; 0 when the key is not one of ours. */
 static int answer(fmx_glue_t *g, const char *key, pmix_info_t *out)
 {
-    static const char *const host_fns[] = {
-        "fence_nb",         "direct_modex",     "abort", "log", "query",
-        "client_connected", "client_finalized", NULL};
+    static const char *const host_fns[] = {"fence_nb",
+                                           "direct_modex",
+                                           "abort",
+                                           "log",
+                                           "query",
+                                           "publish",
+                                           "lookup",
+                                           "unpublish",
+                                           "job_control",
+                                           "notify_event",
+                                           "group",
+                                           "client_connected",
+                                           "client_finalized",
+                                           NULL};
     size_t zero = 0;
     uint32_t u;
     char *s;
