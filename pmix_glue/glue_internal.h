@@ -113,6 +113,13 @@ pmix_status_t fmx_glue_up_group(pmix_group_operation_t op, char grp[], const pmi
                                 pmix_info_cbfunc_t cbfunc, void *cbdata);
 int fmx_glue_group_start(fmx_glue_t *g);
 void fmx_glue_group_stop(fmx_glue_t *g);
+/* connect.c: connect / disconnect among the job's processes */
+pmix_status_t fmx_glue_up_connect(const pmix_proc_t procs[], size_t nprocs,
+                                  const pmix_info_t info[], size_t ninfo, pmix_op_cbfunc_t cbfunc,
+                                  void *cbdata);
+pmix_status_t fmx_glue_up_disconnect(const pmix_proc_t procs[], size_t nprocs,
+                                     const pmix_info_t info[], size_t ninfo,
+                                     pmix_op_cbfunc_t cbfunc, void *cbdata);
 /* The holder's side of direct modex: another daemon asks for one of this node's ranks. */
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token);

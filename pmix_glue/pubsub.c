@@ -274,6 +274,12 @@ static void run_call(fmx_glue_t *g, struct req *r)
     uint8_t *asked = calloc(nnodes, 1);
 
     c->g = g;
+    fmx_debug("glue", "%s by %s:%u: %zu key(s), first %s%s",
+              c->op == OP_PUBLISH      ? "publish"
+                  : c->op == OP_LOOKUP ? "lookup"
+                                       : "unpublish",
+              c->proc.nspace, c->proc.rank, c->nkeys, c->nkeys ? c->keys[0] : "-",
+              c->wait ? " (waits)" : "");
     if (!at || !asked) {
         free(at);
         free(asked);

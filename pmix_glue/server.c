@@ -283,6 +283,8 @@ pmix_server_module_t fmx_glue_module = {
     .job_control = fmx_glue_up_job_control,
     .notify_event = fmx_glue_up_notify_event,
     .group = fmx_glue_up_group,
+    .connect = fmx_glue_up_connect,
+    .disconnect = fmx_glue_up_disconnect,
 };
 
 /* ---- the loop's side ---- */

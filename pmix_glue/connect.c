@@ -1,0 +1,114 @@
+/* PMIx_Connect and PMIx_Disconnect: a collective over the daemons hosting the processes named
+ * (libpmix calls the host once its own local ones have called), keyed by the operation and
+ * the processes. Processes of this job's namespace only: their data every daemon can already
+ * serve (fence, direct modex), so the collective carries none. Processes of another namespace
+ * (a spawned job) are refused NOT-SUPPORTED until spawn exists. Open MPI's MPI_Comm_connect /
+ * MPI_Comm_accept between ranks of a job run on this (their port names go through publish and
+ * lookup, pubsub.c). */
+#include "glue_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cnct {
+    struct req base;
+    int disconnect;
+    pmix_proc_t *procs; /* sorted */
+    size_t nprocs;
+    uint64_t timeout_ms;
+    pmix_op_cbfunc_t cb;
+    void *cbdata;
+};
+
+static void cnct_free(struct cnct *c)
+{
+    free(c->procs);
+    free(c);
+}
+
+static void cnct_done(void *arg, fmx_fence_result_t *res)
+{
+    struct cnct *c = arg;
+
+    if (res->status)
+        fmx_log(FMX_LOG_ERROR, "glue", "%s over %zu procs failed: %s",
+                c->disconnect ? "disconnect" : "connect", c->nprocs, res->error);
+    free(res->data);
+    c->cb(fmx_glue_status(res->status), c->cbdata);
+    cnct_free(c);
+}
+
+static void run_cnct(fmx_glue_t *g, struct req *r)
+{
+    struct cnct *c = (struct cnct *)r;
+    uint32_t *members = calloc(g->job.map->nnodes, sizeof(*members)), n = 0;
+    size_t keylen = 0;
+    uint8_t *key =
+        fmx_glue_collective_key(c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, &keylen);
+    fmx_fence_args_t a = {0};
+    int rc = !members || !key ? -ENOMEM : fmx_glue_members(g, c->procs, c->nprocs, members, &n);
+
+    if (rc == 0) {
+        a.members = members;
+        a.count = n;
+        a.key = key;
+        a.keylen = keylen;
+        a.timeout_ms = c->timeout_ms;
+        rc = fmx_fence_start(g->eng, &a, cnct_done, c);
+    }
+    free(members);
+    free(key);
+    if (rc) {
+        c->cb(rc == -EINVAL ? PMIX_ERR_NOT_SUPPORTED : fmx_glue_status(rc), c->cbdata);
+        cnct_free(c);
+    }
+}
+
+static void cancel_cnct(fmx_glue_t *g, struct req *r)
+{
+    struct cnct *c = (struct cnct *)r;
+
+    if (fmx_glue_pmix_alive(g))
+        c->cb(PMIX_ERR_UNREACH, c->cbdata);
+    cnct_free(c);
+}
+
+static const struct req_ops cnct_ops = {.needs_engine = 1, .run = run_cnct, .cancel = cancel_cnct};
+
+static pmix_status_t post(int disconnect, const pmix_proc_t procs[], size_t nprocs,
+                          const pmix_info_t info[], size_t ninfo, pmix_op_cbfunc_t cbfunc,
+                          void *cbdata)
+{
+    struct cnct *c;
+
+    if (!nprocs)
+        return PMIX_ERR_BAD_PARAM;
+    if (!(c = calloc(1, sizeof(*c))) || !(c->procs = malloc(nprocs * sizeof(*procs)))) {
+        free(c);
+        return PMIX_ERR_NOMEM;
+    }
+    c->base.ops = &cnct_ops;
+    c->disconnect = disconnect;
+    memcpy(c->procs, procs, nprocs * sizeof(*procs));
+    qsort(c->procs, nprocs, sizeof(*procs), fmx_glue_cmp_proc);
+    c->nprocs = nprocs;
+    c->timeout_ms = fmx_glue_timeout(info, ninfo);
+    c->cb = cbfunc;
+    c->cbdata = cbdata;
+    fmx_glue_post(fmx_glue_current, &c->base);
+    return PMIX_SUCCESS;
+}
+
+pmix_status_t fmx_glue_up_connect(const pmix_proc_t procs[], size_t nprocs,
+                                  const pmix_info_t info[], size_t ninfo, pmix_op_cbfunc_t cbfunc,
+                                  void *cbdata)
+{
+    return post(0, procs, nprocs, info, ninfo, cbfunc, cbdata);
+}
+
+pmix_status_t fmx_glue_up_disconnect(const pmix_proc_t procs[], size_t nprocs,
+                                     const pmix_info_t info[], size_t ninfo,
+                                     pmix_op_cbfunc_t cbfunc, void *cbdata)
+{
+    return post(1, procs, nprocs, info, ninfo, cbfunc, cbdata);
+}
