@@ -1,6 +1,7 @@
 /* What OpenPMIx's example programs (shipped by Debian in /usr/share/doc/libpmix-dev/examples,
  * without this header) expect of "examples.h": a lock a callback can release, a release-object
- * wrapper for event handlers, a query's answer, and a macro that silences unused parameters. The project's own. */
+ * wrapper for event handlers, a query's answer, and a macro that silences unused parameters. The
+ * project's own. */
 #ifndef FMX_PMIX_EXAMPLES_H
 #define FMX_PMIX_EXAMPLES_H
 
