@@ -41,23 +41,9 @@ static void cnct_done(void *arg, fmx_fence_result_t *res)
 static void run_cnct(fmx_glue_t *g, struct req *r)
 {
     struct cnct *c = (struct cnct *)r;
-    uint32_t *members = calloc(g->job.map->nnodes, sizeof(*members)), n = 0;
-    size_t keylen = 0;
-    uint8_t *key =
-        fmx_glue_collective_key(c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, &keylen);
-    fmx_fence_args_t a = {0};
-    int rc = !members || !key ? -ENOMEM : fmx_glue_members(g, c->procs, c->nprocs, members, &n);
+    int rc = fmx_glue_collective(g, c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, NULL, 0,
+                                 0, c->timeout_ms, cnct_done, c);
 
-    if (rc == 0) {
-        a.members = members;
-        a.count = n;
-        a.key = key;
-        a.keylen = keylen;
-        a.timeout_ms = c->timeout_ms;
-        rc = fmx_fence_start(g->eng, &a, cnct_done, c);
-    }
-    free(members);
-    free(key);
     if (rc) {
         c->cb(rc == -EINVAL ? PMIX_ERR_NOT_SUPPORTED : fmx_glue_status(rc), c->cbdata);
         cnct_free(c);

@@ -100,28 +100,39 @@ int fmx_glue_members(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, uin
     return 0;
 }
 
-static void run_fence(fmx_glue_t *g, struct req *r)
+int fmx_glue_collective(fmx_glue_t *g, const char *tag, const pmix_proc_t *procs, size_t nprocs,
+                        const void *blob, size_t len, int collect, uint64_t timeout_ms,
+                        fmx_fence_done_f cb, void *arg)
 {
-    struct fence *f = (struct fence *)r;
     uint32_t *members = calloc(g->job.map->nnodes, sizeof(*members)), n = 0;
     fmx_fence_args_t a = {0};
     size_t keylen = 0;
-    uint8_t *key = fmx_glue_collective_key("", f->procs, f->nprocs, &keylen);
-    int rc = !members || !key ? -ENOMEM : fmx_glue_members(g, f->procs, f->nprocs, members, &n);
+    uint8_t *key = fmx_glue_collective_key(tag, procs, nprocs, &keylen);
+    int rc = !members || !key ? -ENOMEM : fmx_glue_members(g, procs, nprocs, members, &n);
 
     if (rc == 0) {
         a.members = members;
         a.count = n;
         a.key = key;
         a.keylen = keylen;
-        a.blob = f->data;
-        a.len = f->ndata;
-        a.collect = f->collect || f->ndata; /* data handed to us must reach the others */
-        a.timeout_ms = f->timeout_ms;
-        rc = fmx_fence_start(g->eng, &a, fence_done, f);
+        a.blob = blob;
+        a.len = len;
+        a.collect = collect;
+        a.timeout_ms = timeout_ms;
+        rc = fmx_fence_start(g->eng, &a, cb, arg);
     }
     free(members);
     free(key);
+    return rc;
+}
+
+static void run_fence(fmx_glue_t *g, struct req *r)
+{
+    struct fence *f = (struct fence *)r;
+    /* data handed to us must reach the others */
+    int rc = fmx_glue_collective(g, "", f->procs, f->nprocs, f->data, f->ndata,
+                                 f->collect || f->ndata, f->timeout_ms, fence_done, f);
+
     if (rc == 0)
         return; /* fence_done completes the request */
     f->cb(fmx_glue_status(rc), NULL, 0, f->cbdata, NULL, NULL);

@@ -137,6 +137,11 @@ int fmx_glue_members(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, uin
                      uint32_t *count);
 uint8_t *fmx_glue_collective_key(const char *tag, const pmix_proc_t *procs, size_t nprocs,
                                  size_t *len);
+/* An engine collective of kind `tag` over the daemons of procs (sorted), with this daemon's
+ * blob; cb as fmx_fence_start's. 0, or an error and cb is not called. */
+int fmx_glue_collective(fmx_glue_t *g, const char *tag, const pmix_proc_t *procs, size_t nprocs,
+                        const void *blob, size_t len, int collect, uint64_t timeout_ms,
+                        fmx_fence_done_f cb, void *arg);
 
 /* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
 int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout);

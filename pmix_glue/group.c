@@ -124,36 +124,22 @@ static void group_done(void *arg, fmx_fence_result_t *res)
 
 static void start_fence(fmx_glue_t *g, struct group *gr)
 {
-    uint32_t *members = calloc(g->job.map->nnodes, sizeof(*members)), n = 0;
-    size_t keylen = 0, blen = 12 + gr->elen;
+    size_t blen = 12 + gr->elen;
     char tag[PMIX_MAX_NSLEN + 16];
-    uint8_t *key, *blob = malloc(blen);
-    fmx_fence_args_t a = {0};
-    int rc;
+    uint8_t *blob = malloc(blen);
+    int rc = -ENOMEM;
 
     snprintf(tag, sizeof(tag), "%s:%.*s", gr->op == PMIX_GROUP_CONSTRUCT ? "grp" : "grpx",
              PMIX_MAX_NSLEN, gr->name);
-    key = fmx_glue_collective_key(tag, gr->procs, gr->nprocs, &keylen);
-    rc = !members || !key || !blob ? -ENOMEM
-                                   : fmx_glue_members(g, gr->procs, gr->nprocs, members, &n);
-    if (rc == 0) {
+    if (blob) {
         fmx_put_le32(blob, (uint32_t)gr->has_cid);
         fmx_put_le32(blob + 4, (uint32_t)(gr->cid >> 32));
         fmx_put_le32(blob + 8, (uint32_t)gr->cid);
         if (gr->elen)
             memcpy(blob + 12, gr->endpt, gr->elen);
-        a.members = members;
-        a.count = n;
-        a.key = key;
-        a.keylen = keylen;
-        a.blob = blob;
-        a.len = blen;
-        a.collect = gr->op == PMIX_GROUP_CONSTRUCT;
-        a.timeout_ms = gr->timeout_ms;
-        rc = fmx_fence_start(g->eng, &a, group_done, gr);
+        rc = fmx_glue_collective(g, tag, gr->procs, gr->nprocs, blob, blen,
+                                 gr->op == PMIX_GROUP_CONSTRUCT, gr->timeout_ms, group_done, gr);
     }
-    free(members);
-    free(key);
     free(blob);
     if (rc)
         group_fail(gr, fmx_glue_status(rc));
