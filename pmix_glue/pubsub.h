@@ -1,0 +1,33 @@
+/* Shared by the two sides of publish / lookup (pubsub.c: a rank's call, spread over the homes
+ * of its keys; pubsub_home.c: what a home keeps and answers). A request between daemons is an
+ * engine direct-modex request: PUB_PREFIX, the operation, the sender and a sequence number
+ * (equal requests in flight must not be merged), the caller, range, persistence or wait,
+ * timeout, the keys (and values, packed by libpmix). */
+#ifndef FMX_PUBSUB_H
+#define FMX_PUBSUB_H
+
+#include "glue_internal.h"
+
+#include "fmx_pack.h"
+
+#define PUB_PREFIX "pmix+pub:"
+
+enum { OP_PUBLISH = 'P', OP_LOOKUP = 'L', OP_UNPUBLISH = 'U' };
+
+struct call; /* pubsub.c */
+
+/* Where a home sends its answer: the engine request, or this daemon's own call. */
+struct pub_to {
+    fmx_dmodex_req_t *token;
+    struct call *local;
+};
+
+/* A proc as a string and a u32. */
+void fmx_pub_pack_proc(fmx_pack_t *p, const pmix_proc_t *proc);
+int fmx_pub_unpack_proc(fmx_pack_t *p, pmix_proc_t *proc);
+/* The requester: a home's answer to part of call c. */
+void fmx_pub_home_answered(struct call *c, int status, const void *blob, size_t len);
+/* The home: a request (whole, prefix first) from node `from`, answered through `to`. */
+void fmx_pub_serve(fmx_glue_t *g, uint32_t from, const uint8_t *req, size_t len, struct pub_to to);
+
+#endif
