@@ -115,6 +115,22 @@ for prov in $netns_providers; do
   run "a rank that closes its PMIx connection unfinalized ends the job on every host" 1 \
     "grep -q 'rank 1 on node .* closed its PMIx connection without calling PMIx_Finalize' \"\$OUT\"" \
     -- -N 2 "$misbehave" hangup
+  # the PMIx server beyond wire-up: publish/lookup, job control, an abort heard everywhere, MPI
+  # connect/accept, groups (over tcp only: CI's time)
+  if [ "$prov" = tcp ] && [ -n "${FMX_SERVER_PROGRAMS:-}" ]; then
+    IFS=: read -r spubi sjobctl sfault sconnect sgroup <<<"$FMX_SERVER_PROGRAMS"
+    n=$((2 * ${#hosts[@]}))
+    run "PMIx publish / lookup (waiting) across hosts" 0 "$check_example pubi $n \"\$OUT\"" -- -N 2 "$spubi"
+    run "PMIx job control: a signal to a rank on another host" 0 \
+      "$check_example jobctl $n \"\$OUT\"" -- -N 2 "$sjobctl"
+    run "a rank's abort heard on every host (--enable-recovery)" 1 \
+      "$check_example fault $n \"\$OUT\"" -- -N 2 --enable-recovery "$sfault"
+    run "Open MPI publish / lookup / accept / connect across hosts" 0 \
+      "[ \$(grep -cE '^connect: rank (0 got 4243, expected 4243|$((n - 1)) got 4242, expected 4242)\$' \"\$OUT\") -eq 2 ]" \
+      -- -N 2 "$sconnect"
+    [ -z "$sgroup" ] || run "PMIx groups across hosts" 0 "$check_example group_lcl_cid $n \"\$OUT\"" \
+      -- -N 2 "$sgroup"
+  fi
   # PMI-1 (MPICH) and PMI-2 (Slurm's libpmi2) ranks: their barriers on the engine over $prov
   [ -n "${FMX_PMI_PROGRAMS:-}" ] || continue
   IFS=: read -r chello callreduce cring pmi2 <<<"$FMX_PMI_PROGRAMS"
