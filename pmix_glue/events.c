@@ -30,8 +30,6 @@ struct bcast {
     int status;
     void (*done)(fmx_glue_t *g, void *arg, int status);
     void *arg;
-    pmix_op_cbfunc_t cb; /* a client's notify_event */
-    void *cbdata;
 };
 
 static int pack_infos(const pmix_info_t *info, size_t ninfo, uint8_t **out, size_t *len)
@@ -63,8 +61,6 @@ static void bcast_release(fmx_glue_t *g, struct bcast *b)
         return;
     if (b->done)
         b->done(g, b->arg, b->status);
-    if (b->cb)
-        b->cb(b->status ? fmx_glue_status(b->status) : PMIX_SUCCESS, b->cbdata);
     bcast_free(b);
 }
 
@@ -223,8 +219,7 @@ static void cancel_bcast(fmx_glue_t *g, struct req *r)
 {
     struct bcast *b = (struct bcast *)r;
 
-    if (b->cb && fmx_glue_pmix_alive(g))
-        b->cb(PMIX_ERR_UNREACH, b->cbdata);
+    (void)g;
     bcast_free(b);
 }
 
@@ -252,10 +247,12 @@ pmix_status_t fmx_glue_up_notify_event(pmix_status_t code, const pmix_proc_t *so
     b->source = *source;
     b->range = range;
     b->ninfo = (uint32_t)ninfo;
-    b->cb = cbfunc;
-    b->cbdata = cbdata;
+    (void)cbfunc, (void)cbdata;
     fmx_glue_post(fmx_glue_current, &b->base);
-    return PMIX_SUCCESS;
+    /* taken: libpmix is not called back. Its callback, called from the daemon's loop once the
+     * other daemons had the event, locked a mutex of libpmix's own that was held (a group
+     * invitation, OpenPMIx's asyncgroup example: both daemons hung) */
+    return PMIX_OPERATION_SUCCEEDED;
 }
 
 /* ---- a rank gone before finalizing (the loop) ---- */

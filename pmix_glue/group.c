@@ -9,8 +9,8 @@
  * one from the fence. Each daemon's blob: u32 1 when it carries the id, the id (two u32), the
  * endpoint bytes. Destruct: a barrier over the same daemons.
  *
- * Invitations (PMIx_Group_invite / join) are not served: libpmix answers them itself or the
- * host refuses them (NOT-SUPPORTED). */
+ * Invitations (PMIx_Group_invite / join): libpmix turns them into events (PMIX_GROUP_INVITED,
+ * ..._ACCEPTED), which events.c carries to the other daemons' clients, and a construct. */
 #include "glue_internal.h"
 
 #include "fmx_pack.h"

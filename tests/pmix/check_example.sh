@@ -3,7 +3,7 @@
 # print the lines that mean it succeeded, and no line may report a failure (the examples print
 # "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
 #   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault|jobctl|group|group_dmodex|
-#                    group_lcl_cid RANKS OUTPUT_FILE
+#                    group_lcl_cid|asyncgroup RANKS OUTPUT_FILE
 # (jobctl is the project's own: tests/pmix/jobctl.c)
 set -u
 ex=$1 n=$2 out=$3
@@ -61,6 +61,16 @@ for ((r = 0; r < n; r++)); do
     # group prints its finalize; the others say COMPLETE after it (and a failure if it failed)
     [ "$(count "^(Client ns [^ ]+ rank $r:PMIx_Finalize successfully completed|[^ ]+:$r COMPLETE)$")" -ge 1 ] ||
       fail "rank $r did not finalize"
+    ;;
+  asyncgroup)
+    # rank 0 invites 2 and 3 (they join), the group fences and is destructed; 1 stays out
+    case $r in
+    0) [ "$(count "^Client ns [^ ]+ rank 0: Group invite complete with status SUCCESS!$")" -eq 1 ] ||
+      fail "rank 0's invitation did not complete" ;;
+    2 | 3) [ "$(count "^[^ ]+:$r Group complete - executing fence across group$")" -eq 1 ] ||
+      fail "rank $r did not join" ;;
+    esac
+    [ "$(count "^[^ ]+:$r COMPLETE$")" -eq 1 ] || fail "rank $r did not complete"
     ;;
   jobctl)
     [ "$(count "^jobctl: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
