@@ -3,8 +3,8 @@
 # print the lines that mean it succeeded, and no line may report a failure (the examples print
 # "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
 #   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault|jobctl|group|group_dmodex|
-#                    group_lcl_cid|asyncgroup RANKS OUTPUT_FILE
-# (jobctl is the project's own: tests/pmix/jobctl.c)
+#                    group_lcl_cid|asyncgroup|pubsub RANKS OUTPUT_FILE
+# (jobctl and pubsub are the project's own: tests/pmix/jobctl.c, pubsub.c)
 set -u
 ex=$1 n=$2 out=$3
 fail() { echo "check_example.sh: $ex -n $n: $*"; exit 1; }
@@ -72,8 +72,8 @@ for ((r = 0; r < n; r++)); do
     esac
     [ "$(count "^[^ ]+:$r COMPLETE$")" -eq 1 ] || fail "rank $r did not complete"
     ;;
-  jobctl)
-    [ "$(count "^jobctl: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
+  jobctl | pubsub)
+    [ "$(count "^$ex: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
     ;;
   fault)
     # rank 0 exits 1 without finalizing; every other rank must hear PMIX_ERR_PROC_ABORTED
