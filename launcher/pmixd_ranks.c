@@ -149,6 +149,8 @@ void pmixd_ranks_reap(struct daemon *d)
     int status;
     pid_t pid;
 
+    if (!d->ranks) /* freed: teardown */
+        return;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
         for (uint32_t i = 0; i < d->nranks; i++)
             if (d->ranks[i].pid == pid) {

@@ -127,6 +127,9 @@ static void on_lost(void *arg, uint32_t rank)
 {
     struct daemon *d = arg;
 
+    /* at teardown the engine's cancel completes the telling after the ranks are freed */
+    if (!d->ranks)
+        return;
     for (uint32_t i = 0; i < d->nranks; i++)
         if (d->ranks[i].rank == rank)
             d->ranks[i].told = 1;
