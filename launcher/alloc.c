@@ -227,3 +227,95 @@ int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_
     free(node_of);
     return rc;
 }
+
+/* Whether node i is named in the comma-separated list (by its name or its host). */
+static int named(const fmx_node_t *node, const char *hosts)
+{
+    size_t nl = strlen(node->name), hl = strlen(node->host);
+
+    for (const char *p = hosts; *p;) {
+        size_t len = strcspn(p, ",");
+
+        if ((len == nl && !strncmp(p, node->name, len)) ||
+            (len == hl && !strncmp(p, node->host, len)))
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* The first name in the list that matches no node, copied into out; 0 when all match. */
+static int unknown_name(const fmx_jobmap_t *map, const char *hosts, char *out, size_t cap)
+{
+    for (const char *p = hosts; *p;) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+
+        for (uint32_t i = 0; i < map->nnodes && !found; i++)
+            found = (strlen(map->nodes[i].name) == len && !strncmp(p, map->nodes[i].name, len)) ||
+                (strlen(map->nodes[i].host) == len && !strncmp(p, map->nodes[i].host, len));
+        if (!found && len) {
+            snprintf(out, cap, "%.*s", (int)len, p);
+            return 1;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+int fmx_place_spawn(fmx_jobmap_t *map, const char *nspace, uint32_t np, const char *hosts,
+                    int oversubscribe, fmx_error_t *err)
+{
+    uint32_t *count = calloc(map->nnodes ? map->nnodes : 1, sizeof(*count));
+    uint32_t *node_of = malloc((np ? np : 1) * sizeof(*node_of)), rank = 0, left = np, nsel = 0;
+    uint8_t *sel = calloc(map->nnodes ? map->nnodes : 1, 1);
+    uint64_t free_slots = 0;
+    char bad[128];
+    int rc = -EINVAL;
+
+    if (!count || !node_of || !sel) {
+        fmx_errprintf(err, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (hosts && *hosts && unknown_name(map, hosts, bad, sizeof(bad))) {
+        fmx_errprintf(err, "spawn: host \"%s\" is not one of the job's nodes", bad);
+        goto out;
+    }
+    for (uint32_t i = 0; i < map->nnodes; i++) {
+        uint32_t used = 0;
+
+        if (hosts && *hosts && !named(&map->nodes[i], hosts))
+            continue;
+        sel[i] = 1;
+        nsel++;
+        for (uint32_t k = 0; k < map->nnspaces; k++)
+            used += fmx_nspace_local_count(&map->nspaces[k], i);
+        count[i] = map->nodes[i].slots > used ? map->nodes[i].slots - used : 0;
+        count[i] = count[i] < left ? count[i] : left;
+        left -= count[i];
+        free_slots += count[i];
+    }
+    if (!np || !nsel || (left && !oversubscribe)) {
+        if (!np || !nsel)
+            fmx_errprintf(err, "spawn: %s", !np ? "no processes asked for" : "no node to run on");
+        else
+            fmx_errprintf(err,
+                          "spawn: %u process(es) but %llu free slot(s) on the %u node%s asked for: "
+                          "free some, or run the job with --oversubscribe",
+                          np, (unsigned long long)free_slots, nsel, nsel == 1 ? "" : "s");
+        goto out;
+    }
+    for (uint32_t i = 0; left; i = (i + 1) % map->nnodes)
+        if (sel[i])
+            count[i]++, left--;
+    for (uint32_t i = 0; i < map->nnodes; i++)
+        for (uint32_t k = 0; k < count[i]; k++)
+            node_of[rank++] = i;
+    rc = fmx_jobmap_add_nspace(map, nspace, np, node_of, err);
+out:
+    free(count);
+    free(node_of);
+    free(sel);
+    return rc;
+}

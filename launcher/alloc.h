@@ -25,4 +25,12 @@ int fmx_alloc_split(fmx_jobmap_t *map, uint32_t count, fmx_error_t *err);
 int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_t npernode,
                      int oversubscribe, fmx_error_t *err);
 
+/* Adds namespace nspace of np ranks for a spawn into a running job: on the nodes named in
+ * `hosts` ("n1,n2": a node's name or its host; NULL or "" for all), filling the slots the
+ * namespaces already there leave free, node by node; what does not fit is spread evenly over
+ * those nodes when oversubscribing, else an error says how many slots are free where. A name
+ * that matches no node is an error naming it. */
+int fmx_place_spawn(fmx_jobmap_t *map, const char *nspace, uint32_t np, const char *hosts,
+                    int oversubscribe, fmx_error_t *err);
+
 #endif

@@ -21,7 +21,7 @@ int main(void)
     const uint32_t round_robin[7] = {0, 1, 2, 0, 1, 2, 0}, on_two[3] = {2, 2, 0}, bad[1] = {3};
     const fmx_nspace_map_t *ns;
 
-    plan(16);
+    plan(22);
     fmx_jobmap_add_node(&map, "h0", "n0", 2);
     fmx_jobmap_add_node(&map, "h1", "n1", 2);
     fmx_jobmap_add_node(&map, "h2", "n2", 2);
@@ -97,6 +97,26 @@ int main(void)
            !strcmp(map.nodes[1].name, "a-v1") && !strcmp(map.nodes[1].host, "a") &&
            map.nodes[1].slots == 2 && !strcmp(map.nodes[3].host, "b") && map.nodes[3].slots == 1,
        "two hosts split in 2: a-v0, a-v1 on a with 2 slots each, b's one slot on each of its 2");
+    fmx_jobmap_free(&map);
+
+    /* a spawn's placement into a running job: the slots the job leaves free first */
+    fmx_jobmap_add_node(&map, "a", "a", 2);
+    fmx_jobmap_add_node(&map, "b", "b", 2);
+    fmx_jobmap_add_node(&map, "c", "hc", 1);
+    ok(fmx_place_blocks(&map, "job", 3, 0, 0, &err) == 0, "the job: a a b");
+    ok(fmx_place_spawn(&map, "s1", 2, NULL, 0, &err) == 0 &&
+           same(fmx_jobmap_nspace(&map, "s1")->node_of, (uint32_t[]){1, 2}, 2),
+       "a spawn of 2 takes the free slots: b, c");
+    ok(fmx_place_spawn(&map, "s2", 1, NULL, 0, &err) == -EINVAL &&
+           strstr(err.text, "0 free slot(s)") && strstr(err.text, "--oversubscribe"),
+       "no slot left: refused, saying so (%s)", err.text);
+    ok(fmx_place_spawn(&map, "s3", 3, "a,hc", 1, &err) == 0 &&
+           same(fmx_jobmap_nspace(&map, "s3")->node_of, (uint32_t[]){0, 0, 2}, 3),
+       "PMIX_HOST-like list by name and host, oversubscribed: spread over a and c only");
+    ok(fmx_place_spawn(&map, "s4", 1, "a,nosuch", 1, &err) == -EINVAL &&
+           strstr(err.text, "\"nosuch\""),
+       "a host that is not the job's is named (%s)", err.text);
+    ok(fmx_place_spawn(&map, "s5", 0, NULL, 1, &err) == -EINVAL, "zero processes refused");
     fmx_jobmap_free(&map);
     return done_testing();
 }
