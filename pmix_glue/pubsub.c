@@ -79,6 +79,7 @@ static int stays_home(uint32_t range)
     return range == PMIX_RANGE_LOCAL || range == PMIX_RANGE_PROC_LOCAL;
 }
 
+/* A home's answer to a lookup: key, owner, value, for each record found. */
 static void take_found(struct call *c, const void *blob, size_t len)
 {
     fmx_pack_t p;

@@ -51,7 +51,7 @@ int fmx_pub_unpack_proc(fmx_pack_t *p, pmix_proc_t *proc)
     return p->err ? -EINVAL : 0;
 }
 
-/* A home's answer to a lookup: key, owner, value, for each record found. */
+/* Sends an answer where it goes: to the daemon that asked, or to this daemon's own call. */
 static void answer(fmx_glue_t *g, struct pub_to to, int status, const void *blob, size_t len)
 {
     if (to.token)
