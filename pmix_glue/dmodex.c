@@ -86,9 +86,8 @@ static void asked(void *arg, int status, const void *blob, size_t len)
 static void run_ask(fmx_glue_t *g, struct req *r)
 {
     struct ask *a = (struct ask *)r;
-    uint32_t node = strncmp(a->proc.nspace, g->job.nspace, PMIX_MAX_NSLEN)
-        ? UINT32_MAX
-        : fmx_nspace_node_of(g->ns, a->proc.rank);
+    const fmx_nspace_map_t *ns = fmx_glue_nspace(g, a->proc.nspace);
+    uint32_t node = ns ? fmx_nspace_node_of(ns, a->proc.rank) : UINT32_MAX;
     uint8_t key[PMIX_MAX_NSLEN + 32];
     size_t keylen = fmx_glue_proc_key(&a->proc, key, sizeof(key));
     int rc;

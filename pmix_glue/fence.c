@@ -80,17 +80,18 @@ int fmx_glue_members(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, uin
         return -ENOMEM;
     for (size_t i = 0; i < nprocs; i++) {
         const pmix_proc_t *p = &procs[i];
+        const fmx_nspace_map_t *ns = fmx_glue_nspace(g, p->nspace);
 
-        if (strncmp(p->nspace, g->job.nspace, PMIX_MAX_NSLEN)) {
-            fmx_log(FMX_LOG_ERROR, "glue", "a collective names namespace %s, not this job's %s",
-                    p->nspace, g->job.nspace);
+        if (!ns) {
+            fmx_log(FMX_LOG_ERROR, "glue", "a collective names namespace %s, not one of the job's",
+                    p->nspace);
             free(in);
             return -EINVAL;
         }
-        if (p->rank != PMIX_RANK_WILDCARD && p->rank < g->ns->size)
-            in[fmx_nspace_node_of(g->ns, p->rank)] = 1;
+        if (p->rank != PMIX_RANK_WILDCARD && p->rank < ns->size)
+            in[fmx_nspace_node_of(ns, p->rank)] = 1;
         for (uint32_t node = 0; p->rank == PMIX_RANK_WILDCARD && node < nnodes; node++)
-            in[node] |= fmx_nspace_local_count(g->ns, node) != 0;
+            in[node] |= fmx_nspace_local_count(ns, node) != 0;
     }
     for (uint32_t node = 0; node < nnodes; node++)
         if (in[node])

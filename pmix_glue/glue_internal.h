@@ -8,6 +8,7 @@
 #include <pmix_server.h>
 
 #include <pthread.h>
+#include <string.h>
 
 /* A request: one struct per kind, each beginning with this. Upcalls on libpmix's thread make
  * one and post() it; the daemon's loop runs it (ops->run owns it from then on: it completes
@@ -128,6 +129,17 @@ void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t
 size_t fmx_glue_put_proc(const pmix_proc_t *p, uint8_t *at);
 /* The engine key of a rank's direct modex data: the prefix, then the proc; 0 if over cap. */
 size_t fmx_glue_proc_key(const pmix_proc_t *p, uint8_t *key, size_t cap);
+
+/* The namespace of that name in the job map (the job's, or one it spawned), or NULL. */
+static inline const fmx_nspace_map_t *fmx_glue_nspace(const fmx_glue_t *g, const char *nspace)
+{
+    char name[PMIX_MAX_NSLEN + 1];
+    size_t n = strnlen(nspace, PMIX_MAX_NSLEN);
+
+    memcpy(name, nspace, n);
+    name[n] = '\0';
+    return fmx_jobmap_nspace(g->job.map, name);
+}
 
 /* fence.c, for every collective over procs: their canonical order; the daemons hosting them
  * (members: room for every node); the engine key of a collective of kind `tag` ("" for a
