@@ -617,6 +617,11 @@ int fmx_engine_timeout_ms(fmx_engine_t *e)
     return next <= now ? 0 : (int)((next - now + 999999u) / 1000000u);
 }
 
+uint64_t fmx_engine_default_timeout_ms(const fmx_engine_t *e)
+{
+    return e->default_timeout_ns / 1000000u;
+}
+
 int fmx_engine_spin(fmx_engine_t *e)
 {
     int active = e->dmx != NULL;

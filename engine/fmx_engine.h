@@ -78,6 +78,8 @@ int fmx_engine_timeout_ms(fmx_engine_t *e);
 const char *fmx_engine_last_error(fmx_engine_t *e);
 uint32_t fmx_engine_self(fmx_engine_t *e);
 uint32_t fmx_engine_size(fmx_engine_t *e);
+/* What a fence or request without a timeout of its own gets (fmx_engine_config_t). */
+uint64_t fmx_engine_default_timeout_ms(const fmx_engine_t *e);
 
 /* ---- fence and barrier ---- */
 

@@ -32,23 +32,6 @@ struct bcast {
     void *arg;
 };
 
-static int pack_infos(const pmix_info_t *info, size_t ninfo, uint8_t **out, size_t *len)
-{
-    pmix_data_buffer_t buf;
-    pmix_byte_object_t bo = {0};
-    pmix_status_t st = PMIX_SUCCESS;
-
-    PMIX_DATA_BUFFER_CONSTRUCT(&buf);
-    if (ninfo)
-        st = PMIx_Data_pack(NULL, &buf, (void *)info, (int32_t)ninfo, PMIX_INFO);
-    if (st == PMIX_SUCCESS)
-        st = PMIx_Data_unload(&buf, &bo);
-    PMIX_DATA_BUFFER_DESTRUCT(&buf);
-    *out = (uint8_t *)bo.bytes;
-    *len = bo.size;
-    return st == PMIX_SUCCESS ? 0 : -EINVAL;
-}
-
 static void bcast_free(struct bcast *b)
 {
     free(b->infos);
@@ -96,9 +79,6 @@ static int deliver_here(pmix_status_t code, const pmix_proc_t *source, pmix_data
                         const uint8_t *infos, size_t ilen, uint32_t ninfo)
 {
     struct local_event *ev = calloc(1, sizeof(*ev));
-    pmix_data_buffer_t buf;
-    pmix_byte_object_t bo;
-    int32_t n = (int32_t)ninfo;
     pmix_status_t st = PMIX_SUCCESS;
 
     if (!ev || ninfo > ilen)
@@ -106,15 +86,7 @@ static int deliver_here(pmix_status_t code, const pmix_proc_t *source, pmix_data
     if (ninfo) {
         PMIX_INFO_CREATE(ev->info, ninfo);
         ev->ninfo = ninfo;
-        if (!ev->info || !(bo.bytes = malloc(ilen)))
-            goto fail;
-        memcpy(bo.bytes, infos, ilen);
-        bo.size = ilen;
-        PMIX_DATA_BUFFER_CONSTRUCT(&buf);
-        PMIx_Data_load(&buf, &bo);
-        st = PMIx_Data_unpack(NULL, &buf, ev->info, &n, PMIX_INFO);
-        PMIX_DATA_BUFFER_DESTRUCT(&buf);
-        if (st != PMIX_SUCCESS || n != (int32_t)ninfo)
+        if (!ev->info || fmx_glue_unpack(infos, ilen, ev->info, (int32_t)ninfo, PMIX_INFO))
             goto fail;
     }
     st = PMIx_Notify_event(code, source, range, ev->info, ev->ninfo, local_done, ev);
@@ -238,7 +210,7 @@ pmix_status_t fmx_glue_up_notify_event(pmix_status_t code, const pmix_proc_t *so
         free(b);
         return PMIX_OPERATION_SUCCEEDED; /* libpmix delivered it here */
     }
-    if (pack_infos(info, ninfo, &b->infos, &b->ilen)) {
+    if (fmx_glue_pack(info, (int32_t)ninfo, PMIX_INFO, &b->infos, &b->ilen)) {
         free(b);
         return PMIX_ERR_BAD_PARAM;
     }
@@ -269,7 +241,7 @@ int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
         return -ENOMEM;
     PMIX_LOAD_PROCID(&proc, g->job.nspace, rank);
     PMIX_INFO_LOAD(&info[0], PMIX_EVENT_AFFECTED_PROC, &proc, PMIX_PROC);
-    rc = pack_infos(info, 1, &b->infos, &b->ilen);
+    rc = fmx_glue_pack(info, 1, PMIX_INFO, &b->infos, &b->ilen);
     PMIX_INFO_DESTRUCT(&info[0]);
     if (rc) {
         free(b);

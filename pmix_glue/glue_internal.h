@@ -43,10 +43,10 @@ struct fmx_glue {
     /* fmx_glue_stop has begun: requests are cancelled, not run; 2 once libpmix is finalized,
      * when their callbacks may no longer be called */
     int stopping;
-    /* pubsub.c: what is published at this daemon, lookups held here, request numbers */
+    /* pubsub.c: what is published at this daemon, lookups held here */
     struct pub_record *pub_records;
     struct pub_waiter *pub_waiters;
-    uint64_t pub_seq;
+    uint64_t req_seq; /* numbers this daemon's engine requests apart (pubsub.c, group.c) */
     uint64_t next_cid; /* group.c, node 0: the last group context id given */
 };
 
@@ -68,6 +68,11 @@ static inline int fmx_glue_pmix_alive(const fmx_glue_t *g)
 pmix_status_t fmx_glue_status(int rc);
 int fmx_glue_errno(pmix_status_t st);
 uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo);
+/* n objects of a PMIx type as libpmix packs them (PMIx_Data_pack), in malloc'd bytes, and back
+ * into dst (n of them exactly): what crosses between daemons without the engine reading it.
+ * 0, -EINVAL (pack), -EPROTO (unpack), -ENOMEM. */
+int fmx_glue_pack(const void *src, int32_t n, pmix_data_type_t type, uint8_t **out, size_t *len);
+int fmx_glue_unpack(const uint8_t *bytes, size_t len, void *dst, int32_t n, pmix_data_type_t type);
 
 void fmx_glue_set_rank_state(fmx_glue_t *g, uint32_t rank, int state);
 /* Registered for PMIX_ERR_LOST_CONNECTION (libpmix's thread): a client gone unfinalized. */

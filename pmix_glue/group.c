@@ -217,7 +217,7 @@ static void run_group(fmx_glue_t *g, struct req *r)
         start_fence(g, gr);
         return;
     }
-    seq = ++g->pub_seq; /* distinct requests are not merged */
+    seq = ++g->req_seq; /* distinct requests are not merged */
     snprintf(key, sizeof(key), "%s%u:%llu", CID_PREFIX, g->job.self, (unsigned long long)seq);
     if ((rc = fmx_dmodex_request(g->eng, 0, key, strlen(key), gr->timeout_ms, cid_answered, gr)))
         group_fail(gr, fmx_glue_status(rc));

@@ -92,10 +92,7 @@ static void take_found(struct call *c, const void *blob, size_t len)
         pmix_proc_t owner;
         size_t vlen = 0;
         const void *v = fmx_pub_unpack_proc(&p, &owner) ? NULL : fmx_unpack_bytes(&p, &vlen);
-        pmix_data_buffer_t buf;
-        pmix_byte_object_t bo;
         pmix_pdata_t *grown;
-        int32_t one = 1;
 
         if (!key || !v || strlen(key) > PMIX_MAX_KEYLEN ||
             !(grown = realloc(c->found, (c->nfound + 1) * sizeof(*grown)))) {
@@ -108,19 +105,8 @@ static void take_found(struct call *c, const void *blob, size_t len)
         c->found[c->nfound].proc = owner;
         PMIX_LOAD_KEY(c->found[c->nfound].key, key);
         free(key);
-        PMIX_DATA_BUFFER_CONSTRUCT(&buf);
-        bo.bytes = malloc(vlen ? vlen : 1);
-        bo.size = vlen;
-        if (!bo.bytes) {
+        if (fmx_glue_unpack(v, vlen, &c->found[c->nfound].value, 1, PMIX_VALUE))
             p.err = 1;
-            break;
-        }
-        memcpy(bo.bytes, v, vlen);
-        PMIx_Data_load(&buf, &bo);
-        if (PMIx_Data_unpack(NULL, &buf, &c->found[c->nfound].value, &one, PMIX_VALUE) !=
-            PMIX_SUCCESS)
-            p.err = 1;
-        PMIX_DATA_BUFFER_DESTRUCT(&buf);
         c->nfound++;
     }
     if (p.err && !c->status) {
@@ -161,7 +147,7 @@ static void remote_answered(void *arg, int status, const void *blob, size_t len)
 static void ask_home(struct call *c, uint32_t node, const uint32_t *at)
 {
     fmx_glue_t *g = c->g;
-    uint64_t seq = ++g->pub_seq;
+    uint64_t seq = ++g->req_seq;
     fmx_pack_t p;
     uint32_t n = 0;
     uint8_t op = (uint8_t)c->op;
@@ -230,7 +216,7 @@ static void run_call(fmx_glue_t *g, struct req *r)
         return;
     }
     if (c->wait && !c->timeout_ms)
-        c->timeout_ms = fmx_env_u64("FMX_TIMEOUT_MS", 60000); /* the engine's default */
+        c->timeout_ms = fmx_engine_default_timeout_ms(g->eng);
     for (size_t i = 0; i < c->nkeys; i++)
         at[i] = stays_home(c->range) ? g->job.self : home_of(g, c->keys[i]);
     c->outstanding = 1; /* held until every home is asked: a local answer may come at once */
@@ -308,24 +294,16 @@ pmix_status_t fmx_glue_up_publish(const pmix_proc_t *proc, const pmix_info_t inf
         return PMIX_ERR_NOMEM;
     }
     for (size_t i = 0; i < ninfo; i++) {
-        pmix_data_buffer_t buf;
-        pmix_byte_object_t bo = {0};
-        pmix_status_t st;
-
         if (directive(&info[i], &probe))
             continue;
-        PMIX_DATA_BUFFER_CONSTRUCT(&buf);
-        st = PMIx_Data_pack(NULL, &buf, (void *)&info[i].value, 1, PMIX_VALUE);
-        if (st == PMIX_SUCCESS)
-            st = PMIx_Data_unload(&buf, &bo);
-        PMIX_DATA_BUFFER_DESTRUCT(&buf);
-        if (st != PMIX_SUCCESS || !(c->keys[c->nkeys] = strndup(info[i].key, PMIX_MAX_KEYLEN))) {
-            free(bo.bytes);
+        if (fmx_glue_pack(&info[i].value, 1, PMIX_VALUE, &c->vals[c->nkeys], &c->vlens[c->nkeys])) {
             call_free(c);
-            return st != PMIX_SUCCESS ? st : PMIX_ERR_NOMEM;
+            return PMIX_ERR_BAD_PARAM;
         }
-        c->vals[c->nkeys] = (uint8_t *)bo.bytes;
-        c->vlens[c->nkeys++] = bo.size;
+        if (!(c->keys[c->nkeys++] = strndup(info[i].key, PMIX_MAX_KEYLEN))) {
+            call_free(c);
+            return PMIX_ERR_NOMEM;
+        }
     }
     if (!c->nkeys) {
         call_free(c);

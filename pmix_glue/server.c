@@ -67,6 +67,44 @@ int fmx_glue_errno(pmix_status_t st)
     }
 }
 
+int fmx_glue_pack(const void *src, int32_t n, pmix_data_type_t type, uint8_t **out, size_t *len)
+{
+    pmix_data_buffer_t buf;
+    pmix_byte_object_t bo = {0};
+    pmix_status_t st = PMIX_SUCCESS;
+
+    PMIX_DATA_BUFFER_CONSTRUCT(&buf);
+    if (n)
+        st = PMIx_Data_pack(NULL, &buf, (void *)src, n, type);
+    if (st == PMIX_SUCCESS)
+        st = PMIx_Data_unload(&buf, &bo);
+    PMIX_DATA_BUFFER_DESTRUCT(&buf);
+    if (st != PMIX_SUCCESS) {
+        free(bo.bytes);
+        return -EINVAL;
+    }
+    *out = (uint8_t *)bo.bytes;
+    *len = bo.size;
+    return 0;
+}
+
+int fmx_glue_unpack(const uint8_t *bytes, size_t len, void *dst, int32_t n, pmix_data_type_t type)
+{
+    pmix_data_buffer_t buf;
+    pmix_byte_object_t bo = {.bytes = malloc(len ? len : 1), .size = len};
+    int32_t got = n;
+    pmix_status_t st;
+
+    if (!bo.bytes)
+        return -ENOMEM;
+    memcpy(bo.bytes, bytes, len);
+    PMIX_DATA_BUFFER_CONSTRUCT(&buf);
+    PMIx_Data_load(&buf, &bo); /* the buffer takes the bytes */
+    st = PMIx_Data_unpack(NULL, &buf, dst, &got, type);
+    PMIX_DATA_BUFFER_DESTRUCT(&buf);
+    return st == PMIX_SUCCESS && got == n ? 0 : -EPROTO;
+}
+
 uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo)
 {
     for (size_t i = 0; i < ninfo; i++)

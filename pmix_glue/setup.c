@@ -154,13 +154,8 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         free_glue(g);
         return -EIO;
     }
-    if (engine) {
-        fmx_dmodex_add_handler(engine, GLUE_KEY_PREFIX, fmx_glue_on_engine_dmodex, g);
-        fmx_glue_pubsub_start(g);
-        fmx_glue_jobctl_start(g);
-        fmx_glue_events_start(g);
-        fmx_glue_group_start(g);
-    }
+    if (engine)
+        fmx_glue_set_engine(g, engine); /* its handlers; no request has come yet */
     /* a rank whose connection ends before PMIx_Finalize (blocking registration: no callback) */
     pmix_status_t lost = PMIX_ERR_LOST_CONNECTION;
     if (PMIx_Register_event_handler(&lost, 1, NULL, 0, fmx_glue_on_lost, NULL, NULL) < 0)
