@@ -41,6 +41,16 @@ int fmx_jobmap_add_nspace(fmx_jobmap_t *map, const char *name, uint32_t size,
 const fmx_nspace_map_t *fmx_jobmap_nspace(const fmx_jobmap_t *map, const char *name);
 void fmx_jobmap_free(fmx_jobmap_t *map);
 
+/* Every process of the job, whatever its namespace, has a global index: namespaces in map
+ * order (the job's first, then what it spawned), each one's ranks in turn. Launcher, daemons
+ * and PMIx front end name processes so between themselves (control messages, rank tables);
+ * the job's own ranks keep their numbers. */
+uint32_t fmx_jobmap_nprocs(const fmx_jobmap_t *map);
+/* The global index of ns's rank 0. */
+uint32_t fmx_jobmap_base(const fmx_jobmap_t *map, const fmx_nspace_map_t *ns);
+/* The namespace of global index g (its rank there in *rank), or NULL. */
+const fmx_nspace_map_t *fmx_jobmap_proc(const fmx_jobmap_t *map, uint32_t g, uint32_t *rank);
+
 static inline uint32_t fmx_nspace_node_of(const fmx_nspace_map_t *ns, uint32_t rank)
 {
     return rank < ns->size ? ns->node_of[rank] : UINT32_MAX;

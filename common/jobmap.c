@@ -92,6 +92,36 @@ const fmx_nspace_map_t *fmx_jobmap_nspace(const fmx_jobmap_t *map, const char *n
     return NULL;
 }
 
+uint32_t fmx_jobmap_nprocs(const fmx_jobmap_t *map)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < map->nnspaces; i++)
+        n += map->nspaces[i].size;
+    return n;
+}
+
+uint32_t fmx_jobmap_base(const fmx_jobmap_t *map, const fmx_nspace_map_t *ns)
+{
+    uint32_t base = 0;
+
+    for (uint32_t i = 0; i < map->nnspaces && &map->nspaces[i] != ns; i++)
+        base += map->nspaces[i].size;
+    return base;
+}
+
+const fmx_nspace_map_t *fmx_jobmap_proc(const fmx_jobmap_t *map, uint32_t g, uint32_t *rank)
+{
+    for (uint32_t i = 0; i < map->nnspaces; i++) {
+        if (g < map->nspaces[i].size) {
+            *rank = g;
+            return &map->nspaces[i];
+        }
+        g -= map->nspaces[i].size;
+    }
+    return NULL;
+}
+
 void fmx_jobmap_free(fmx_jobmap_t *map)
 {
     for (uint32_t i = 0; i < map->nnodes; i++) {

@@ -228,18 +228,28 @@ int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_
     return rc;
 }
 
+/* The length of the list's next name, less a ":slots" (Open MPI's host info carries them). */
+static size_t name_len(const char *p)
+{
+    size_t len = strcspn(p, ",");
+    const char *colon = memchr(p, ':', len);
+
+    return colon ? (size_t)(colon - p) : len;
+}
+
 /* Whether node i is named in the comma-separated list (by its name or its host). */
 static int named(const fmx_node_t *node, const char *hosts)
 {
     size_t nl = strlen(node->name), hl = strlen(node->host);
 
     for (const char *p = hosts; *p;) {
-        size_t len = strcspn(p, ",");
+        size_t len = name_len(p);
 
         if ((len == nl && !strncmp(p, node->name, len)) ||
             (len == hl && !strncmp(p, node->host, len)))
             return 1;
-        p += len + (p[len] == ',');
+        p += strcspn(p, ",");
+        p += *p == ',';
     }
     return 0;
 }
@@ -248,7 +258,7 @@ static int named(const fmx_node_t *node, const char *hosts)
 static int unknown_name(const fmx_jobmap_t *map, const char *hosts, char *out, size_t cap)
 {
     for (const char *p = hosts; *p;) {
-        size_t len = strcspn(p, ",");
+        size_t len = name_len(p);
         int found = 0;
 
         for (uint32_t i = 0; i < map->nnodes && !found; i++)
@@ -258,64 +268,112 @@ static int unknown_name(const fmx_jobmap_t *map, const char *hosts, char *out, s
             snprintf(out, cap, "%.*s", (int)len, p);
             return 1;
         }
-        p += len + (p[len] == ',');
+        p += strcspn(p, ",");
+        p += *p == ',';
     }
     return 0;
 }
 
-int fmx_place_spawn(fmx_jobmap_t *map, const char *nspace, uint32_t np, const char *hosts,
-                    int oversubscribe, fmx_error_t *err)
+static uint32_t sum(const uint32_t *v, uint32_t n)
 {
-    uint32_t *count = calloc(map->nnodes ? map->nnodes : 1, sizeof(*count));
-    uint32_t *node_of = malloc((np ? np : 1) * sizeof(*node_of)), rank = 0, left = np, nsel = 0;
-    uint8_t *sel = calloc(map->nnodes ? map->nnodes : 1, 1);
-    uint64_t free_slots = 0;
+    uint32_t t = 0;
+
+    while (n)
+        t += v[--n];
+    return t;
+}
+
+/* The free slots of node i: its slots less the ranks every namespace and this spawn's earlier
+ * applications (extra) put there. */
+static uint32_t free_slots(const fmx_jobmap_t *map, uint32_t i, const uint32_t *extra)
+{
+    uint32_t used = extra[i];
+
+    for (uint32_t k = 0; k < map->nnspaces; k++)
+        used += fmx_nspace_local_count(&map->nspaces[k], i);
+    return map->nodes[i].slots > used ? map->nodes[i].slots - used : 0;
+}
+
+/* One application's np ranks into node_of: on its nodes' free slots, filled node by node or
+ * one node after the next (by_node), what does not fit spread in turn when oversubscribing. */
+static int place_app(const fmx_jobmap_t *map, uint32_t *extra, const fmx_spawn_app_t *a,
+                     int by_node, int oversubscribe, uint32_t *node_of, fmx_error_t *err)
+{
+    uint32_t *room = calloc(2 * (size_t)(map->nnodes ? map->nnodes : 1), sizeof(*room));
+    uint32_t *count = room + map->nnodes, nsel = 0, rank = 0;
+    uint64_t total = 0;
     char bad[128];
     int rc = -EINVAL;
 
-    if (!count || !node_of || !sel) {
+    if (!room) {
         fmx_errprintf(err, "out of memory");
-        rc = -ENOMEM;
-        goto out;
+        return -ENOMEM;
     }
-    if (hosts && *hosts && unknown_name(map, hosts, bad, sizeof(bad))) {
+    if (a->hosts && *a->hosts && unknown_name(map, a->hosts, bad, sizeof(bad))) {
         fmx_errprintf(err, "spawn: host \"%s\" is not one of the job's nodes", bad);
         goto out;
     }
     for (uint32_t i = 0; i < map->nnodes; i++) {
-        uint32_t used = 0;
-
-        if (hosts && *hosts && !named(&map->nodes[i], hosts))
+        if (a->hosts && *a->hosts && !named(&map->nodes[i], a->hosts))
             continue;
-        sel[i] = 1;
+        room[i] = free_slots(map, i, extra) + 1; /* 0 marks a node not chosen */
+        total += room[i] - 1;
         nsel++;
-        for (uint32_t k = 0; k < map->nnspaces; k++)
-            used += fmx_nspace_local_count(&map->nspaces[k], i);
-        count[i] = map->nodes[i].slots > used ? map->nodes[i].slots - used : 0;
-        count[i] = count[i] < left ? count[i] : left;
-        left -= count[i];
-        free_slots += count[i];
     }
-    if (!np || !nsel || (left && !oversubscribe)) {
-        if (!np || !nsel)
-            fmx_errprintf(err, "spawn: %s", !np ? "no processes asked for" : "no node to run on");
+    if (!a->np || !nsel || (a->np > total && !oversubscribe)) {
+        if (!a->np || !nsel)
+            fmx_errprintf(err, "spawn: %s",
+                          !a->np ? "no processes asked for" : "no node to run on");
         else
             fmx_errprintf(err,
                           "spawn: %u process(es) but %llu free slot(s) on the %u node%s asked for: "
                           "free some, or run the job with --oversubscribe",
-                          np, (unsigned long long)free_slots, nsel, nsel == 1 ? "" : "s");
+                          a->np, (unsigned long long)total, nsel, nsel == 1 ? "" : "s");
         goto out;
     }
-    for (uint32_t i = 0; left; i = (i + 1) % map->nnodes)
-        if (sel[i])
+    /* how many on each node: free slots first (node by node, or a rank a node in turn), then
+     * what is left a rank a node in turn; the ranks then go out in blocks, or in turn */
+    for (uint32_t i = 0, left = a->np; left && total; i = (i + 1) % map->nnodes)
+        for (uint32_t k = 0; room[i] > 1 && left && (k < 1 || !by_node); k++)
+            room[i]--, count[i]++, left--, total--;
+    for (uint32_t i = 0, left = a->np - sum(count, map->nnodes); left; i = (i + 1) % map->nnodes)
+        if (room[i])
             count[i]++, left--;
-    for (uint32_t i = 0; i < map->nnodes; i++)
-        for (uint32_t k = 0; k < count[i]; k++)
-            node_of[rank++] = i;
-    rc = fmx_jobmap_add_nspace(map, nspace, np, node_of, err);
+    for (uint32_t i = 0; rank < a->np; i = (i + 1) % map->nnodes)
+        for (uint32_t k = 0; count[i] && (k < 1 || !by_node); k++)
+            node_of[rank++] = i, count[i]--;
+    for (uint32_t r = 0; r < a->np; r++)
+        extra[node_of[r]]++;
+    rc = 0;
 out:
-    free(count);
+    free(room);
+    return rc;
+}
+
+int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, int oversubscribe, fmx_error_t *err)
+{
+    uint32_t size = fmx_spawn_size(s), at = 0;
+    uint32_t *extra = calloc(map->nnodes ? map->nnodes : 1, sizeof(*extra));
+    uint32_t *node_of = malloc((size ? size : 1) * sizeof(*node_of));
+    int rc = 0;
+
+    free(s->app_of);
+    s->app_of = malloc((size ? size : 1) * sizeof(*s->app_of));
+    if (!extra || !node_of || !s->app_of) {
+        fmx_errprintf(err, "out of memory");
+        rc = -ENOMEM;
+    } else if (!size) {
+        fmx_errprintf(err, "spawn: no processes asked for");
+        rc = -EINVAL;
+    }
+    for (uint32_t k = 0; !rc && k < s->napps; k++) {
+        rc = place_app(map, extra, &s->apps[k], s->by_node, oversubscribe, node_of + at, err);
+        for (uint32_t r = 0; !rc && r < s->apps[k].np; r++)
+            s->app_of[at++] = k;
+    }
+    if (!rc)
+        rc = fmx_jobmap_add_nspace(map, s->nspace, size, node_of, err);
+    free(extra);
     free(node_of);
-    free(sel);
     return rc;
 }

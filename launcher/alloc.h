@@ -5,6 +5,7 @@
 #define FMX_ALLOC_H
 
 #include "fmx_jobmap.h"
+#include "fmx_spawn.h"
 
 /* Appends the hosts of an Open MPI style hostfile ("name [slots=N] [max_slots=N]", '#'
  * comments). A host named twice adds its slots. Errors name file and line. */
@@ -25,12 +26,13 @@ int fmx_alloc_split(fmx_jobmap_t *map, uint32_t count, fmx_error_t *err);
 int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_t npernode,
                      int oversubscribe, fmx_error_t *err);
 
-/* Adds namespace nspace of np ranks for a spawn into a running job: on the nodes named in
- * `hosts` ("n1,n2": a node's name or its host; NULL or "" for all), filling the slots the
- * namespaces already there leave free, node by node; what does not fit is spread evenly over
- * those nodes when oversubscribing, else an error says how many slots are free where. A name
- * that matches no node is an error naming it. */
-int fmx_place_spawn(fmx_jobmap_t *map, const char *nspace, uint32_t np, const char *hosts,
-                    int oversubscribe, fmx_error_t *err);
+/* Adds namespace s->nspace for a spawn into a running job, and sets s->app_of: each
+ * application's ranks on the nodes its `hosts` names ("n1,n2": a node's name or its host, a
+ * ":slots" after it ignored; none: all), on the slots the namespaces already there (and the
+ * spawn's earlier applications) leave free, filled node by node or one rank a node in turn
+ * (s->by_node); what does not fit is spread over those nodes in turn when oversubscribing, else
+ * an error says how many slots are free where. A name that matches no node is an error naming
+ * it. */
+int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, int oversubscribe, fmx_error_t *err);
 
 #endif

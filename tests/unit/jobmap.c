@@ -14,6 +14,18 @@ static int same(const uint32_t *a, const uint32_t *b, uint32_t n)
     return !memcmp(a, b, n * sizeof(*a));
 }
 
+/* A spawn of one application. */
+static int spawn(fmx_jobmap_t *map, const char *ns, uint32_t np, const char *hosts, int by_node,
+                 int oversubscribe, fmx_error_t *err)
+{
+    fmx_spawn_app_t app = {.np = np, .hosts = (char *)hosts};
+    fmx_spawn_t s = {.apps = &app, .napps = 1, .nspace = (char *)ns, .by_node = by_node};
+    int rc = fmx_place_spawn(map, &s, oversubscribe, err);
+
+    free(s.app_of);
+    return rc;
+}
+
 int main(void)
 {
     fmx_jobmap_t map = {0};
@@ -21,7 +33,7 @@ int main(void)
     const uint32_t round_robin[7] = {0, 1, 2, 0, 1, 2, 0}, on_two[3] = {2, 2, 0}, bad[1] = {3};
     const fmx_nspace_map_t *ns;
 
-    plan(22);
+    plan(27);
     fmx_jobmap_add_node(&map, "h0", "n0", 2);
     fmx_jobmap_add_node(&map, "h1", "n1", 2);
     fmx_jobmap_add_node(&map, "h2", "n2", 2);
@@ -104,19 +116,46 @@ int main(void)
     fmx_jobmap_add_node(&map, "b", "b", 2);
     fmx_jobmap_add_node(&map, "c", "hc", 1);
     ok(fmx_place_blocks(&map, "job", 3, 0, 0, &err) == 0, "the job: a a b");
-    ok(fmx_place_spawn(&map, "s1", 2, NULL, 0, &err) == 0 &&
+    ok(spawn(&map, "s1", 2, NULL, 0, 0, &err) == 0 &&
            same(fmx_jobmap_nspace(&map, "s1")->node_of, (uint32_t[]){1, 2}, 2),
        "a spawn of 2 takes the free slots: b, c");
-    ok(fmx_place_spawn(&map, "s2", 1, NULL, 0, &err) == -EINVAL &&
-           strstr(err.text, "0 free slot(s)") && strstr(err.text, "--oversubscribe"),
+    ok(spawn(&map, "s2", 1, NULL, 0, 0, &err) == -EINVAL && strstr(err.text, "0 free slot(s)") &&
+           strstr(err.text, "--oversubscribe"),
        "no slot left: refused, saying so (%s)", err.text);
-    ok(fmx_place_spawn(&map, "s3", 3, "a,hc", 1, &err) == 0 &&
+    ok(spawn(&map, "s3", 3, "a,hc", 0, 1, &err) == 0 &&
            same(fmx_jobmap_nspace(&map, "s3")->node_of, (uint32_t[]){0, 0, 2}, 3),
-       "PMIX_HOST-like list by name and host, oversubscribed: spread over a and c only");
-    ok(fmx_place_spawn(&map, "s4", 1, "a,nosuch", 1, &err) == -EINVAL &&
-           strstr(err.text, "\"nosuch\""),
+       "PMIX_HOST-like list by name and host, oversubscribed: spread over a and c only, in blocks");
+    ok(spawn(&map, "s3n", 3, "a:2,hc", 1, 1, &err) == 0 &&
+           same(fmx_jobmap_nspace(&map, "s3n")->node_of, (uint32_t[]){0, 2, 0}, 3),
+       "mapped by node (and a host's \":slots\" ignored): a, c, a");
+    ok(spawn(&map, "s4", 1, "a,nosuch", 0, 1, &err) == -EINVAL && strstr(err.text, "\"nosuch\""),
        "a host that is not the job's is named (%s)", err.text);
-    ok(fmx_place_spawn(&map, "s5", 0, NULL, 1, &err) == -EINVAL, "zero processes refused");
+    ok(spawn(&map, "s5", 0, NULL, 0, 1, &err) == -EINVAL, "zero processes refused");
+    fmx_jobmap_free(&map);
+
+    /* two applications (MPI_Comm_spawn_multiple): the second takes what the first left */
+    fmx_jobmap_add_node(&map, "a", "a", 2);
+    fmx_jobmap_add_node(&map, "b", "b", 2);
+    ok(fmx_place_blocks(&map, "job", 1, 0, 0, &err) == 0, "the job: a");
+    {
+        fmx_spawn_app_t apps[2] = {{.np = 2}, {.np = 1}};
+        fmx_spawn_t sp = {.apps = apps, .napps = 2, .nspace = "m"};
+
+        ok(fmx_place_spawn(&map, &sp, 0, &err) == 0 &&
+               same(fmx_jobmap_nspace(&map, "m")->node_of, (uint32_t[]){0, 1, 1}, 3) &&
+               same(sp.app_of, (uint32_t[]){0, 0, 1}, 3),
+           "apps of 2 and 1: a b | b; app of each rank 0 0 1");
+        free(sp.app_of);
+    }
+    ok(fmx_jobmap_nprocs(&map) == 4 && fmx_jobmap_base(&map, fmx_jobmap_nspace(&map, "m")) == 1,
+       "global indices: 4 processes, the spawn's begin at 1");
+    {
+        uint32_t rank = 0;
+        const fmx_nspace_map_t *ns = fmx_jobmap_proc(&map, 2, &rank);
+
+        ok(ns && !strcmp(ns->name, "m") && rank == 1 && !fmx_jobmap_proc(&map, 4, &rank),
+           "global index 2 is m's rank 1; 4 is none");
+    }
     fmx_jobmap_free(&map);
     return done_testing();
 }
