@@ -32,7 +32,8 @@ typedef struct fmx_spawn {
 /* The ranks asked for in all (0 when that overflows). */
 uint32_t fmx_spawn_size(const fmx_spawn_t *s);
 void fmx_spawn_pack(const fmx_spawn_t *s, fmx_pack_t *p);
-/* 0, or -EPROTO with err saying what was malformed (s is then empty). */
+/* 0, or -EPROTO with err saying what was malformed (s is then empty). What follows it in the
+ * message is the caller's to read. */
 int fmx_spawn_unpack(fmx_spawn_t *s, fmx_pack_t *p, fmx_error_t *err);
 void fmx_spawn_free(fmx_spawn_t *s);
 

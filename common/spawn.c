@@ -116,7 +116,7 @@ int fmx_spawn_unpack(fmx_spawn_t *s, fmx_pack_t *p, fmx_error_t *err)
     s->nspace = unpack_opt(p);
     app_of = fmx_unpack_bytes(p, &len);
     what = "its placement";
-    if (p->err || p->pos != p->len || (len && len != (size_t)size * sizeof(uint32_t)))
+    if (p->err || (len && len != (size_t)size * sizeof(uint32_t)))
         goto bad;
     if (len) {
         if (!(s->app_of = malloc(len)))

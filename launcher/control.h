@@ -1,7 +1,9 @@
 /* The launcher's control channel: length-prefixed messages over a TCP connection between
  * pmixrun and each pmixd (bootstrap, stdio, exit statuses, abort). A message is u32 length,
  * u16 type, u16 zero, then fields packed with fmx_pack_* and read back with fmx_unpack_*, which
- * check every length against the message. Knows nothing of PMIx or the engine. */
+ * check every length against the message. Knows nothing of PMIx or the engine. Ranks are
+ * named by their global index (fmx_jobmap.h): the job's by their rank, those of namespaces it
+ * spawned after them. */
 #ifndef FMX_CONTROL_H
 #define FMX_CONTROL_H
 
@@ -31,7 +33,11 @@ enum fmx_ctl_type {
     FMX_CTL_UNFINALIZED = 15, /* d->r: rank, how (0 its PMIx connection ended, 1 it exited 0;
                                  2 and 3 the same of PMI), without finalize after init */
     FMX_CTL_BEAT = 16, /* d->r: nothing; every FMX_HEARTBEAT_MS, so that silence means a hang */
-    FMX_CTL_PMI_ABORT = 17 /* d->r: rank, status, message (PMI_Abort of PMI-1 or PMI-2) */
+    FMX_CTL_PMI_ABORT = 17, /* d->r: rank, status, message (PMI_Abort of PMI-1 or PMI-2) */
+    FMX_CTL_SPAWN = 18, /* d->r: request id (2 u32), the spawn (fmx_spawn.h) */
+    FMX_CTL_NSPACE = 19, /* r->d: the spawn, named and placed (app_of), each rank's node */
+    FMX_CTL_NSPACE_UP = 20, /* d->r: namespace, status (0 or errno), error: its ranks here run */
+    FMX_CTL_SPAWNED = 21 /* r->d: request id (2 u32), status (0 or errno), namespace or error */
 };
 
 /* One end of a control connection: a non-blocking socket with input and output buffers. */

@@ -10,6 +10,8 @@
 void pmixrun_emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf, size_t n)
 {
     FILE *f = stream == 2 ? stderr : stdout;
+    uint32_t nsrank = rank;
+    const fmx_nspace_map_t *ns = fmx_jobmap_proc(&r->job.map, rank, &nsrank);
     char **part;
 
     if (!(r->job.flags & FMX_JOB_TAG_OUTPUT)) {
@@ -32,8 +34,8 @@ void pmixrun_emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf
             }
             break;
         }
-        fprintf(f, "[%s,%u]<%s>: %s%.*s", r->job.nspace, rank, stream == 2 ? "stderr" : "stdout",
-                *part ? *part : "", (int)len, buf + start);
+        fprintf(f, "[%s,%u]<%s>: %s%.*s", ns ? ns->name : r->job.nspace, nsrank,
+                stream == 2 ? "stderr" : "stdout", *part ? *part : "", (int)len, buf + start);
         free(*part);
         *part = NULL;
         start = i + 1;

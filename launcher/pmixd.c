@@ -37,6 +37,10 @@ static void on_control(fmx_loop_t *l, int fd, unsigned events, void *arg)
             fmx_loop_stop(l);
         else if (type == FMX_CTL_ADDRS)
             pmixd_fabric_on_addrs(d, &body);
+        else if (type == FMX_CTL_NSPACE)
+            pmixd_spawn_on_nspace(d, &body);
+        else if (type == FMX_CTL_SPAWNED)
+            pmixd_spawn_on_spawned(d, &body);
     }
     if (rc < 0) { /* pmixrun is gone: nobody is left to serve */
         fprintf(stderr, "pmixd: node %u: %s; ending the job's ranks here\n", d->job.self, err.text);

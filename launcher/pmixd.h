@@ -22,6 +22,14 @@ enum daemon_phase {
     PHASE_RUNNING, /* the engine is up */
 };
 
+/* The ranks of one namespace on this node: the job's, then each spawned namespace's. */
+struct rank_set {
+    fmx_rank_proc_t *ranks; /* rank: the global index (fmx_jobmap_proc) */
+    struct rank_stream *streams; /* each rank's stdout and stderr, as the loop sees them */
+    uint32_t n;
+    struct rank_set *next;
+};
+
 struct daemon {
     fmx_loop_t *loop;
     fmx_conn_t *ctl;
@@ -32,8 +40,8 @@ struct daemon {
     fmx_engine_t *eng;
     fmx_glue_t *glue;
     struct pmixd_pmi *pmi; /* the PMI-1/PMI-2 service, NULL with FMX_PMI=0 */
-    fmx_rank_proc_t *ranks;
-    struct rank_stream *streams; /* each rank's stdout and stderr, as the loop sees them */
+    struct rank_set *sets; /* the job's ranks here, then the spawned namespaces' */
+    fmx_rank_proc_t *ranks; /* the job's: sets->ranks (local rank i, as PMI-1/2 serves them) */
     uint32_t nranks;
     fmx_binding_t bind;
     fmx_session_t session;
@@ -91,6 +99,11 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body);
 
 /* pmixd_ranks.c */
 int pmixd_ranks_start(struct daemon *d, fmx_error_t *err);
+/* Starts this node's ranks of a spawned namespace (already in the job map and registered
+ * with the glue): s's applications, each rank's from s->app_of. */
+int pmixd_ranks_start_spawned(struct daemon *d, const fmx_spawn_t *s, fmx_error_t *err);
+/* A rank started here, by global index, or NULL. */
+fmx_rank_proc_t *pmixd_rank(struct daemon *d, uint32_t index);
 void pmixd_ranks_kill(struct daemon *d, int sig);
 /* SIGCHLD: reaps, and reports each rank whose output is drained. */
 void pmixd_ranks_reap(struct daemon *d);
@@ -98,6 +111,13 @@ void pmixd_ranks_reap(struct daemon *d);
 int pmixd_ranks_all_ended(const struct daemon *d);
 /* Reaps what is left at teardown, without waiting. */
 void pmixd_ranks_free(struct daemon *d);
+
+/* pmixd_spawn.c: a rank's PMIx_Spawn goes to pmixrun (SPAWN); every daemon registers and
+ * starts the namespace pmixrun places (NSPACE, answered NSPACE_UP); the requester hears
+ * (SPAWNED) */
+int pmixd_spawn_request(void *arg, uint64_t id, const fmx_spawn_t *s);
+void pmixd_spawn_on_nspace(struct daemon *d, fmx_pack_t *body);
+void pmixd_spawn_on_spawned(struct daemon *d, fmx_pack_t *body);
 
 /* pmixd_pmi.c: PMI-1 and PMI-2 on a socketpair per rank (PMI_FD), beside PMIx */
 int pmixd_pmi_start(struct daemon *d, fmx_error_t *err);

@@ -50,73 +50,150 @@ static int pmix_env(void *arg, uint32_t rank, fmx_env_t *env, fmx_error_t *err)
     return rc;
 }
 
-static int spawn_one(struct daemon *d, const fmx_rank_env_t *re, uint32_t i, fmx_error_t *err)
+/* Forks rank i of set: argv in wdir with env, and watches its output. */
+static int spawn_one(struct daemon *d, struct rank_set *set, uint32_t i, char **argv,
+                     const char *wdir, char **env, const cpu_set_t *mask, fmx_error_t *err)
 {
-    fmx_rank_proc_t *rp = &d->ranks[i];
-    fmx_env_t env = {0};
-    int rc;
+    fmx_rank_proc_t *rp = &set->ranks[i];
+    int rc = fmx_rank_spawn(rp, argv, env, wdir, mask, err);
 
-    if (d->bind.bound && fmx_log_level() >= FMX_LOG_DEBUG) {
-        char *cpus = fmx_binding_list(&d->bind, i);
-        fmx_debug("pmixd", "rank %u bound to processing units %s", rp->rank, cpus ? cpus : "?");
-        free(cpus);
-    }
-    rc = fmx_rank_env_build(re, rp->rank, &env, err);
-    rp->pass_fd = pmixd_pmi_child_fd(d, i);
-    if (rc == 0)
-        rc = fmx_rank_spawn(rp, d->job.argv, env.v, d->job.wdir,
-                            d->bind.bound ? &d->bind.masks[i] : NULL, err);
-    fmx_env_free(&env);
-    pmixd_pmi_forked(d, i); /* the rank's end of its PMI socket is the rank's alone now */
     if (rp->pid > 0) {
-        d->streams[2 * i] = (struct rank_stream){d, rp, 1};
-        d->streams[2 * i + 1] = (struct rank_stream){d, rp, 2};
-        fmx_loop_add_fd(d->loop, rp->out, FMX_LOOP_IN, forward, &d->streams[2 * i]);
-        fmx_loop_add_fd(d->loop, rp->err, FMX_LOOP_IN, forward, &d->streams[2 * i + 1]);
+        set->streams[2 * i] = (struct rank_stream){d, rp, 1};
+        set->streams[2 * i + 1] = (struct rank_stream){d, rp, 2};
+        fmx_loop_add_fd(d->loop, rp->out, FMX_LOOP_IN, forward, &set->streams[2 * i]);
+        fmx_loop_add_fd(d->loop, rp->err, FMX_LOOP_IN, forward, &set->streams[2 * i + 1]);
     }
     return rc;
+}
+
+/* A set of n ranks (global indices base + mine[k]), appended to the daemon's. */
+static struct rank_set *new_set(struct daemon *d, uint32_t n, uint32_t base, const uint32_t *mine)
+{
+    struct rank_set *set = calloc(1, sizeof(*set)), **at = &d->sets;
+
+    if (!set || !(set->ranks = calloc(n ? n : 1, sizeof(*set->ranks))) ||
+        !(set->streams = calloc(2 * (size_t)(n ? n : 1), sizeof(*set->streams)))) {
+        if (set)
+            free(set->ranks);
+        free(set);
+        return NULL;
+    }
+    set->n = n;
+    for (uint32_t i = 0; i < n; i++) { /* none has pipes until it is forked */
+        set->ranks[i].out = set->ranks[i].err = set->ranks[i].report = -1;
+        set->ranks[i].pass_fd = -1;
+        set->ranks[i].rank = base + mine[i];
+    }
+    while (*at)
+        at = &(*at)->next;
+    *at = set;
+    return set;
+}
+
+/* Every rank of this node, whatever its namespace. */
+static uint32_t node_ranks(const struct daemon *d)
+{
+    uint32_t n = 0;
+
+    for (uint32_t k = 0; k < d->job.map.nnspaces; k++)
+        n += fmx_nspace_local_count(&d->job.map.nspaces[k], d->job.self);
+    return n;
 }
 
 int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
 {
     const fmx_nspace_map_t *ns = fmx_jobspec_nspace(&d->job);
-    const uint32_t *mine = fmx_nspace_local_ranks(ns, d->job.self);
     fmx_rank_env_t re = {.job = &d->job,
                          .session = &d->session,
                          .cma = d->cma,
                          .local_ranks = fmx_nspace_local_count(ns, d->job.self),
                          .sources = {{pmix_env, d->glue}, {pmixd_pmi_env, d}},
                          .nsources = 2};
+    struct rank_set *set;
     int rc;
 
     d->nranks = re.local_ranks;
     if ((rc = pmixd_pmi_start(d, err)))
         return rc;
-    d->ranks = calloc(d->nranks ? d->nranks : 1, sizeof(*d->ranks));
-    d->streams = calloc(2 * (size_t)(d->nranks ? d->nranks : 1), sizeof(*d->streams));
-    if (!d->ranks || !d->streams)
+    if (!(set = new_set(d, d->nranks, 0, fmx_nspace_local_ranks(ns, d->job.self))))
         return -ENOMEM;
-    for (uint32_t i = 0; i < d->nranks; i++) { /* none has pipes until it is forked */
-        d->ranks[i].out = d->ranks[i].err = d->ranks[i].report = d->ranks[i].pass_fd = -1;
-        d->ranks[i].rank = mine[i];
-    }
-    for (uint32_t i = 0; i < d->nranks; i++)
-        if ((rc = spawn_one(d, &re, i, err)))
-            return rc;
+    d->ranks = set->ranks;
     for (uint32_t i = 0; i < d->nranks; i++) {
-        rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err);
+        fmx_rank_proc_t *rp = &d->ranks[i];
+        fmx_env_t env = {0};
 
+        if (d->bind.bound && fmx_log_level() >= FMX_LOG_DEBUG) {
+            char *cpus = fmx_binding_list(&d->bind, i);
+            fmx_debug("pmixd", "rank %u bound to processing units %s", rp->rank, cpus ? cpus : "?");
+            free(cpus);
+        }
+        rc = fmx_rank_env_build(&re, rp->rank, &env, err);
+        rp->pass_fd = pmixd_pmi_child_fd(d, i);
+        if (rc == 0)
+            rc = spawn_one(d, set, i, d->job.argv, d->job.wdir, env.v,
+                           d->bind.bound ? &d->bind.masks[i] : NULL, err);
+        fmx_env_free(&env);
+        pmixd_pmi_forked(d, i); /* the rank's end of its PMI socket is the rank's alone now */
         if (rc)
             return rc;
     }
+    for (uint32_t i = 0; i < d->nranks; i++)
+        if ((rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err)))
+            return rc;
     return 0;
+}
+
+int pmixd_ranks_start_spawned(struct daemon *d, const fmx_spawn_t *s, fmx_error_t *err)
+{
+    const fmx_nspace_map_t *ns = fmx_jobmap_nspace(&d->job.map, s->nspace);
+    uint32_t base = fmx_jobmap_base(&d->job.map, ns);
+    const uint32_t *mine = fmx_nspace_local_ranks(ns, d->job.self);
+    fmx_rank_env_t re = {.job = &d->job,
+                         .session = &d->session,
+                         .cma = d->cma,
+                         .local_ranks = node_ranks(d),
+                         .rank_base = base,
+                         .sources = {{pmix_env, d->glue}},
+                         .nsources = 1};
+    struct rank_set *set = new_set(d, fmx_nspace_local_count(ns, d->job.self), base, mine);
+    int rc = 0;
+
+    if (!set)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < set->n && !rc; i++) {
+        const fmx_spawn_app_t *a = &s->apps[s->app_of[mine[i]]];
+        fmx_env_t env = {0};
+
+        rc = fmx_rank_env_build(&re, set->ranks[i].rank, &env, err);
+        for (char **e = a->env; !rc && *e; e++)
+            rc = fmx_env_set(&env, *e);
+        if (!rc)
+            rc = spawn_one(d, set, i, a->argv, a->wdir ? a->wdir : d->job.wdir, env.v, NULL, err);
+        fmx_env_free(&env);
+    }
+    for (uint32_t i = 0; i < set->n && !rc; i++) {
+        const fmx_spawn_app_t *a = &s->apps[s->app_of[mine[i]]];
+
+        rc = fmx_rank_started(&set->ranks[i], a->argv[0], a->wdir ? a->wdir : d->job.wdir, err);
+    }
+    return rc;
+}
+
+fmx_rank_proc_t *pmixd_rank(struct daemon *d, uint32_t index)
+{
+    for (struct rank_set *set = d->sets; set; set = set->next)
+        for (uint32_t i = 0; i < set->n; i++)
+            if (set->ranks[i].rank == index)
+                return &set->ranks[i];
+    return NULL;
 }
 
 void pmixd_ranks_kill(struct daemon *d, int sig)
 {
-    for (uint32_t i = 0; i < d->nranks; i++)
-        if (d->ranks[i].pid > 0 && !d->ranks[i].reaped)
-            kill(-d->ranks[i].pid, sig); /* its process group: helpers it forked go too */
+    for (struct rank_set *set = d->sets; set; set = set->next)
+        for (uint32_t i = 0; i < set->n; i++)
+            if (set->ranks[i].pid > 0 && !set->ranks[i].reaped)
+                kill(-set->ranks[i].pid, sig); /* its process group: helpers it forked go too */
 }
 
 static void recheck(fmx_loop_t *l, void *arg)
@@ -149,45 +226,54 @@ void pmixd_ranks_reap(struct daemon *d)
     int status;
     pid_t pid;
 
-    if (!d->ranks) /* freed: teardown */
+    if (!d->sets) /* freed: teardown */
         return;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        for (uint32_t i = 0; i < d->nranks; i++)
-            if (d->ranks[i].pid == pid) {
-                d->ranks[i].reaped = 1;
-                d->ranks[i].status = status;
-                d->ranks[i].reaped_ns = fmx_now_ns();
-            }
-    for (uint32_t i = 0; i < d->nranks; i++) {
-        fmx_rank_proc_t *rp = &d->ranks[i];
+        for (struct rank_set *set = d->sets; set; set = set->next)
+            for (uint32_t i = 0; i < set->n; i++)
+                if (set->ranks[i].pid == pid) {
+                    set->ranks[i].reaped = 1;
+                    set->ranks[i].status = status;
+                    set->ranks[i].reaped_ns = fmx_now_ns();
+                }
+    for (struct rank_set *set = d->sets; set; set = set->next)
+        for (uint32_t i = 0; i < set->n; i++) {
+            fmx_rank_proc_t *rp = &set->ranks[i];
 
-        if (rp->reaped != 1 || rp->out >= 0 || rp->err >= 0 || awaits_told(d, rp))
-            continue;
-        rp->reaped = 2; /* reported */
-        pmixd_report_exit(d, rp->rank, rp->status);
-    }
+            if (rp->reaped != 1 || rp->out >= 0 || rp->err >= 0 || awaits_told(d, rp))
+                continue;
+            rp->reaped = 2; /* reported */
+            pmixd_report_exit(d, rp->rank, rp->status);
+        }
 }
 
 int pmixd_ranks_all_ended(const struct daemon *d)
 {
-    for (uint32_t i = 0; i < d->nranks; i++)
-        if (!d->ranks[i].reaped)
-            return 0;
-    return d->ranks != NULL;
+    for (const struct rank_set *set = d->sets; set; set = set->next)
+        for (uint32_t i = 0; i < set->n; i++)
+            if (!set->ranks[i].reaped)
+                return 0;
+    return d->sets != NULL;
 }
 
 void pmixd_ranks_free(struct daemon *d)
 {
-    while (d->ranks && waitpid(-1, NULL, WNOHANG) > 0)
+    struct rank_set *set;
+
+    while (d->sets && waitpid(-1, NULL, WNOHANG) > 0)
         ;
-    for (uint32_t i = 0; d->ranks && i < d->nranks; i++) {
-        if (d->ranks[i].out >= 0)
-            close(d->ranks[i].out);
-        if (d->ranks[i].err >= 0)
-            close(d->ranks[i].err);
+    while ((set = d->sets)) {
+        d->sets = set->next;
+        for (uint32_t i = 0; i < set->n; i++) {
+            if (set->ranks[i].out >= 0)
+                close(set->ranks[i].out);
+            if (set->ranks[i].err >= 0)
+                close(set->ranks[i].err);
+        }
+        free(set->ranks);
+        free(set->streams);
+        free(set);
     }
-    free(d->ranks);
-    free(d->streams);
     d->ranks = NULL;
-    d->streams = NULL;
+    d->nranks = 0;
 }

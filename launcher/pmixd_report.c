@@ -95,7 +95,7 @@ void pmixd_report_exit(struct daemon *d, uint32_t rank, int status)
             local++;
         if (fmx_glue_rank_state(d->glue, rank) == FMX_RANK_INITIALIZED)
             send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, 1);
-        else if (pmixd_pmi_state(d, local) == FMX_PMI_INITIALIZED)
+        else if (local < d->nranks && pmixd_pmi_state(d, local) == FMX_PMI_INITIALIZED)
             send_rank_u32(d, FMX_CTL_UNFINALIZED, rank, 3);
     }
     send_rank_u32(d, FMX_CTL_EXIT, rank, (uint32_t)status);
@@ -126,13 +126,13 @@ static void on_log(void *arg, uint32_t rank, const char *msg)
 static void on_lost(void *arg, uint32_t rank)
 {
     struct daemon *d = arg;
+    fmx_rank_proc_t *rp;
 
     /* at teardown the engine's cancel completes the telling after the ranks are freed */
-    if (!d->ranks)
+    if (!d->sets)
         return;
-    for (uint32_t i = 0; i < d->nranks; i++)
-        if (d->ranks[i].rank == rank)
-            d->ranks[i].told = 1;
+    if ((rp = pmixd_rank(d, rank)))
+        rp->told = 1;
     /* its exit first, if it is over (it may have waited for this): a rank killed by a signal
      * ends the job with that signal's status, as before it was told */
     pmixd_ranks_reap(d);
@@ -144,19 +144,23 @@ static void on_lost(void *arg, uint32_t rank)
 static int on_signal(void *arg, uint32_t rank, int sig)
 {
     struct daemon *d = arg;
-    int found = 0;
+    fmx_rank_proc_t *rp;
 
-    for (uint32_t i = 0; i < d->nranks; i++) {
-        fmx_rank_proc_t *rp = &d->ranks[i];
-
-        if (rank != UINT32_MAX && rp->rank != rank)
-            continue;
-        found = 1;
+    if (rank != UINT32_MAX) {
+        if (!(rp = pmixd_rank(d, rank)))
+            return -ENOENT;
+        return rp->pid > 0 && !rp->reaped && kill(-rp->pid, sig) && errno != ESRCH ? -errno : 0;
+    }
+    for (uint32_t i = 0; i < d->nranks; i++) { /* the job's */
+        rp = &d->ranks[i];
         if (rp->pid > 0 && !rp->reaped && kill(-rp->pid, sig) && errno != ESRCH)
             return -errno;
     }
-    return found || rank == UINT32_MAX ? 0 : -ENOENT;
+    return 0;
 }
 
-const fmx_glue_host_t pmixd_glue_host = {
-    .abort = on_abort, .log = on_log, .lost = on_lost, .signal = on_signal};
+const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort,
+                                         .log = on_log,
+                                         .lost = on_lost,
+                                         .signal = on_signal,
+                                         .spawn = pmixd_spawn_request};

@@ -20,9 +20,30 @@ uint64_t pmixrun_daemon_timeout_ms(void)
     return fmx_env_u64("FMX_DAEMON_TIMEOUT_MS", 30000);
 }
 
-static const char *node_name(struct run *r, uint32_t rank)
+/* The node of process `index` (a global index), or UINT32_MAX. */
+static uint32_t node_of(struct run *r, uint32_t index)
 {
-    return rank < r->size ? r->job.map.nodes[fmx_nspace_node_of(r->ns, rank)].name : "?";
+    uint32_t rank = 0;
+    const fmx_nspace_map_t *ns = fmx_jobmap_proc(&r->job.map, index, &rank);
+
+    return ns ? fmx_nspace_node_of(ns, rank) : UINT32_MAX;
+}
+
+static const char *node_name(struct run *r, uint32_t index)
+{
+    uint32_t node = node_of(r, index);
+
+    return node < r->job.map.nnodes ? r->job.map.nodes[node].name : "?";
+}
+
+/* The processes of every namespace on node i. */
+static uint32_t node_procs(struct run *r, uint32_t i)
+{
+    uint32_t n = 0;
+
+    for (uint32_t k = 0; k < r->job.map.nnspaces; k++)
+        n += fmx_nspace_local_count(&r->job.map.nspaces[k], i);
+    return n;
 }
 
 static int live_daemons(struct run *r)
@@ -69,11 +90,10 @@ static void shutdown_if_done(struct run *r)
 
 static void on_exit_status(struct run *r, uint32_t node, uint32_t rank, int status)
 {
-    char how[96];
+    char how[96], who[96];
     int code = fmx_wait_status_describe(status, how, sizeof(how));
 
-    if (rank >= r->size || fmx_nspace_node_of(r->ns, rank) != node ||
-        r->d[node].exited == fmx_nspace_local_count(r->ns, node)) {
+    if (rank >= r->size || node_of(r, rank) != node || r->d[node].exited == node_procs(r, node)) {
         fprintf(stderr,
                 "pmixrun: pmixd on node %s reported the end of rank %u, not one of its own\n",
                 r->job.map.nodes[node].name, rank);
@@ -84,8 +104,8 @@ static void on_exit_status(struct run *r, uint32_t node, uint32_t rank, int stat
     r->exited++;
     if (code == 0 || r->ending)
         return;
-    fprintf(stderr, "pmixrun: rank %u on node %s %s%s\n", rank, node_name(r, rank), how,
-            r->o.recovery ? " (--enable-recovery: the job goes on)" : "");
+    fprintf(stderr, "pmixrun: %s on node %s %s%s\n", pmixrun_proc_name(r, rank, who, sizeof(who)),
+            node_name(r, rank), how, r->o.recovery ? " (--enable-recovery: the job goes on)" : "");
     if (!r->o.recovery)
         pmixrun_end_job(r, code);
     else if (!r->exit_code)
@@ -165,9 +185,18 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
 {
     uint32_t rank = fmx_unpack_u32(b), v;
     const void *bytes;
-    char *text;
+    char *text, who[96];
     size_t n;
 
+    if (type == FMX_CTL_SPAWN || type == FMX_CTL_NSPACE_UP) { /* no rank first */
+        fmx_unpack_init(b, b->data, b->len);
+        if (type == FMX_CTL_SPAWN)
+            pmixrun_spawn_request(r, node, b);
+        else
+            pmixrun_spawn_up(r, node, b);
+        return;
+    }
+    pmixrun_proc_name(r, rank, who, sizeof(who));
     switch (type) {
     case FMX_CTL_IO:
         v = fmx_unpack_u32(b);
@@ -184,7 +213,7 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
     case FMX_CTL_PMI_ABORT:
         v = fmx_unpack_u32(b);
         text = fmx_unpack_str(b);
-        fprintf(stderr, "pmixrun: rank %u on node %s called %s with status %d%s%s\n", rank,
+        fprintf(stderr, "pmixrun: %s on node %s called %s with status %d%s%s\n", who,
                 node_name(r, rank), type == FMX_CTL_ABORT ? "PMIx_Abort" : "PMI_Abort", (int)v,
                 text && *text ? ": " : "", text ? text : "");
         free(text);
@@ -192,8 +221,7 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
         break;
     case FMX_CTL_LOG:
         text = fmx_unpack_str(b);
-        fprintf(stderr, "pmixrun: rank %u on node %s: %s\n", rank, node_name(r, rank),
-                text ? text : "");
+        fprintf(stderr, "pmixrun: %s on node %s: %s\n", who, node_name(r, rank), text ? text : "");
         free(text);
         break;
     case FMX_CTL_ADDR:
@@ -206,9 +234,9 @@ static void on_message(struct run *r, uint32_t node, uint16_t type, fmx_pack_t *
         if (b->err || rank >= r->size || r->ending)
             break;
         fprintf(stderr,
-                "pmixrun: rank %u on node %s %s without calling %s_Finalize (after "
+                "pmixrun: %s on node %s %s without calling %s_Finalize (after "
                 "%s_Init): %s\n",
-                rank, node_name(r, rank),
+                who, node_name(r, rank),
                 v % 2   ? "exited with status 0"
                     : v ? "closed its PMI connection"
                         : "closed its PMIx connection",
@@ -244,8 +272,8 @@ static void daemon_lost(struct run *r, uint32_t i)
     if (!r->d[i].done)
         pmixrun_end_job(r, r->exit_code ? r->exit_code : 1);
     r->d[i].done = 1;
-    r->exited += fmx_nspace_local_count(r->ns, i) - r->d[i].exited;
-    r->d[i].exited = fmx_nspace_local_count(r->ns, i);
+    r->exited += node_procs(r, i) - r->d[i].exited;
+    r->d[i].exited = node_procs(r, i);
 }
 
 /* Every joined daemon says something at least every FMX_HEARTBEAT_MS (pmixd_heartbeat_start)
@@ -492,6 +520,7 @@ int main(int argc, char **argv)
     }
     fmx_loop_destroy(r.loop);
     pmixrun_output_free(&r);
+    pmixrun_spawn_free(&r);
     free(r.d);
     free(r.job.nspace);
     free(r.job.wdir);

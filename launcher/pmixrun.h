@@ -2,7 +2,7 @@
  * daemons' start to their end, the control messages and the exit policy), pmixrun_cli.c (the
  * command line, the job map and description), starters.c (starting the daemons: a local fork,
  * a launch agent, or daemons already serving), join.c (daemons joining with the job's secret),
- * output.c (ranks' output on the terminal). */
+ * output.c (ranks' output on the terminal), pmixrun_spawn.c (namespaces spawned by the job). */
 #ifndef FMX_PMIXRUN_H
 #define FMX_PMIXRUN_H
 
@@ -48,7 +48,7 @@ struct run {
     struct opts o;
     fmx_jobspec_t job;
     const fmx_nspace_map_t *ns; /* the job's namespace in job.map */
-    uint32_t size; /* its ranks */
+    uint32_t size; /* the processes of every namespace (global indices, fmx_jobmap.h) */
     struct daemon_slot *d;
     char secret[33];
     uint8_t hello_nonce[FMX_AUTH_NONCE]; /* the job's challenge to its daemons (auth.h) */
@@ -63,7 +63,9 @@ struct run {
     fmx_conn_t **pending; /* connections that have not said HELLO yet */
     size_t npending;
     int exit_code, ending;
-    char **partial; /* per rank and stream: an unfinished output line (--tag-output) */
+    char **partial; /* per process and stream: an unfinished output line (--tag-output) */
+    uint32_t nspawned; /* namespaces spawned so far */
+    struct spawn_wait *spawns; /* spawns waiting for the daemons (pmixrun_spawn.c) */
 };
 
 /* Prints "pmixrun: <sentence>" and exits 1. */
@@ -100,6 +102,13 @@ int pmixrun_all_local(const struct run *r);
 void pmixrun_join_start(struct run *r);
 /* Frees what is left of the join phase. */
 void pmixrun_join_end(struct run *r);
+
+/* pmixrun_spawn.c: SPAWN from a daemon, NSPACE_UP from each */
+void pmixrun_spawn_request(struct run *r, uint32_t node, fmx_pack_t *b);
+void pmixrun_spawn_up(struct run *r, uint32_t node, fmx_pack_t *b);
+void pmixrun_spawn_free(struct run *r);
+/* "rank 3" of the job, "rank 1 of job.1" of a spawned namespace: process `index` in messages. */
+const char *pmixrun_proc_name(struct run *r, uint32_t index, char *buf, size_t len);
 
 /* output.c */
 void pmixrun_emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf, size_t n);

@@ -97,7 +97,7 @@ int fmx_rank_env_build(const fmx_rank_env_t *re, uint32_t rank, fmx_env_t *env, 
         rc = re->sources[i].fn(re->sources[i].arg, rank, env, err);
     if (rc)
         return rc;
-    snprintf(num, sizeof(num), "%u", rank);
+    snprintf(num, sizeof(num), "%u", rank - re->rank_base);
     if ((rc = fmx_env_set_kv(env, "FMX_RANK", num)))
         return rc;
     return mpi_policy(re, env);

@@ -20,6 +20,7 @@ typedef struct fmx_rank_env {
     const fmx_session_t *session;
     int cma; /* fmx_cma_permitted() */
     uint32_t local_ranks;
+    uint32_t rank_base; /* a spawned namespace's first global index: FMX_RANK is rank - base */
     struct {
         fmx_env_source_f fn;
         void *arg;
@@ -27,6 +28,7 @@ typedef struct fmx_rank_env {
     int nsources;
 } fmx_rank_env_t;
 
+/* rank: the process's global index, which the sources get too (fmx_jobmap.h). */
 int fmx_rank_env_build(const fmx_rank_env_t *re, uint32_t rank, fmx_env_t *env, fmx_error_t *err);
 
 /* Whether one process may read another's memory with process_vm_readv (cross-memory attach),

@@ -229,7 +229,7 @@ pmix_status_t fmx_glue_up_notify_event(pmix_status_t code, const pmix_proc_t *so
 
 /* ---- a rank gone before finalizing (the loop) ---- */
 
-int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
+int fmx_glue_tell_aborted(fmx_glue_t *g, const pmix_proc_t *who,
                           void (*done)(fmx_glue_t *g, void *arg, int status), void *arg)
 {
     struct bcast *b = calloc(1, sizeof(*b));
@@ -239,7 +239,7 @@ int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
 
     if (!b)
         return -ENOMEM;
-    PMIX_LOAD_PROCID(&proc, g->job.nspace, rank);
+    PMIX_LOAD_PROCID(&proc, who->nspace, who->rank);
     PMIX_INFO_LOAD(&info[0], PMIX_EVENT_AFFECTED_PROC, &proc, PMIX_PROC);
     rc = fmx_glue_pack(info, 1, PMIX_INFO, &b->infos, &b->ilen);
     PMIX_INFO_DESTRUCT(&info[0]);
@@ -255,7 +255,8 @@ int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
     b->arg = arg;
     rc = deliver_here(b->code, &b->source, b->range, b->infos, b->ilen, b->ninfo);
     if (rc)
-        fmx_log(FMX_LOG_WARN, "glue", "cannot tell this node's ranks that rank %u aborted", rank);
+        fmx_log(FMX_LOG_WARN, "glue", "cannot tell this node's ranks that %s:%u aborted",
+                proc.nspace, proc.rank);
     if (!g->eng) { /* no other daemon can be reached yet */
         b->outstanding = 1;
         bcast_release(g, b);

@@ -11,7 +11,12 @@
 #include "fmx_jobmap.h"
 #include "fmx_loop.h"
 
+#include "fmx_spawn.h"
+
 #include <stdint.h>
+
+/* The namespaces one job may hold: its own and what it spawns. */
+#define FMX_GLUE_MAX_NSPACES 64
 
 /* What the glue needs to know of the job: the job map (which must outlive the glue), the
  * namespace of this job in it, and this daemon's node `self`; engine member i is node i. */
@@ -27,7 +32,8 @@ typedef struct fmx_glue_job {
     fmx_loop_t *loop; /* the daemon's loop, for the glue's timers (lookups held until published) */
 } fmx_glue_job_t;
 
-/* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop. */
+/* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop.
+ * Processes are named by their global index (fmx_jobmap_proc): the job's ranks by their rank. */
 typedef struct fmx_glue_host {
     void (*abort)(void *arg, uint32_t rank, int status, const char *msg);
     void (*log)(void *arg, uint32_t rank, const char *msg);
@@ -37,6 +43,9 @@ typedef struct fmx_glue_host {
     /* PMIx_Job_control: send sig to this node's rank `rank` of the job (UINT32_MAX: to all of
      * them); 0 or -errno. */
     int (*signal)(void *arg, uint32_t rank, int sig);
+    /* PMIx_Spawn of process `s->parent`: the launcher is asked; fmx_glue_spawned(id) answers
+     * later. 0, or -errno (the client is refused). NULL: spawn is refused NOT-SUPPORTED. */
+    int (*spawn)(void *arg, uint64_t id, const fmx_spawn_t *s);
 } fmx_glue_host_t;
 
 /* What a rank of the job has told this daemon's PMIx server so far. Set on libpmix's thread
@@ -51,13 +60,21 @@ typedef struct fmx_glue fmx_glue_t;
  * in order until fmx_glue_set_engine() hands it over, so ranks can start meanwhile. */
 int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
                    void *host_arg, fmx_glue_t **out, fmx_error_t *err);
-/* A rank's fmx_glue_rank_state (any thread). */
-int fmx_glue_rank_state(const fmx_glue_t *g, uint32_t rank);
+/* A process's fmx_glue_rank_state, by global index (any thread). */
+int fmx_glue_rank_state(const fmx_glue_t *g, uint32_t proc);
+/* A namespace the job spawned, already in the job map (which may have moved in memory): it is
+ * registered with libpmix, with its parent (a global index) and each rank's application, and
+ * this node's ranks of it as clients (blocking on libpmix's answer). */
+int fmx_glue_add_nspace(fmx_glue_t *g, const char *nspace, uint32_t parent, const uint32_t *app_of,
+                        fmx_error_t *err);
+/* The launcher's answer to spawn request id: status 0 and the new namespace, or -errno and
+ * a sentence (what the client's PMIx_Spawn returns). */
+void fmx_glue_spawned(fmx_glue_t *g, uint64_t id, int status, const char *nspace_or_error);
 /* Gives a glue started without one its engine, and runs the requests that waited for it. */
 void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine);
-/* The environment a local rank needs (PMIx_server_setup_fork): a NULL-terminated array to free
- * with fmx_glue_free_env. */
-int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err);
+/* The environment a local process (global index) needs (PMIx_server_setup_fork): a
+ * NULL-terminated array to free with fmx_glue_free_env. */
+int fmx_glue_child_env(fmx_glue_t *g, uint32_t proc, char ***env, fmx_error_t *err);
 void fmx_glue_free_env(char **env);
 int fmx_glue_fd(fmx_glue_t *g);
 /* Runs the requests the PMIx thread posted. */

@@ -34,7 +34,15 @@ struct fmx_glue {
     fmx_engine_t *eng;
     fmx_glue_host_t host;
     void *host_arg;
-    uint8_t *rank_state; /* per rank of the job: enum fmx_glue_rank_state, atomic */
+    /* the namespaces registered here, the job's first, then what it spawned in map order:
+     * entries below nnss never change, so libpmix's thread reads them without a lock */
+    struct glue_nspace {
+        char name[PMIX_MAX_NSLEN + 1];
+        uint32_t base, size; /* its global process indices (fmx_jobmap_base) */
+        uint8_t *state; /* per rank: enum fmx_glue_rank_state, atomic */
+    } nss[FMX_GLUE_MAX_NSPACES];
+    uint32_t nnss; /* atomic: written after the entry */
+    struct spawn_req *spawns; /* spawn.c: requests waiting for the launcher */
     int efd;
     pthread_mutex_t lock;
     struct req *head, *tail;
@@ -49,6 +57,9 @@ struct fmx_glue {
     uint64_t req_seq; /* numbers this daemon's engine requests apart (pubsub.c, group.c) */
     uint64_t next_cid; /* group.c, node 0: the last group context id given */
 };
+
+/* The entry of proc's namespace if proc is one of its ranks (any thread), else NULL. */
+const struct glue_nspace *fmx_glue_proc_nspace(const fmx_glue_t *g, const pmix_proc_t *proc);
 
 /* The prefix of every engine key of the PMIx front end (fmx_engine.h). */
 #define GLUE_KEY_PREFIX "pmix:"
@@ -74,7 +85,7 @@ uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo);
 int fmx_glue_pack(const void *src, int32_t n, pmix_data_type_t type, uint8_t **out, size_t *len);
 int fmx_glue_unpack(const uint8_t *bytes, size_t len, void *dst, int32_t n, pmix_data_type_t type);
 
-void fmx_glue_set_rank_state(fmx_glue_t *g, uint32_t rank, int state);
+void fmx_glue_set_rank_state(fmx_glue_t *g, const pmix_proc_t *proc, int state);
 /* Registered for PMIX_ERR_LOST_CONNECTION (libpmix's thread): a client gone unfinalized. */
 void fmx_glue_on_lost(size_t id, pmix_status_t status, const pmix_proc_t *source,
                       pmix_info_t info[], size_t ninfo, pmix_info_t results[], size_t nresults,
@@ -109,7 +120,7 @@ void fmx_glue_jobctl_stop(fmx_glue_t *g);
 pmix_status_t fmx_glue_up_notify_event(pmix_status_t code, const pmix_proc_t *source,
                                        pmix_data_range_t range, pmix_info_t info[], size_t ninfo,
                                        pmix_op_cbfunc_t cbfunc, void *cbdata);
-int fmx_glue_tell_aborted(fmx_glue_t *g, uint32_t rank,
+int fmx_glue_tell_aborted(fmx_glue_t *g, const pmix_proc_t *proc,
                           void (*done)(fmx_glue_t *g, void *arg, int status), void *arg);
 int fmx_glue_events_start(fmx_glue_t *g);
 void fmx_glue_events_stop(fmx_glue_t *g);
@@ -119,6 +130,11 @@ pmix_status_t fmx_glue_up_group(pmix_group_operation_t op, char grp[], const pmi
                                 pmix_info_cbfunc_t cbfunc, void *cbdata);
 int fmx_glue_group_start(fmx_glue_t *g);
 void fmx_glue_group_stop(fmx_glue_t *g);
+/* spawn.c: PMIx_Spawn, through the host to the launcher; fmx_glue_spawned completes it */
+pmix_status_t fmx_glue_up_spawn(const pmix_proc_t *proc, const pmix_info_t job_info[], size_t ninfo,
+                                const pmix_app_t apps[], size_t napps, pmix_spawn_cbfunc_t cbfunc,
+                                void *cbdata);
+void fmx_glue_spawn_stop(fmx_glue_t *g);
 /* connect.c: connect / disconnect among the job's processes */
 pmix_status_t fmx_glue_up_connect(const pmix_proc_t procs[], size_t nprocs,
                                   const pmix_info_t info[], size_t ninfo, pmix_op_cbfunc_t cbfunc,
@@ -160,7 +176,11 @@ int fmx_glue_collective(fmx_glue_t *g, const char *tag, const pmix_proc_t *procs
                         const void *blob, size_t len, int collect, uint64_t timeout_ms,
                         fmx_fence_done_f cb, void *arg);
 
-/* The namespace's info array (register.c); free with PMIX_INFO_FREE(info, n). */
-int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout);
+/* The info array namespace ns is registered with (register.c): the job's (parent NULL), or one
+ * it spawned, with its parent and each rank's application (app_of); free with
+ * PMIX_INFO_FREE(info, n). */
+int fmx_glue_job_info(const fmx_glue_job_t *job, const fmx_nspace_map_t *ns,
+                      const pmix_proc_t *parent, const uint32_t *app_of, pmix_info_t **out,
+                      size_t *nout);
 
 #endif

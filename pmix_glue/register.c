@@ -94,15 +94,14 @@ static int add_locality(pmix_info_t *d, void *bitmap)
     return 0;
 }
 
-/* rank is the local-th of its node's */
+/* rank is the local-th of its node's; app its application */
 static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t node, uint32_t rank,
-                         uint32_t local_index)
+                         uint32_t local_index, uint32_t app)
 {
     pmix_info_t *pi = next_info(in), *d;
     pmix_data_array_t *darray;
     pmix_rank_t r = rank;
     uint16_t local = (uint16_t)local_index;
-    uint32_t zero = 0;
     int here = node == job->self && job->local_cpusets;
 
     if (!pi)
@@ -116,7 +115,7 @@ static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t n
     PMIX_INFO_LOAD(&d[2], PMIX_NODE_RANK, &local, PMIX_UINT16);
     PMIX_INFO_LOAD(&d[3], PMIX_NODEID, &node, PMIX_UINT32);
     PMIX_INFO_LOAD(&d[4], PMIX_HOSTNAME, job->map->nodes[node].name, PMIX_STRING);
-    PMIX_INFO_LOAD(&d[5], PMIX_APPNUM, &zero, PMIX_UINT32);
+    PMIX_INFO_LOAD(&d[5], PMIX_APPNUM, &app, PMIX_UINT32);
     if (here && add_locality(&d[6], job->local_cpusets[local])) {
         PMIX_DATA_ARRAY_FREE(darray);
         return -EINVAL;
@@ -127,11 +126,13 @@ static int add_proc_data(struct infos *in, const fmx_glue_job_t *job, uint32_t n
     return 0;
 }
 
-int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout)
+int fmx_glue_job_info(const fmx_glue_job_t *job, const fmx_nspace_map_t *ns,
+                      const pmix_proc_t *parent, const uint32_t *app_of, pmix_info_t **out,
+                      size_t *nout)
 {
     struct infos in = {0};
     const fmx_jobmap_t *map = job->map;
-    const fmx_nspace_map_t *ns = fmx_jobmap_nspace(map, job->nspace);
+    bool spawned = parent != NULL;
     uint32_t self = job->self, zero = 0, nnodes = 0;
     uint32_t nlocal = fmx_nspace_local_count(ns, self);
     const uint32_t *local = fmx_nspace_local_ranks(ns, self);
@@ -140,7 +141,7 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout
     uint32_t session = 0;
     int rc;
 
-    for (const char *c = job->nspace; *c; c++) /* the same on every node of the job */
+    for (const char *c = job->nspace; *c; c++) /* the job's, on every node, for all it spawns */
         session = session * 31u + (uint8_t)*c;
 
     for (uint32_t i = 0; i < map->nnodes; i++)
@@ -166,7 +167,7 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout
     ADD(&in, PMIX_UNIV_SIZE, &ns->size, PMIX_UINT32);
     ADD(&in, PMIX_JOB_SIZE, &ns->size, PMIX_UINT32);
     ADD(&in, PMIX_MAX_PROCS, &ns->size, PMIX_UINT32);
-    ADD(&in, PMIX_JOBID, job->nspace, PMIX_STRING);
+    ADD(&in, PMIX_JOBID, ns->name, PMIX_STRING);
     ADD(&in, PMIX_APPNUM, &zero, PMIX_UINT32);
     ADD(&in, PMIX_NUM_NODES, &nnodes, PMIX_UINT32);
     ADD(&in, PMIX_NODE_MAP, node_regex, PMIX_REGEX);
@@ -179,12 +180,17 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, pmix_info_t **out, size_t *nout
     ADD(&in, PMIX_HOSTNAME, map->nodes[self].name, PMIX_STRING);
     ADD(&in, PMIX_TMPDIR, job->tmpdir, PMIX_STRING);
     ADD(&in, PMIX_NSDIR, job->tmpdir, PMIX_STRING);
+    if (spawned) {
+        ADD(&in, PMIX_PARENT_ID, parent, PMIX_PROC);
+        ADD(&in, PMIX_SPAWNED, &spawned, PMIX_BOOL);
+    }
     free(peers);
     free(node_regex);
     free(proc_regex);
     for (uint32_t node = 0; node < map->nnodes; node++)
         for (uint32_t k = 0; k < fmx_nspace_local_count(ns, node); k++)
-            if ((rc = add_proc_data(&in, job, node, fmx_nspace_local_ranks(ns, node)[k], k)))
+            if ((rc = add_proc_data(&in, job, node, fmx_nspace_local_ranks(ns, node)[k], k,
+                                    app_of ? app_of[fmx_nspace_local_ranks(ns, node)[k]] : 0)))
                 return rc;
     *out = in.v;
     *nout = in.n;

@@ -118,7 +118,8 @@ uint64_t fmx_glue_timeout(const pmix_info_t *info, size_t ninfo)
 
 struct notice {
     struct req base;
-    uint32_t rank;
+    pmix_proc_t proc;
+    uint32_t rank; /* its global index */
     int status; /* abort */
     char *text; /* abort's message, log's lines */
     pmix_op_cbfunc_t cb;
@@ -165,7 +166,7 @@ static void run_lost(fmx_glue_t *g, struct req *r)
 {
     struct notice *n = (struct notice *)r;
 
-    if (fmx_glue_tell_aborted(g, n->rank, lost_told, n))
+    if (fmx_glue_tell_aborted(g, &n->proc, lost_told, n))
         lost_told(g, n, -ENOMEM);
 }
 
@@ -187,12 +188,14 @@ static const struct req_ops lost_ops = {
 static struct notice *new_notice(const struct req_ops *ops, const pmix_proc_t *proc,
                                  pmix_op_cbfunc_t cb, void *cbdata)
 {
-    struct notice *n = calloc(1, sizeof(*n));
+    const struct glue_nspace *e = fmx_glue_proc_nspace(fmx_glue_current, proc);
+    struct notice *n = e ? calloc(1, sizeof(*n)) : NULL;
 
-    if (!n)
+    if (!n) /* a client of a namespace not registered here cannot call: no memory */
         return NULL;
     n->base.ops = ops;
-    n->rank = proc->rank;
+    n->proc = *proc;
+    n->rank = e->base + proc->rank;
     n->cb = cb;
     n->cbdata = cbdata;
     return n;
@@ -252,20 +255,39 @@ static void up_log(const pmix_proc_t *client, const pmix_info_t data[], size_t n
     fmx_glue_post(fmx_glue_current, &n->base);
 }
 
-static int own_rank(const fmx_glue_t *g, const pmix_proc_t *proc)
+const struct glue_nspace *fmx_glue_proc_nspace(const fmx_glue_t *g, const pmix_proc_t *proc)
 {
-    return g && !strncmp(proc->nspace, g->job.nspace, PMIX_MAX_NSLEN) && proc->rank < g->ns->size;
+    uint32_t n = g ? __atomic_load_n(&g->nnss, __ATOMIC_ACQUIRE) : 0;
+
+    for (uint32_t i = 0; i < n; i++)
+        if (!strncmp(proc->nspace, g->nss[i].name, PMIX_MAX_NSLEN))
+            return proc->rank < g->nss[i].size ? &g->nss[i] : NULL;
+    return NULL;
 }
 
-void fmx_glue_set_rank_state(fmx_glue_t *g, uint32_t rank, int state)
+void fmx_glue_set_rank_state(fmx_glue_t *g, const pmix_proc_t *proc, int state)
 {
-    __atomic_store_n(&g->rank_state[rank], (uint8_t)state, __ATOMIC_RELEASE);
+    const struct glue_nspace *e = fmx_glue_proc_nspace(g, proc);
+
+    if (e)
+        __atomic_store_n(&e->state[proc->rank], (uint8_t)state, __ATOMIC_RELEASE);
 }
 
-int fmx_glue_rank_state(const fmx_glue_t *g, uint32_t rank)
+int fmx_glue_rank_state(const fmx_glue_t *g, uint32_t proc)
 {
-    return g && rank < g->ns->size ? __atomic_load_n(&g->rank_state[rank], __ATOMIC_ACQUIRE)
-                                   : FMX_RANK_NO_PMIX;
+    uint32_t n = g ? __atomic_load_n(&g->nnss, __ATOMIC_ACQUIRE) : 0;
+
+    for (uint32_t i = 0; i < n; i++)
+        if (proc - g->nss[i].base < g->nss[i].size)
+            return __atomic_load_n(&g->nss[i].state[proc - g->nss[i].base], __ATOMIC_ACQUIRE);
+    return FMX_RANK_NO_PMIX;
+}
+
+static int rank_state_of(const fmx_glue_t *g, const pmix_proc_t *proc)
+{
+    const struct glue_nspace *e = fmx_glue_proc_nspace(g, proc);
+
+    return e ? __atomic_load_n(&e->state[proc->rank], __ATOMIC_ACQUIRE) : FMX_RANK_NO_PMIX;
 }
 
 /* Both answered at once: the state is set before the client's call returns. */
@@ -275,8 +297,7 @@ static pmix_status_t up_connected(const pmix_proc_t *proc, void *server_object,
     (void)server_object;
     (void)cbfunc;
     (void)cbdata;
-    if (own_rank(fmx_glue_current, proc))
-        fmx_glue_set_rank_state(fmx_glue_current, proc->rank, FMX_RANK_INITIALIZED);
+    fmx_glue_set_rank_state(fmx_glue_current, proc, FMX_RANK_INITIALIZED);
     return PMIX_OPERATION_SUCCEEDED;
 }
 
@@ -286,8 +307,7 @@ static pmix_status_t up_finalized(const pmix_proc_t *proc, void *server_object,
     (void)server_object;
     (void)cbfunc;
     (void)cbdata;
-    if (own_rank(fmx_glue_current, proc))
-        fmx_glue_set_rank_state(fmx_glue_current, proc->rank, FMX_RANK_FINALIZED);
+    fmx_glue_set_rank_state(fmx_glue_current, proc, FMX_RANK_FINALIZED);
     return PMIX_OPERATION_SUCCEEDED;
 }
 
@@ -299,8 +319,8 @@ void fmx_glue_on_lost(size_t id, pmix_status_t status, const pmix_proc_t *source
     struct notice *n;
 
     (void)id, (void)status, (void)info, (void)ninfo, (void)results, (void)nresults;
-    if (source && own_rank(g, source) &&
-        fmx_glue_rank_state(g, source->rank) != FMX_RANK_FINALIZED &&
+    if (source && fmx_glue_proc_nspace(g, source) &&
+        rank_state_of(g, source) != FMX_RANK_FINALIZED &&
         (n = new_notice(&lost_ops, source, NULL, NULL)))
         fmx_glue_post(g, &n->base);
     if (cbfunc)
@@ -323,6 +343,7 @@ pmix_server_module_t fmx_glue_module = {
     .group = fmx_glue_up_group,
     .connect = fmx_glue_up_connect,
     .disconnect = fmx_glue_up_disconnect,
+    .spawn = fmx_glue_up_spawn,
 };
 
 /* ---- the loop's side ---- */

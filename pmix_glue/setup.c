@@ -56,49 +56,87 @@ static void free_glue(fmx_glue_t *g)
 {
     free((char *)g->job.nspace);
     free((char *)g->job.tmpdir);
-    free(g->rank_state);
+    for (uint32_t i = 0; i < g->nnss; i++)
+        free(g->nss[i].state);
     if (g->efd >= 0)
         close(g->efd);
     pthread_mutex_destroy(&g->lock);
     free(g);
 }
 
-static int register_job(fmx_glue_t *g, fmx_error_t *err)
+/* Registers namespace ns (in the job map) and this node's ranks of it with libpmix, and adds
+ * it to the glue's table. Blocking: libpmix's thread answers, and runs nothing of the loop's. */
+static int register_nspace(fmx_glue_t *g, const fmx_nspace_map_t *ns, const pmix_proc_t *parent,
+                           const uint32_t *app_of, fmx_error_t *err)
 {
     struct sync s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct glue_nspace *e = &g->nss[g->nnss];
     pmix_info_t *info;
     size_t ninfo;
     pmix_status_t st;
-    uint32_t nlocal = fmx_nspace_local_count(g->ns, g->job.self);
-    const uint32_t *local = fmx_nspace_local_ranks(g->ns, g->job.self);
-    int rc = fmx_glue_job_info(&g->job, &info, &ninfo);
+    uint32_t nlocal = fmx_nspace_local_count(ns, g->job.self);
+    const uint32_t *local = fmx_nspace_local_ranks(ns, g->job.self);
+    int rc;
 
-    if (rc) {
-        fmx_errprintf(err, "cannot build the job information of %s: %s", g->job.nspace,
+    if (g->nnss == FMX_GLUE_MAX_NSPACES || strlen(ns->name) > PMIX_MAX_NSLEN) {
+        fmx_errprintf(err, "namespace %s: %s", ns->name,
+                      g->nnss == FMX_GLUE_MAX_NSPACES ? "the job has as many as it may hold"
+                                                      : "name too long for PMIx");
+        return -ENOSPC;
+    }
+    if (!(e->state = calloc(ns->size + 1, 1))) {
+        fmx_errprintf(err, "out of memory");
+        return -ENOMEM;
+    }
+    snprintf(e->name, sizeof(e->name), "%s", ns->name);
+    e->base = fmx_jobmap_base(g->job.map, ns);
+    e->size = ns->size;
+    if ((rc = fmx_glue_job_info(&g->job, ns, parent, app_of, &info, &ninfo))) {
+        free(e->state);
+        e->state = NULL;
+        fmx_errprintf(err, "cannot build the job information of %s: %s", ns->name,
                       fmx_strerror(rc));
         return rc;
     }
-    st = sync_wait(
-        &s, PMIx_server_register_nspace(g->job.nspace, (int)nlocal, info, ninfo, sync_cb, &s));
+    /* its ranks may call as soon as they are registered: the table shows them first */
+    __atomic_store_n(&g->nnss, g->nnss + 1, __ATOMIC_RELEASE);
+    st =
+        sync_wait(&s, PMIx_server_register_nspace(ns->name, (int)nlocal, info, ninfo, sync_cb, &s));
     PMIX_INFO_FREE(info, ninfo);
     if (st != PMIX_SUCCESS) {
-        fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", g->job.nspace,
-                      PMIx_Error_string(st));
+        fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", ns->name, PMIx_Error_string(st));
         return -EIO;
     }
     for (uint32_t r = 0; r < nlocal; r++) {
         pmix_proc_t proc;
 
-        PMIX_LOAD_PROCID(&proc, g->job.nspace, local[r]);
+        PMIX_LOAD_PROCID(&proc, ns->name, local[r]);
         st = sync_wait(&s,
                        PMIx_server_register_client(&proc, geteuid(), getegid(), NULL, sync_cb, &s));
         if (st != PMIX_SUCCESS) {
-            fmx_errprintf(err, "PMIx_server_register_client(%s:%u): %s", g->job.nspace, proc.rank,
+            fmx_errprintf(err, "PMIx_server_register_client(%s:%u): %s", ns->name, proc.rank,
                           PMIx_Error_string(st));
             return -EIO;
         }
     }
     return 0;
+}
+
+int fmx_glue_add_nspace(fmx_glue_t *g, const char *nspace, uint32_t parent, const uint32_t *app_of,
+                        fmx_error_t *err)
+{
+    const fmx_nspace_map_t *ns = fmx_jobmap_nspace(g->job.map, nspace), *pns;
+    pmix_proc_t pproc;
+    uint32_t prank = 0;
+
+    g->ns = fmx_jobmap_nspace(g->job.map, g->job.nspace); /* the map may have moved */
+    if (!ns || !(pns = fmx_jobmap_proc(g->job.map, parent, &prank))) {
+        fmx_errprintf(err, "namespace %s: %s", nspace,
+                      ns ? "its parent is not in the job" : "not in the job map");
+        return -EINVAL;
+    }
+    PMIX_LOAD_PROCID(&pproc, pns->name, prank);
+    return register_nspace(g, ns, &pproc, app_of, err);
 }
 
 int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_glue_host_t *host,
@@ -123,7 +161,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     }
     pthread_mutex_init(&g->lock, NULL);
     g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (g->efd < 0 || copy_job(g, job) || !(g->rank_state = calloc(g->ns->size + 1, 1))) {
+    if (g->efd < 0 || copy_job(g, job)) {
         fmx_errprintf(err, "out of memory or file descriptors starting the PMIx server");
         free_glue(g);
         return -ENOMEM;
@@ -160,7 +198,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     pmix_status_t lost = PMIX_ERR_LOST_CONNECTION;
     if (PMIx_Register_event_handler(&lost, 1, NULL, 0, fmx_glue_on_lost, NULL, NULL) < 0)
         fmx_log(FMX_LOG_WARN, "glue", "cannot watch for ranks that leave without finalizing");
-    rc = register_job(g, err);
+    rc = register_nspace(g, g->ns, NULL, NULL, err);
     g->job.local_cpusets = NULL; /* the caller's, and needed only to register */
     if (rc) {
         fmx_glue_stop(g);
@@ -195,18 +233,23 @@ static int choose_gds(char **e)
     return 0;
 }
 
-int fmx_glue_child_env(fmx_glue_t *g, uint32_t rank, char ***env, fmx_error_t *err)
+int fmx_glue_child_env(fmx_glue_t *g, uint32_t index, char ***env, fmx_error_t *err)
 {
     pmix_proc_t proc;
+    uint32_t rank = 0;
+    const fmx_nspace_map_t *ns = fmx_jobmap_proc(g->job.map, index, &rank);
     char **e = calloc(1, sizeof(*e));
     pmix_status_t st;
 
-    if (!e)
-        return -ENOMEM;
-    PMIX_LOAD_PROCID(&proc, g->job.nspace, rank);
+    if (!e || !ns) {
+        free(e);
+        fmx_errprintf(err, "process %u is not in the job map", index);
+        return -EINVAL;
+    }
+    PMIX_LOAD_PROCID(&proc, ns->name, rank);
     st = PMIx_server_setup_fork(&proc, &e);
     if (st != PMIX_SUCCESS) {
-        fmx_errprintf(err, "PMIx_server_setup_fork(%s:%u): %s", g->job.nspace, rank,
+        fmx_errprintf(err, "PMIx_server_setup_fork(%s:%u): %s", ns->name, rank,
                       PMIx_Error_string(st));
         fmx_glue_free_env(e);
         return -EIO;
@@ -237,6 +280,7 @@ void fmx_glue_stop(fmx_glue_t *g)
     fmx_glue_jobctl_stop(g);
     fmx_glue_events_stop(g);
     fmx_glue_group_stop(g);
+    fmx_glue_spawn_stop(g);
     /* requests never run are completed while libpmix can still take their answers (it
      * frees its side of each in the callback); what it posts during its finalize is
      * cancelled after */
