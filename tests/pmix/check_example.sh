@@ -3,11 +3,13 @@
 # print the lines that mean it succeeded, and no line may report a failure (the examples print
 # "failed" or "wrong value" and still exit 0). Prints the first problem found; exit 0 or 1.
 #   check_example.sh hello|client|dmodex|pub|pubi|jctrl|fault|jobctl|group|group_dmodex|
-#                    group_lcl_cid|asyncgroup|pubsub RANKS OUTPUT_FILE
+#                    group_lcl_cid|asyncgroup|pubsub|dynamic RANKS OUTPUT_FILE
 # (jobctl and pubsub are the project's own: tests/pmix/jobctl.c, pubsub.c)
 set -u
 ex=$1 n=$2 out=$3
 fail() { echo "check_example.sh: $ex -n $n: $*"; exit 1; }
+# the job's namespace, as its rank 0 names it
+ns=$(grep -m1 -oE "^Client ns [^ ]+ rank 0: Running" "$out" | awk '{ print $3 }')
 
 # every line a rank writes on failure: PMIx's error strings and the examples' own words
 bad=$(grep -iE "failed|wrong|error|timed out|not-supported|not supported|not found|unreach" "$out" |
@@ -75,6 +77,12 @@ for ((r = 0; r < n; r++)); do
   jobctl | pubsub)
     [ "$(count "^$ex: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
     ;;
+  dynamic)
+    # rank 0 spawns 2 of OpenPMIx's client (namespace <job>.1) and reads the new namespace's
+    # size and a rank's local rank; every parent and child rank finalizes (children below)
+    [ "$(count "^Client ns ${ns//./\\.} rank $r:PMIx_Finalize successfully completed$")" -eq 1 ] ||
+      fail "rank $r did not finalize"
+    ;;
   fault)
     # rank 0 exits 1 without finalizing; every other rank must hear PMIX_ERR_PROC_ABORTED
     # (its handler prints the line), then finalize; the job goes on (--enable-recovery)
@@ -91,6 +99,20 @@ case $ex in group*)
   [ "$cids" -eq 1 ] || fail "the group's members were given $cids different context ids"
   ;;
 esac
+if [ "$ex" = dynamic ]; then
+  child="${ns//./\\.}\\.1"
+  [ "$(count "^Client ${ns//./\\.}:0 job $child size 2$")" -eq 1 ] || fail "rank 0 did not read the spawned job's size"
+  [ "$(count "^Client ${ns//./\\.}:0 job $child local rank [01]$")" -eq 1 ] ||
+    fail "rank 0 did not read a spawned rank's local rank"
+  for c in 0 1; do
+    for k in 0 1; do
+      [ "$(count "^Client ns $child rank $c: PMIx_Get $child-$k-(local|remote) returned correct$")" -eq 1 ] ||
+        fail "spawned rank $c did not read spawned rank $k's value"
+    done
+    [ "$(count "^Client ns $child rank $c:PMIx_Finalize successfully completed$")" -eq 1 ] ||
+      fail "spawned rank $c did not finalize"
+  done
+fi
 if [ "$ex" = jobctl ]; then
   [ "$(count "^jobctl: rank $((n - 1)) got SIGUSR1$")" -eq 1 ] || fail "rank $((n - 1)) got no signal"
   [ "$(count "^jobctl: checkpoint: NOT-SUPPORTED$")" -eq 1 ] || fail "checkpoint not refused"

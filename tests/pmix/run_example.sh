@@ -9,7 +9,13 @@ shift 4
 ex=$(basename "$prog")
 ex=${ex#pmix_}
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+dir=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$dir"' EXIT
+# dynamic spawns ./client from its working directory: OpenPMIx's client example, built beside it
+if [ "$ex" = dynamic ]; then
+  ln -s "$(dirname "$prog")/pmix_client" "$dir/client"
+  cd "$dir" || exit 1
+fi
 want=0
 [ "$ex" = fault ] && want=1
 timeout 120 "$pmixrun" --oversubscribe -n "$n" --vnodes "$vnodes" "$@" "$prog" >"$out" 2>&1

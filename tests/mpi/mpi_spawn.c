@@ -1,0 +1,90 @@
+/* MPI_Comm_spawn and MPI_Comm_spawn_multiple as an application written for mpirun uses them.
+ *   mpi_spawn [single|multiple|fail]
+ * The parent job spawns children of this same program (2 with single and fail; 1 + 2 of two
+ * applications with multiple): the parent's rank 0 sends each child 1000 + its rank over the
+ * intercommunicator, each child answers with twice that plus its MPI_APPNUM, and prints
+ * "child R of N (app A): got V from the parent" on its stdout; the parent checks every answer
+ * and prints "spawn: rank 0 got K answers, expected K" (every parent rank prints its
+ * "spawn: rank R done"). With fail, child 1 exits with status 3 before it hears from the
+ * parent, whose rank 0 then waits for it for ever: pmixrun must end the job with that status.
+ * Exits non-zero on any error. */
+#include <mpi.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int child(const char *mode)
+{
+    MPI_Comm parent;
+    int rank, size, value = 0, appnum = 0, flag = 0, *attr = NULL;
+
+    MPI_Comm_get_parent(&parent);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (!strcmp(mode, "fail") && rank == 1) {
+        printf("child 1: failing with status 3\n");
+        fflush(stdout);
+        exit(3);
+    }
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_APPNUM, &attr, &flag);
+    if (flag)
+        appnum = *attr;
+    MPI_Recv(&value, 1, MPI_INT, 0, 7, parent, MPI_STATUS_IGNORE);
+    printf("child %d of %d (app %d): got %d from the parent\n", rank, size, appnum, value);
+    fflush(stdout);
+    value = 2 * value + appnum;
+    MPI_Send(&value, 1, MPI_INT, 0, 8, parent);
+    MPI_Comm_disconnect(&parent);
+    MPI_Finalize();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "single";
+    char *child_argv[] = {"child", (char *)mode, NULL};
+    char **argvs[2] = {child_argv + 1, child_argv + 1};
+    char *cmds[2] = {argv[0], argv[0]};
+    int maxprocs[2] = {1, 2}, errs[3] = {0}, rank, nchildren, good = 0;
+    MPI_Info infos[2] = {MPI_INFO_NULL, MPI_INFO_NULL};
+    MPI_Comm parent, inter;
+
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+    MPI_Comm_get_parent(&parent);
+    if (parent != MPI_COMM_NULL)
+        return child(mode);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (!strcmp(mode, "multiple")) {
+        MPI_Comm_spawn_multiple(2, cmds, argvs, maxprocs, infos, 0, MPI_COMM_WORLD, &inter, errs);
+        nchildren = 3;
+    } else {
+        MPI_Comm_spawn(argv[0], child_argv + 1, 2, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &inter, errs);
+        nchildren = 2;
+    }
+    for (int i = 0; i < nchildren; i++)
+        if (errs[i] != MPI_SUCCESS) {
+            printf("spawn: rank %d: child %d error code %d\n", rank, i, errs[i]);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    if (rank == 0) {
+        for (int i = 0; i < nchildren; i++) {
+            int v = 1000 + i;
+            MPI_Send(&v, 1, MPI_INT, i, 7, inter);
+        }
+        for (int i = 0; i < nchildren; i++) {
+            /* multiple: child 0 is application 0, children 1 and 2 application 1 */
+            int v = 0, app = !strcmp(mode, "multiple") && i > 0;
+            MPI_Recv(&v, 1, MPI_INT, i, 8, inter, MPI_STATUS_IGNORE);
+            good += v == 2 * (1000 + i) + app;
+            if (v != 2 * (1000 + i) + app)
+                printf("spawn: child %d answered %d, expected %d\n", i, v, 2 * (1000 + i) + app);
+        }
+        printf("spawn: rank 0 got %d answers, expected %d\n", good, nchildren);
+    }
+    MPI_Comm_disconnect(&inter);
+    printf("spawn: rank %d done\n", rank);
+    MPI_Finalize();
+    return rank == 0 && good != nchildren;
+}
