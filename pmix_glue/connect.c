@@ -1,10 +1,11 @@
 /* PMIx_Connect and PMIx_Disconnect: a collective over the daemons hosting the processes named
  * (libpmix calls the host once its own local ones have called), keyed by the operation and
- * the processes. Processes of this job's namespace only: their data every daemon can already
- * serve (fence, direct modex), so the collective carries none. Processes of another namespace
- * (a spawned job) are refused NOT-SUPPORTED until spawn exists. Open MPI's MPI_Comm_connect /
- * MPI_Comm_accept between ranks of a job run on this (their port names go through publish and
- * lookup, pubsub.c). */
+ * the processes, of any namespaces of the job (its own, and what it spawned: every daemon has
+ * every namespace registered, so each side's PMIx_Get of the other's data is answered by the
+ * fence data or a direct modex as within one namespace, and the collective carries none).
+ * Open MPI's MPI_Comm_connect / MPI_Comm_accept between ranks of a job, and between a parent
+ * and the children it spawned (MPI_Comm_spawn), run on this (their port names go through
+ * publish and lookup, pubsub.c). */
 #include "glue_internal.h"
 
 #include <stdlib.h>

@@ -118,7 +118,7 @@ for prov in $netns_providers; do
   # the PMIx server beyond wire-up: publish/lookup, job control, an abort heard everywhere, MPI
   # connect/accept, groups (over tcp only: CI's time)
   if [ "$prov" = tcp ] && [ -n "${FMX_SERVER_PROGRAMS:-}" ]; then
-    IFS=: read -r spubi sjobctl sfault sconnect sgroup <<<"$FMX_SERVER_PROGRAMS"
+    IFS=: read -r spubi sjobctl sfault sconnect sgroup sdynamic sspawn <<<"$FMX_SERVER_PROGRAMS"
     n=$((2 * ${#hosts[@]}))
     run "PMIx publish / lookup (waiting) across hosts" 0 "$check_example pubi $n \"\$OUT\"" -- -N 2 "$spubi"
     run "PMIx job control: a signal to a rank on another host" 0 \
@@ -130,6 +130,14 @@ for prov in $netns_providers; do
       -- -N 2 "$sconnect"
     [ -z "$sgroup" ] || run "PMIx groups across hosts" 0 "$check_example group_lcl_cid $n \"\$OUT\"" \
       -- -N 2 "$sgroup"
+    # spawn: OpenPMIx's dynamic starts its client example from its working directory; the
+    # hosts' slots are the job's, so the children oversubscribe them (as under mpirun)
+    mkdir -p "$tmp/dyn" && ln -sf "$(dirname "$sdynamic")/pmix_client" "$tmp/dyn/client"
+    run "PMIx_Spawn across hosts" 0 "$check_example dynamic $n \"\$OUT\"" \
+      -- -N 2 --oversubscribe --wdir "$tmp/dyn" "$sdynamic"
+    run "Open MPI MPI_Comm_spawn across hosts" 0 \
+      "[ \$(grep -cE '^(child [01] of 2 \\(app 0\\): got 100[01] from the parent|spawn: rank 0 got 2 answers, expected 2)\$' \"\$OUT\") -eq 3 ]" \
+      -- -N 2 --oversubscribe "$sspawn" single
   fi
   # PMI-1 (MPICH) and PMI-2 (Slurm's libpmi2) ranks: their barriers on the engine over $prov
   [ -n "${FMX_PMI_PROGRAMS:-}" ] || continue
