@@ -54,6 +54,23 @@ def is_sanitizer(loc):
     return 'libsanitizer' in loc or 'libasan' in loc or 'libubsan' in loc
 
 
+def begins_with(named, pattern):
+    """Whether the frames begin with the pattern's names; "..." stands for any frames (none
+    too) before the name that follows it."""
+    at = 0
+    for k, name in enumerate(pattern):
+        if name == '...':
+            continue
+        if k and pattern[k - 1] == '...':
+            if name not in named[at:]:
+                return False
+            at = named.index(name, at)
+        elif at >= len(named) or named[at] != name:
+            return False
+        at += 1
+    return True
+
+
 def judge(frames, src, entries, threads):
     """None when the leak is a library's own, else a reason it is fmx's."""
     frames = [f for f in frames if not is_sanitizer(f[1])]
@@ -68,7 +85,7 @@ def judge(frames, src, entries, threads):
         return f'allocated inside {entry}, called from {frames[k][0]} ({frames[k][1]}): fmx owns it'
     named = [fn for fn, _ in frames if fn != '?']
     for pattern in threads:
-        if named[:len(pattern)] == pattern:
+        if begins_with(named, pattern):
             return None
     return 'allocated on a library thread at a site the list does not name (' + \
         ' < '.join(named[:4]) + ')'
