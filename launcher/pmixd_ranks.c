@@ -83,6 +83,7 @@ static struct rank_set *new_set(struct daemon *d, uint32_t n, uint32_t base, con
         set->ranks[i].out = set->ranks[i].err = set->ranks[i].report = -1;
         set->ranks[i].pass_fd = -1;
         set->ranks[i].rank = base + mine[i];
+        set->ranks[i].label = mine[i];
     }
     while (*at)
         at = &(*at)->next;

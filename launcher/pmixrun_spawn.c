@@ -4,7 +4,8 @@
  * (NSPACE) and, once each has started its ranks of it (NSPACE_UP), tells the requester's
  * daemon (SPAWNED). From then on its ranks are the job's: their output comes as the others',
  * and the first one that fails ends the job. A spawn that cannot be placed fails the caller's
- * call alone; one whose ranks cannot be started ends the job, naming the node and why. */
+ * call alone; one whose ranks cannot be started ends the job, naming the node and why, as
+ * mpirun does (the ranks of it that did start cannot be left alone). */
 #include "pmixrun.h"
 
 #include "alloc.h"
@@ -125,20 +126,19 @@ void pmixrun_spawn_up(struct run *r, uint32_t node, fmx_pack_t *b)
                 r->job.map.nodes[node].name);
         pmixrun_end_job(r, 1);
     } else {
-        if (status && !w->status) {
+        if (status && !w->status) { /* some of its ranks may run: they cannot be left alone */
             w->status = -(int)status;
             if (asprintf(&w->error, "spawn of %s: node %s: %s", nspace, r->job.map.nodes[node].name,
                          error && *error ? error : "failed") < 0)
                 w->error = NULL;
+            /* as mpirun: the job ends, said before the failed ranks' ends come in */
+            fprintf(stderr, "pmixrun: %s; ending the job\n", w->error ? w->error : "spawn");
+            pmixrun_end_job(r, 1);
         }
         if (!--w->waiting) {
             *at = w->next;
             answer(r, w->node, w->id_lo, w->id_hi, w->status,
                    w->status ? (w->error ? w->error : "failed") : w->nspace);
-            if (w->status) { /* some of its ranks may run: they cannot be left alone */
-                fprintf(stderr, "pmixrun: %s; ending the job\n", w->error ? w->error : "spawn");
-                pmixrun_end_job(r, 1);
-            }
             free(w->nspace);
             free(w->error);
             free(w);

@@ -124,14 +124,14 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
     int out[2], errp[2], rep[2];
 
     if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
-        fmx_errprintf(err, "rank %u: pipe: %s", rp->rank, strerror(errno));
+        fmx_errprintf(err, "rank %u: pipe: %s", rp->label, strerror(errno));
         return -errno;
     }
     pid_t parent = getpid();
 
     rp->pid = fork();
     if (rp->pid < 0) {
-        fmx_errprintf(err, "rank %u: fork: %s", rp->rank, strerror(errno));
+        fmx_errprintf(err, "rank %u: fork: %s", rp->label, strerror(errno));
         return -errno;
     }
     if (rp->pid == 0)
@@ -161,10 +161,10 @@ int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fm
     rp->report = -1;
     if (n == (ssize_t)sizeof(code)) {
         if (code < 0)
-            fmx_errprintf(err, "rank %u: cannot enter working directory %s: %s", rp->rank, wdir,
+            fmx_errprintf(err, "rank %u: cannot enter working directory %s: %s", rp->label, wdir,
                           strerror(-code));
         else
-            fmx_errprintf(err, "rank %u: cannot execute %s: %s", rp->rank, prog, strerror(code));
+            fmx_errprintf(err, "rank %u: cannot execute %s: %s", rp->label, prog, strerror(code));
         return code < 0 ? code : -code;
     }
     return 0;

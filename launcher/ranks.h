@@ -10,6 +10,7 @@
 
 typedef struct fmx_rank_proc {
     uint32_t rank;
+    uint32_t label; /* its rank in its namespace, for messages */
     pid_t pid;
     int out, err; /* read ends; -1 once at end of file */
     int reaped;

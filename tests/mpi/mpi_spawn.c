@@ -1,5 +1,5 @@
 /* MPI_Comm_spawn and MPI_Comm_spawn_multiple as an application written for mpirun uses them.
- *   mpi_spawn [single|multiple|fail]
+ *   mpi_spawn [single|multiple|fail|missing]
  * The parent job spawns children of this same program (2 with single and fail; 1 + 2 of two
  * applications with multiple): the parent's rank 0 sends each child 1000 + its rank over the
  * intercommunicator, each child answers with twice that plus its MPI_APPNUM, and prints
@@ -7,7 +7,9 @@
  * and prints "spawn: rank 0 got K answers, expected K" (every parent rank prints its
  * "spawn: rank R done"). With fail, child 1 exits with status 3 before it hears from the
  * parent, whose rank 0 then waits for it for ever: pmixrun must end the job with that status.
- * Exits non-zero on any error. */
+ * With missing, the parent spawns a program that does not exist: the launcher must end the job
+ * naming the node and the program, as mpirun does (should MPI_Comm_spawn return instead, it
+ * says so). Exits non-zero on any error. */
 #include <mpi.h>
 
 #include <stdio.h>
@@ -56,6 +58,19 @@ int main(int argc, char **argv)
     if (parent != MPI_COMM_NULL)
         return child(mode);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (!strcmp(mode, "missing")) {
+        char msg[MPI_MAX_ERROR_STRING];
+        int len = 0, rc;
+
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        rc = MPI_Comm_spawn("/nonexistent/fmx-program", MPI_ARGV_NULL, 2, MPI_INFO_NULL, 0,
+                            MPI_COMM_WORLD, &inter, errs);
+        MPI_Error_string(rc, msg, &len);
+        printf("spawn: rank %d: MPI_Comm_spawn %s: %s\n", rank, rc ? "failed" : "succeeded", msg);
+        fflush(stdout);
+        MPI_Finalize();
+        return rc == MPI_SUCCESS;
+    }
     if (!strcmp(mode, "multiple")) {
         MPI_Comm_spawn_multiple(2, cmds, argvs, maxprocs, infos, 0, MPI_COMM_WORLD, &inter, errs);
         nchildren = 3;
