@@ -31,8 +31,12 @@ static void on_control(fmx_loop_t *l, int fd, unsigned events, void *arg)
     if (events & FMX_LOOP_IN)
         rc = fmx_conn_read(d->ctl, &err);
     while (rc >= 0 && (rc = fmx_conn_next(d->ctl, &type, &body, &err)) == 1) {
-        if (type == FMX_CTL_KILL)
+        if (type == FMX_CTL_KILL) {
+            /* the job is over: the ranks' ends are reported without waiting for the others to
+             * be told of them (pmixd_ranks.c, awaits_told), nor for anything else */
+            d->stopping = 1;
             pmixd_ranks_kill(d, SIGKILL);
+        }
         else if (type == FMX_CTL_SHUTDOWN)
             fmx_loop_stop(l);
         else if (type == FMX_CTL_ADDRS)

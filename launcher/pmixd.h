@@ -48,7 +48,7 @@ struct daemon {
     int cma; /* cross-memory attach works between ranks here */
     int resumed; /* a fresh pmixd going on with a job a resident one received */
     int failed; /* a fatal error was reported: the daemon exits non-zero */
-    int stopping; /* SIGTERM or SIGINT came: ranks are being ended */
+    int stopping; /* SIGTERM, SIGINT or pmixrun's KILL came: ranks are being ended */
     uint64_t addrs_timer;
     uint64_t beat_ms; /* FMX_HEARTBEAT_MS */
     uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
