@@ -30,7 +30,34 @@ struct pmixd_pmi {
     fmx_pmi_server_t *srv;
     struct pmi_rank *r;
     uint32_t n;
+    uint64_t armed_ns; /* a loop timer is set for a rank's wait that ends then (0: none) */
 };
+
+/* Ranks' waits for node attributes end in time: a timer for the earliest, set again after. */
+static void waits_due(fmx_loop_t *l, void *arg);
+
+static void arm_waits(struct daemon *d)
+{
+    struct pmixd_pmi *p = d->pmi;
+    uint64_t due = fmx_pmi_server_deadline(p->srv), now = fmx_now_ns();
+
+    if (!due || (p->armed_ns && p->armed_ns <= due))
+        return;
+    p->armed_ns = due;
+    fmx_loop_add_timer(d->loop, due > now ? (due - now) / 1000000u + 1 : 0, waits_due, d);
+}
+
+static void waits_due(fmx_loop_t *l, void *arg)
+{
+    struct daemon *d = arg;
+
+    (void)l;
+    if (!d->pmi)
+        return;
+    d->pmi->armed_ns = 0;
+    fmx_pmi_server_expire(d->pmi->srv, fmx_now_ns());
+    arm_waits(d);
+}
 
 static void close_rank(struct pmi_rank *pr)
 {
@@ -86,6 +113,7 @@ static void readable(fmx_loop_t *l, int fd, unsigned events, void *arg)
     struct pmixd_pmi *p = pr->d->pmi;
     char buf[READ_CHUNK];
     ssize_t n;
+    int rc;
 
     (void)fd;
     if (events & FMX_LOOP_OUT)
@@ -97,7 +125,9 @@ static void readable(fmx_loop_t *l, int fd, unsigned events, void *arg)
         return;
     if (n < 0)
         n = 0; /* a reset: as an end of file */
-    if (fmx_pmi_server_input(p->srv, pr->local, buf, (size_t)n) || n == 0) {
+    rc = fmx_pmi_server_input(p->srv, pr->local, buf, (size_t)n);
+    arm_waits(pr->d);
+    if (rc || n == 0) {
         close_rank(pr);
         if (n == 0 && fmx_pmi_server_state(p->srv, pr->local) == FMX_PMI_INITIALIZED)
             fmx_loop_add_timer(l, EOF_GRACE_MS, eof_grace, pr);

@@ -16,6 +16,7 @@ struct conn {
     int in_barrier;
     int closed; /* end of file or a protocol error: no more input */
     char *wait_key; /* a PMI-2 info-getnodeattr with wait=TRUE, until the key is put */
+    uint64_t wait_until_ns; /* ... or until then (fmx_now_ns) */
 };
 
 struct fmx_pmi_server {
@@ -242,6 +243,43 @@ static const char *job_attr(fmx_pmi_server_t *s, const char *key, char *num)
     return NULL;
 }
 
+/* How long a wait=TRUE info-getnodeattr waits for its key: the job's timeout, else the
+ * engine's default (the same bound as a barrier's; 60 s before the engine is up). */
+static uint64_t wait_ms(const fmx_pmi_server_t *s)
+{
+    if (s->job.timeout_ms)
+        return s->job.timeout_ms;
+    return s->eng ? fmx_engine_default_timeout_ms(s->eng) : 60000;
+}
+
+uint64_t fmx_pmi_server_deadline(const fmx_pmi_server_t *s)
+{
+    uint64_t due = 0;
+
+    for (uint32_t i = 0; i < s->job.nlocal; i++)
+        if (s->conns[i].wait_key && (!due || s->conns[i].wait_until_ns < due))
+            due = s->conns[i].wait_until_ns;
+    return due;
+}
+
+void fmx_pmi_server_expire(fmx_pmi_server_t *s, uint64_t now_ns)
+{
+    for (uint32_t i = 0; i < s->job.nlocal; i++) {
+        struct conn *c = &s->conns[i];
+
+        if (!c->wait_key || c->wait_until_ns > now_ns)
+            continue;
+        s->cur = i;
+        say(s, s->host.warn,
+            "info-getnodeattr of \"%s\" (wait=TRUE): no rank of this node put it "
+            "within %llu ms",
+            c->wait_key, (unsigned long long)wait_ms(s));
+        free(c->wait_key);
+        c->wait_key = NULL;
+        refuse(s, "info-getnodeattr-response", "not put on this node in time");
+    }
+}
+
 /* A wait=TRUE info-getnodeattr answered once its key is put. */
 static void wake_nodeattr(fmx_pmi_server_t *s, const char *key, const char *value)
 {
@@ -420,6 +458,7 @@ static void pmi2(fmx_pmi_server_t *s, const fmx_pmi_msg_t *m)
             free(c->wait_key);
             if (!(c->wait_key = strdup(key)))
                 refuse(s, "info-getnodeattr-response", "out of memory");
+            c->wait_until_ns = fmx_now_ns() + wait_ms(s) * 1000000ull;
         } else
             REPLY(s, s->cur, "info-getnodeattr-response", "rc", "0", "found", "FALSE");
     } else if (!strcmp(cmd, "finalize")) {

@@ -56,6 +56,12 @@ int fmx_pmi_server_input(fmx_pmi_server_t *s, uint32_t local, const void *buf, s
 const char *fmx_pmi_server_output(fmx_pmi_server_t *s, uint32_t local, size_t *len);
 void fmx_pmi_server_consumed(fmx_pmi_server_t *s, uint32_t local, size_t n);
 
+/* The earliest end (fmx_now_ns) of a rank's wait for a node attribute (PMI-2 info-getnodeattr
+ * with wait=TRUE, bounded by the job's timeout), 0 when none waits; fmx_pmi_server_expire
+ * answers those whose time is over (rc=-1, and a line through host->warn). */
+uint64_t fmx_pmi_server_deadline(const fmx_pmi_server_t *s);
+void fmx_pmi_server_expire(fmx_pmi_server_t *s, uint64_t now_ns);
+
 enum fmx_pmi_rank_state { FMX_PMI_UNUSED = 0, FMX_PMI_INITIALIZED, FMX_PMI_FINALIZED };
 int fmx_pmi_server_state(const fmx_pmi_server_t *s, uint32_t local);
 /* Frees everything; a barrier in flight must have been cancelled (fmx_engine_cancel) first. */

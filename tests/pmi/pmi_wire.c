@@ -10,6 +10,8 @@
  *   nofinalize  rank 1 exits 0 after init without finalize
  *   close     rank 1 closes its connection after init and runs on
  *   killmid   rank 1 is killed (SIGKILL) while the others wait in a barrier
+ *   nodeattr  PMI-2: rank 0 waits (wait=TRUE) for a node attribute no rank puts: the daemon
+ *             must answer rc=-1 once the job's timeout (FMX_TIMEOUT_MS) has passed
  * Scenarios that break the protocol then wait for the daemon to end the job. */
 #include <signal.h>
 #include <stdio.h>
@@ -105,18 +107,26 @@ static void wait_for_end(void)
     exit(2);
 }
 
+/* PMI-2's init as MPICH does it: the version, then fullinit. */
+static void init2(void)
+{
+    char buf[128];
+
+    v2 = 0;
+    EXPECT("cmd=init pmi_version=2 pmi_subversion=0\n", "cmd=response_to_init", "rc=0",
+           "pmi_version=2");
+    v2 = 1;
+    snprintf(buf, sizeof(buf), "cmd=fullinit;pmirank=%d;threaded=FALSE;", rank);
+    EXPECT(buf, "cmd=fullinit-response;", "rc=0;");
+}
+
 static void errors(void)
 {
     char buf[2048], key[80], kvs[80] = "", *r;
     const char *sep = v2 ? ";" : " ";
 
     if (v2) {
-        v2 = 0;
-        EXPECT("cmd=init pmi_version=2 pmi_subversion=0\n", "cmd=response_to_init", "rc=0",
-               "pmi_version=2");
-        v2 = 1;
-        snprintf(buf, sizeof(buf), "cmd=fullinit;pmirank=%d;threaded=FALSE;", rank);
-        EXPECT(buf, "cmd=fullinit-response;", "rc=0;");
+        init2();
         r = EXPECT("cmd=job-getid;", "cmd=job-getid-response;", "rc=0;", "jobid=");
         sscanf(strstr(r, "jobid=") + 6, "%70[^;]", kvs);
     } else {
@@ -200,6 +210,16 @@ int main(int argc, char **argv)
     fd = atoi(e);
     rank = atoi(getenv("PMI_RANK"));
     size = atoi(getenv("PMI_SIZE"));
+    if (!strcmp(s, "nodeattr")) {
+        init2();
+        if (rank == 0) {
+            EXPECT("cmd=info-getnodeattr;key=never-put;wait=TRUE;", "info-getnodeattr-response;",
+                   "rc=-1;");
+            printf("pmi_wire rank 0: the wait for a node attribute no rank puts ended: rc=-1\n");
+        }
+        EXPECT("cmd=finalize;", "cmd=finalize-response;", "rc=0;");
+        return 0;
+    }
     if (!strcmp(s, "errors") || !strcmp(s, "errors2")) {
         v2 = !strcmp(s, "errors2");
         errors();
