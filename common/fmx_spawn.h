@@ -11,6 +11,9 @@
 
 #include <stdint.h>
 
+/* The namespaces a job may hold: its own and those it spawns (each daemon registers them all). */
+#define FMX_SPAWN_MAX_NSPACES 64
+
 typedef struct fmx_spawn_app {
     char **argv; /* NULL-terminated; argv[0] is the program */
     char **env; /* NULL-terminated "NAME=value", added to the job's */

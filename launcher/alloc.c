@@ -284,20 +284,23 @@ static uint32_t sum(const uint32_t *v, uint32_t n)
 }
 
 /* The free slots of node i: its slots less the ranks every namespace and this spawn's earlier
- * applications (extra) put there. */
-static uint32_t free_slots(const fmx_jobmap_t *map, uint32_t i, const uint32_t *extra)
+ * applications (extra) put there, but for those that ended (ended, or NULL). */
+static uint32_t free_slots(const fmx_jobmap_t *map, uint32_t i, const uint32_t *extra,
+                           const uint32_t *ended)
 {
-    uint32_t used = extra[i];
+    uint64_t used = extra[i];
 
     for (uint32_t k = 0; k < map->nnspaces; k++)
         used += fmx_nspace_local_count(&map->nspaces[k], i);
-    return map->nodes[i].slots > used ? map->nodes[i].slots - used : 0;
+    used -= ended && ended[i] <= used ? ended[i] : 0;
+    return map->nodes[i].slots > used ? map->nodes[i].slots - (uint32_t)used : 0;
 }
 
 /* One application's np ranks into node_of: on its nodes' free slots, filled node by node or
  * one node after the next (by_node), what does not fit spread in turn when oversubscribing. */
-static int place_app(const fmx_jobmap_t *map, uint32_t *extra, const fmx_spawn_app_t *a,
-                     int by_node, int oversubscribe, uint32_t *node_of, fmx_error_t *err)
+static int place_app(const fmx_jobmap_t *map, uint32_t *extra, const uint32_t *ended,
+                     const fmx_spawn_app_t *a, int by_node, int oversubscribe, uint32_t *node_of,
+                     fmx_error_t *err)
 {
     uint32_t *room = calloc(2 * (size_t)(map->nnodes ? map->nnodes : 1), sizeof(*room));
     uint32_t *count = room + map->nnodes, nsel = 0, rank = 0;
@@ -316,7 +319,7 @@ static int place_app(const fmx_jobmap_t *map, uint32_t *extra, const fmx_spawn_a
     for (uint32_t i = 0; i < map->nnodes; i++) {
         if (a->hosts && *a->hosts && !named(&map->nodes[i], a->hosts))
             continue;
-        room[i] = free_slots(map, i, extra) + 1; /* 0 marks a node not chosen */
+        room[i] = free_slots(map, i, extra, ended) + 1; /* 0 marks a node not chosen */
         total += room[i] - 1;
         nsel++;
     }
@@ -350,7 +353,8 @@ out:
     return rc;
 }
 
-int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, int oversubscribe, fmx_error_t *err)
+int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, const uint32_t *ended, int oversubscribe,
+                    fmx_error_t *err)
 {
     uint32_t size = fmx_spawn_size(s), at = 0;
     uint32_t *extra = calloc(map->nnodes ? map->nnodes : 1, sizeof(*extra));
@@ -367,7 +371,8 @@ int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, int oversubscribe, fmx_er
         rc = -EINVAL;
     }
     for (uint32_t k = 0; !rc && k < s->napps; k++) {
-        rc = place_app(map, extra, &s->apps[k], s->by_node, oversubscribe, node_of + at, err);
+        rc =
+            place_app(map, extra, ended, &s->apps[k], s->by_node, oversubscribe, node_of + at, err);
         for (uint32_t r = 0; !rc && r < s->apps[k].np; r++)
             s->app_of[at++] = k;
     }

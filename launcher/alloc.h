@@ -29,10 +29,12 @@ int fmx_place_blocks(fmx_jobmap_t *map, const char *nspace, uint32_t np, uint32_
 /* Adds namespace s->nspace for a spawn into a running job, and sets s->app_of: each
  * application's ranks on the nodes its `hosts` names ("n1,n2": a node's name or its host, a
  * ":slots" after it ignored; none: all), on the slots the namespaces already there (and the
- * spawn's earlier applications) leave free, filled node by node or one rank a node in turn
- * (s->by_node); what does not fit is spread over those nodes in turn when oversubscribing, else
- * an error says how many slots are free where. A name that matches no node is an error naming
+ * spawn's earlier applications) leave free — the slot of a process that ended is free again
+ * (ended: per node, how many did; NULL: none) —, filled node by node or one rank a node in
+ * turn (s->by_node); what does not fit is spread over those nodes in turn when oversubscribing,
+ * else an error says how many slots are free where. A name that matches no node is an error naming
  * it. */
-int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, int oversubscribe, fmx_error_t *err);
+int fmx_place_spawn(fmx_jobmap_t *map, fmx_spawn_t *s, const uint32_t *ended, int oversubscribe,
+                    fmx_error_t *err);
 
 #endif

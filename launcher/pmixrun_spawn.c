@@ -68,6 +68,8 @@ void pmixrun_spawn_request(struct run *r, uint32_t node, fmx_pack_t *b)
     uint32_t id_lo = fmx_unpack_u32(b), id_hi = fmx_unpack_u32(b);
     struct spawn_wait *w = NULL;
     const fmx_nspace_map_t *ns;
+    uint32_t *ended;
+    int rc;
     fmx_spawn_t s;
     fmx_pack_t p;
 
@@ -86,7 +88,18 @@ void pmixrun_spawn_request(struct run *r, uint32_t node, fmx_pack_t *b)
     free(s.nspace);
     if (asprintf(&s.nspace, "%s.%u", r->job.nspace, ++r->nspawned) < 0)
         pmixrun_die("out of memory");
-    if (fmx_place_spawn(&r->job.map, &s, r->o.oversubscribe, &err)) {
+    if (!(ended = calloc(r->job.map.nnodes, sizeof(*ended))))
+        pmixrun_die("out of memory");
+    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
+        ended[i] = r->d[i].exited;
+    rc = r->job.map.nnspaces >= FMX_SPAWN_MAX_NSPACES
+        ? -ENOSPC
+        : fmx_place_spawn(&r->job.map, &s, ended, r->o.oversubscribe, &err);
+    free(ended);
+    if (rc == -ENOSPC)
+        fmx_errprintf(&err, "spawn: the job holds %u namespaces, the most it may",
+                      FMX_SPAWN_MAX_NSPACES);
+    if (rc) {
         fprintf(stderr, "pmixrun: %s\n", err.text); /* the caller's call fails; the job goes on */
         r->ns = fmx_jobspec_nspace(&r->job);
         answer(r, node, id_lo, id_hi, -EINVAL, err.text);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* The namespaces one job may hold: its own and what it spawns. */
-#define FMX_GLUE_MAX_NSPACES 64
+#define FMX_GLUE_MAX_NSPACES FMX_SPAWN_MAX_NSPACES
 
 /* What the glue needs to know of the job: the job map (which must outlive the glue), the
  * namespace of this job in it, and this daemon's node `self`; engine member i is node i. */

@@ -20,7 +20,7 @@ static int spawn(fmx_jobmap_t *map, const char *ns, uint32_t np, const char *hos
 {
     fmx_spawn_app_t app = {.np = np, .hosts = (char *)hosts};
     fmx_spawn_t s = {.apps = &app, .napps = 1, .nspace = (char *)ns, .by_node = by_node};
-    int rc = fmx_place_spawn(map, &s, oversubscribe, err);
+    int rc = fmx_place_spawn(map, &s, NULL, oversubscribe, err);
 
     free(s.app_of);
     return rc;
@@ -33,7 +33,7 @@ int main(void)
     const uint32_t round_robin[7] = {0, 1, 2, 0, 1, 2, 0}, on_two[3] = {2, 2, 0}, bad[1] = {3};
     const fmx_nspace_map_t *ns;
 
-    plan(27);
+    plan(29);
     fmx_jobmap_add_node(&map, "h0", "n0", 2);
     fmx_jobmap_add_node(&map, "h1", "n1", 2);
     fmx_jobmap_add_node(&map, "h2", "n2", 2);
@@ -131,6 +131,7 @@ int main(void)
     ok(spawn(&map, "s4", 1, "a,nosuch", 0, 1, &err) == -EINVAL && strstr(err.text, "\"nosuch\""),
        "a host that is not the job's is named (%s)", err.text);
     ok(spawn(&map, "s5", 0, NULL, 0, 1, &err) == -EINVAL, "zero processes refused");
+
     fmx_jobmap_free(&map);
 
     /* two applications (MPI_Comm_spawn_multiple): the second takes what the first left */
@@ -141,7 +142,7 @@ int main(void)
         fmx_spawn_app_t apps[2] = {{.np = 2}, {.np = 1}};
         fmx_spawn_t sp = {.apps = apps, .napps = 2, .nspace = "m"};
 
-        ok(fmx_place_spawn(&map, &sp, 0, &err) == 0 &&
+        ok(fmx_place_spawn(&map, &sp, NULL, 0, &err) == 0 &&
                same(fmx_jobmap_nspace(&map, "m")->node_of, (uint32_t[]){0, 1, 1}, 3) &&
                same(sp.app_of, (uint32_t[]){0, 0, 1}, 3),
            "apps of 2 and 1: a b | b; app of each rank 0 0 1");
@@ -155,6 +156,23 @@ int main(void)
 
         ok(ns && !strcmp(ns->name, "m") && rank == 1 && !fmx_jobmap_proc(&map, 4, &rank),
            "global index 2 is m's rank 1; 4 is none");
+    }
+    fmx_jobmap_free(&map);
+
+    /* a spawn after ranks ended: their slots are free again */
+    fmx_jobmap_add_node(&map, "a", "a", 2);
+    fmx_place_blocks(&map, "job", 2, 0, 0, &err);
+    {
+        fmx_spawn_app_t app = {.np = 2};
+        fmx_spawn_t sp = {.apps = &app, .napps = 1, .nspace = "s7"};
+        uint32_t ended[1] = {2};
+
+        ok(fmx_place_spawn(&map, &sp, NULL, 0, &err) == -EINVAL,
+           "a full node: a spawn is refused while its ranks run");
+        ok(fmx_place_spawn(&map, &sp, ended, 0, &err) == 0 &&
+               same(fmx_jobmap_nspace(&map, "s7")->node_of, (uint32_t[]){0, 0}, 2),
+           "once both ended, their slots take the spawn without oversubscribing");
+        free(sp.app_of);
     }
     fmx_jobmap_free(&map);
     return done_testing();
