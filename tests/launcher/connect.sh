@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Daemons that are already running (as in a container or a pod): `pmixd --listen` serves jobs
 # of `pmixrun --connect` that know its secret file, one child per job, and refuses the rest.
-#   connect.sh PMIXRUN PMIXD CLIENT MISBEHAVE
+#   connect.sh PMIXRUN PMIXD CLIENT MISBEHAVE [MPI_SPAWN]
 set -u
-pmixrun=$1 pmixd=$2 client=$3 misbehave=$4
+pmixrun=$1 pmixd=$2 client=$3 misbehave=$4 mpi_spawn=${5:-}
 check_example=$(cd "$(dirname "$0")/../pmix" && pwd)/check_example.sh
 source "$(dirname "$0")/../lib/wait.sh"
 tmp=$(mktemp -d)
@@ -113,6 +113,12 @@ check "no daemon at that port: named, within the time limit" 1 \
   env FMX_DAEMON_TIMEOUT_MS=2000 "$pmixrun" --connect "$closed" --secret-file "$tmp/secret" \
   -H 127.0.0.1 hostname
 [ $((SECONDS - start)) -lt 20 ] || fail "the refusal took $((SECONDS - start)) s"
+# a job of resident daemons spawns: the children are the job child's too (Open MPI's
+# MPI_Comm_spawn, parent and children exchanging a number)
+if [ -n "$mpi_spawn" ]; then
+  check "MPI_Comm_spawn in a job of the service" 0 "^spawn: rank 0 got 2 answers, expected 2$" -- \
+    env OMPI_MCA_btl_tcp_if_include=lo "${run[@]}" -n 2 --oversubscribe --vnodes 2 "$mpi_spawn" single
+fi
 check "a rank killed mid-fence ends the job; the service lives on" 137 "killed by signal 9" -- \
   "${run[@]}" -n 4 --oversubscribe --vnodes 2 "$misbehave" kill
 kill -0 $svc || fail "the service survives a failed job"
