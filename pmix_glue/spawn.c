@@ -114,8 +114,8 @@ void fmx_glue_spawned(fmx_glue_t *g, uint64_t id, int status, const char *text)
     if (!(q = *at))
         return;
     *at = q->next;
-    if (status)
-        fmx_log(FMX_LOG_ERROR, "glue", "spawn: %s", text);
+    if (status) /* pmixrun said why on the terminal */
+        fmx_debug("glue", "spawn %llu failed: %s", (unsigned long long)id, text);
     spawn_finish(q, status ? PMIX_ERR_JOB_FAILED_TO_LAUNCH : PMIX_SUCCESS, status ? NULL : text);
 }
 
