@@ -20,6 +20,7 @@ struct spawn_req {
     struct req base;
     struct spawn_req *next; /* waiting for the launcher (g->spawns) */
     uint64_t id;
+    pmix_proc_t who; /* the caller, named in the lines that say why a spawn is refused */
     fmx_spawn_t s;
     char **hostfiles; /* per application: PMIX_HOSTFILE, read on the loop */
     pmix_status_t refuse; /* an attribute that cannot be honoured */
@@ -90,8 +91,8 @@ static void run_spawn(fmx_glue_t *g, struct req *r)
         if (!q->hostfiles[i])
             continue;
         if (!(q->s.apps[i].hosts = hostfile_names(q->hostfiles[i]))) {
-            fmx_log(FMX_LOG_ERROR, "glue", "spawn: cannot read PMIX_HOSTFILE %s: %s",
-                    q->hostfiles[i], strerror(errno));
+            fmx_log(FMX_LOG_ERROR, "glue", "%s:%u: PMIx_Spawn: cannot read PMIX_HOSTFILE %s: %s",
+                    q->who.nspace, q->who.rank, q->hostfiles[i], strerror(errno));
             spawn_finish(q, PMIX_ERR_BAD_PARAM, NULL);
             return;
         }
@@ -184,7 +185,9 @@ static void job_attr(struct spawn_req *q, const pmix_info_t *i)
     for (size_t k = 0; k < sizeof(fill) / sizeof(*fill); k++)
         if (!strncasecmp(v, fill[k], strlen(fill[k])))
             return;
-    fmx_log(FMX_LOG_ERROR, "glue", "spawn: PMIX_MAPBY %s is not supported (node or slot)", v);
+    fmx_log(FMX_LOG_ERROR, "glue",
+            "%s:%u: PMIx_Spawn: PMIX_MAPBY %s is not supported (node or slot)", q->who.nspace,
+            q->who.rank, v);
     q->refuse = PMIX_ERR_NOT_SUPPORTED;
 }
 
@@ -218,7 +221,8 @@ static int copy_app(struct spawn_req *q, uint32_t k, const pmix_app_t *a)
             if (!(o->wdir = strdup(v)))
                 return -ENOMEM;
         } else if (PMIX_CHECK_KEY(in, PMIX_ADD_HOST) || PMIX_CHECK_KEY(in, PMIX_ADD_HOSTFILE)) {
-            fmx_log(FMX_LOG_ERROR, "glue", "spawn: %s: the job's nodes cannot grow", in->key);
+            fmx_log(FMX_LOG_ERROR, "glue", "%s:%u: PMIx_Spawn: %s: the job's nodes cannot grow",
+                    q->who.nspace, q->who.rank, in->key);
             q->refuse = PMIX_ERR_NOT_SUPPORTED;
         } else {
             job_attr(q, in); /* some clients pass the job's attributes with an application */
@@ -247,6 +251,7 @@ pmix_status_t fmx_glue_up_spawn(const pmix_proc_t *proc, const pmix_info_t job_i
         return PMIX_ERR_NOMEM;
     }
     q->base.ops = &spawn_ops;
+    q->who = *proc;
     q->s.napps = (uint32_t)napps;
     q->s.parent = e->base + proc->rank;
     for (size_t i = 0; i < ninfo; i++)

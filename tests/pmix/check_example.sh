@@ -13,7 +13,7 @@ ns=$(grep -m1 -oE "^Client ns [^ ]+ rank 0: Running" "$out" | awk '{ print $3 }'
 
 # every line a rank writes on failure: PMIx's error strings and the examples' own words
 bad=$(grep -iE "failed|wrong|error|timed out|not-supported|not supported|not found|unreach" "$out" |
-  grep -vE "^spawn: PMIX_(HOST no-such-node: JOB FAILED TO LAUNCH|ADD_HOST: NOT-SUPPORTED)$|^fmx\[[0-9]+\] glue: error: spawn: pmix.addhost: the job's nodes cannot grow$|^pmixrun: spawn: host \"no-such-node\" is not one of the job's nodes$|^jobctl: (checkpoint|allocation): NOT-SUPPORTED$|^Client ns [^ ]+ rank 0: exiting with error$|^pmixrun: rank 0 on node [^ ]+ (exited with status 1|closed its PMIx connection).*--enable-recovery" | head -1)
+  grep -vE "^spawn: PMIX_(HOST no-such-node: JOB FAILED TO LAUNCH|ADD_HOST: NOT-SUPPORTED)$|^fmx\[[0-9]+\] glue: error: [^ ]+:0: PMIx_Spawn: pmix.addhost: the job's nodes cannot grow$|^pmixrun: spawn: host \"no-such-node\" is not one of the job's nodes$|^jobctl: (checkpoint|allocation): NOT-SUPPORTED$|^Client ns [^ ]+ rank 0: exiting with error$|^pmixrun: rank 0 on node [^ ]+ (exited with status 1|closed its PMIx connection).*--enable-recovery" | head -1)
 [ "$ex" = fault ] || [ -z "$(grep -E "exiting with error|enable-recovery" "$out")" ] || bad="an unexpected failure line"
 [ -z "$bad" ] || fail "a rank reported a failure: $bad"
 count() { grep -cE "$1" "$out"; }
@@ -78,9 +78,9 @@ for ((r = 0; r < n; r++)); do
     [ "$(count "^$ex: rank $r ok$")" -eq 1 ] || fail "rank $r did not say ok"
     ;;
   spawn)
-    # rank 0 spawns with PMIX_HOST, PMIX_MAPBY node, an unknown host, PMIX_ADD_HOST and checks
+    # rank 0 spawns with PMIX_HOST, PMIX_HOSTFILE, PMIX_MAPBY node, an unknown host, PMIX_ADD_HOST and checks
     # where the children went (tests/pmix/spawn.c); every rank finishes
-    [ "$r" -ne 0 ] || [ "$(count "^spawn: rank 0: 4 of 4 placements as asked$")" -eq 1 ] ||
+    [ "$r" -ne 0 ] || [ "$(count "^spawn: rank 0: 5 of 5 placements as asked$")" -eq 1 ] ||
       fail "rank 0's spawns were not placed as asked"
     [ "$(count "^spawn: rank $r done$")" -eq 1 ] || fail "rank $r did not finish"
     ;;

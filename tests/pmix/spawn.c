@@ -2,16 +2,18 @@
  * /bin/true four times and reads where the daemons put the children (PMIx_Get of each child's
  * PMIX_HOSTNAME, the node names the job map registers):
  *   PMIX_HOST naming the last rank's node: both children there;
+ *   PMIX_HOSTFILE, a file naming that node (Open MPI's format): both children there;
  *   PMIX_MAPBY node with one child a node: a child on every node, in node order;
  *   PMIX_HOST naming no node of the job: the spawn fails (and the job goes on);
  *   PMIX_ADD_HOST: refused, NOT-SUPPORTED.
- * Prints "spawn: rank 0: N of 4 placements as asked" and every rank "spawn: rank R done";
+ * Prints "spawn: rank 0: N of 5 placements as asked" and every rank "spawn: rank R done";
  * exits non-zero when a check fails. */
 #include <pmix.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pmix_proc_t me;
 
@@ -84,6 +86,24 @@ int main(void)
             there += h && target && !strcmp(h, target);
         }
         good += there == 2;
+        /* the same through a hostfile */
+        char path[] = "/tmp/fmx-spawn-hostsXXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (f) {
+            fprintf(f, "# the last rank's node\n%s slots=2\n", target ? target : "?");
+            fclose(f);
+        }
+        st = spawn(2, PMIX_HOSTFILE, path, 0, ns);
+        there = 0;
+        for (int k = 0; st == PMIX_SUCCESS && k < 2; k++, free(h)) {
+            h = hostname_of(ns, (pmix_rank_t)k);
+            there += h && target && !strcmp(h, target);
+        }
+        printf("spawn: PMIX_HOSTFILE naming %s: %d of 2 children there (%s)\n", target, there,
+               PMIx_Error_string(st));
+        good += there == 2;
+        unlink(path);
         if (st != PMIX_SUCCESS)
             printf("spawn: PMIX_HOST %s: %s\n", target, PMIx_Error_string(st));
         st = spawn((int)nnodes, PMIX_MAPBY, "node", 1, ns);
@@ -103,11 +123,11 @@ int main(void)
         st = spawn(1, PMIX_ADD_HOST, "another-node", 0, ns);
         printf("spawn: PMIX_ADD_HOST: %s\n", PMIx_Error_string(st));
         good += st == PMIX_ERR_NOT_SUPPORTED;
-        printf("spawn: rank 0: %d of 4 placements as asked\n", good);
+        printf("spawn: rank 0: %d of 5 placements as asked\n", good);
         free(target);
     }
     PMIx_Fence(&all, 1, NULL, 0);
     printf("spawn: rank %u done\n", me.rank);
     PMIx_Finalize(NULL, 0);
-    return me.rank == 0 && good != 4;
+    return me.rank == 0 && good != 5;
 }
