@@ -2,9 +2,12 @@
  * without the pre-authentication limit, the job description a pmixd takes from pmixrun (JOB,
  * fmx_jobspec_unpack, with the job map it carries), and the fields of every other message either
  * side decodes (HELLO, CHALLENGE, ADDR, ADDRS, IO, EXIT, ABORT, LOG, ERROR), unpacked as the
- * daemon and the launcher unpack them. Nothing may crash or leak; a job description that
- * unpacks must be one whose map is usable (its own namespace present, self a node). */
+ * daemon and the launcher unpack them, and a spawn (SPAWN, NSPACE: fmx_spawn_unpack). Nothing
+ * may crash or leak; a job description that unpacks must be one whose map is usable (its own
+ * namespace present, self a node), a spawn one whose applications each have a program and
+ * processes, and whose placement names an application for every rank. */
 #include "control.h"
+#include "fmx_spawn.h"
 #include "jobspec.h"
 
 #include <fcntl.h>
@@ -23,6 +26,26 @@ static void job(fmx_pack_t *b)
     if (!fmx_jobspec_nspace(&js) || js.self >= js.map.nnodes || !js.argc || !js.argv[0])
         __builtin_trap();
     fmx_jobspec_free(&js);
+}
+
+static void spawn(fmx_pack_t *b)
+{
+    fmx_spawn_t s;
+    fmx_error_t err = {{0}};
+    uint32_t size;
+
+    if (fmx_spawn_unpack(&s, b, &err))
+        return;
+    size = fmx_spawn_size(&s);
+    if (!size || !s.napps)
+        __builtin_trap();
+    for (uint32_t i = 0; i < s.napps; i++)
+        if (!s.apps[i].argv || !s.apps[i].argv[0] || !s.apps[i].np || !s.apps[i].env)
+            __builtin_trap();
+    for (uint32_t r = 0; s.app_of && r < size; r++)
+        if (s.app_of[r] >= s.napps)
+            __builtin_trap();
+    fmx_spawn_free(&s);
 }
 
 static void fields(uint16_t type, fmx_pack_t *b)
@@ -89,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (fmx_conn_next(c, &type, &body, &err) == 1) {
         if (type == FMX_CTL_JOB)
             job(&body);
+        else if (type == FMX_CTL_SPAWN || type == FMX_CTL_NSPACE)
+            spawn(&body);
         else
             fields(type, &body);
     }

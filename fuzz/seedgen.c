@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "control.h"
+#include "fmx_spawn.h"
 #include "jobspec.h"
 
 #include <stdio.h>
@@ -75,6 +76,17 @@ int main(int argc, char **argv)
     frame(argv[1], "control_post", "abort", FMX_CTL_ABORT, &p);
     fmx_pack_bytes(&p, z, 20), fmx_pack_bytes(&p, z, 20);
     frame(argv[1], "control_post", "addrs", FMX_CTL_ADDRS, &p);
+    /* a spawn of two applications, as pmixrun sends it placed (NSPACE, without node_of) */
+    {
+        char *a0[] = {"./child", "x", NULL}, *a1[] = {"./other", NULL}, *e0[] = {"K=v", NULL},
+             *e1[] = {NULL};
+        fmx_spawn_app_t apps[2] = {{a0, e0, "/tmp", "node-1", 1}, {a1, e1, NULL, NULL, 2}};
+        uint32_t app_of[3] = {0, 1, 1};
+        fmx_spawn_t sp = {apps, 2, 1, 3, "fmx.1.0.1", app_of};
+
+        fmx_spawn_pack(&sp, &p);
+        frame(argv[1], "control_post", "nspace", FMX_CTL_NSPACE, &p);
+    }
 
     static const char hf[] = "# a comment\nnode-1 slots=2\nnode-2 slots=4 max_slots=8\n\nnode-1\n";
     put(argv[1], "hostfile", "hosts", hf, sizeof(hf) - 1);

@@ -4,6 +4,7 @@
  * neither; FMX_PMI=0 leaves the PMI variables out. */
 #include "pmixd.h"
 
+#include "pmi_proto.h"
 #include "pmi_server.h"
 
 #include <fcntl.h>

@@ -387,3 +387,42 @@ void fmx_pmi_conn_consumed(fmx_pmi_conn_t *c, size_t n)
     if (c->outoff >= c->outlen)
         c->outoff = c->outlen = 0;
 }
+
+/* ---- PMI_process_mapping ---- */
+
+int fmx_pmi_process_mapping(const uint32_t *node_of, uint32_t size, char *buf, size_t cap)
+{
+    size_t at;
+    uint32_t r = 0;
+    int n;
+
+    if ((n = snprintf(buf, cap, "(vector")) < 0 || (size_t)n >= cap)
+        return -EMSGSIZE;
+    at = (size_t)n;
+    while (r < size) {
+        /* a block: nodes first, first+1, ... each running ppn consecutive ranks */
+        uint32_t first = node_of[r], ppn = 0, count = 0;
+
+        while (r + ppn < size && node_of[r + ppn] == first)
+            ppn++;
+        for (;;) {
+            uint32_t k = 0, at_rank = r + count * ppn;
+
+            while (at_rank + k < size && k < ppn && node_of[at_rank + k] == first + count)
+                k++;
+            /* a run of the next node must be whole and end there */
+            if (k != ppn || (at_rank + k < size && node_of[at_rank + k] == first + count))
+                break;
+            count++;
+        }
+        n = snprintf(buf + at, cap - at, ",(%u,%u,%u)", first, count, ppn);
+        if (n < 0 || (size_t)n >= cap - at)
+            return -EMSGSIZE;
+        at += (size_t)n;
+        r += count * ppn;
+    }
+    if (at + 2 > cap)
+        return -EMSGSIZE;
+    memcpy(buf + at, ")", 2);
+    return 0;
+}

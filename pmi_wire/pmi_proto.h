@@ -62,4 +62,8 @@ int fmx_pmi_replyv(fmx_pmi_conn_t *c, const char *cmd, ...);
 const char *fmx_pmi_conn_output(const fmx_pmi_conn_t *c, size_t *len);
 void fmx_pmi_conn_consumed(fmx_pmi_conn_t *c, size_t n);
 
+/* PMI_process_mapping for ranks 0..size-1 on nodes node_of[]: "(vector,(node,count,ppn),...)"
+ * as MPICH reads it, into buf. -EMSGSIZE when it does not fit cap. */
+int fmx_pmi_process_mapping(const uint32_t *node_of, uint32_t size, char *buf, size_t cap);
+
 #endif

@@ -67,8 +67,4 @@ int fmx_pmi_server_state(const fmx_pmi_server_t *s, uint32_t local);
 /* Frees everything; a barrier in flight must have been cancelled (fmx_engine_cancel) first. */
 void fmx_pmi_server_destroy(fmx_pmi_server_t *s);
 
-/* PMI_process_mapping for ranks 0..size-1 on nodes node_of[]: "(vector,(node,count,ppn),...)"
- * as MPICH reads it, into buf. -EMSGSIZE when it does not fit cap. */
-int fmx_pmi_process_mapping(const uint32_t *node_of, uint32_t size, char *buf, size_t cap);
-
 #endif
