@@ -7,14 +7,14 @@ failures=0
 # other jobs on the machine, and this script's shells, are not looked at.
 export FMX_TEST_TAG=expect-$$-$RANDOM
 leftovers() {
-  local pid comm found
+  local pid comm found f
   for _ in $(seq 50); do # up to 5 s for them to go
     found=
-    for env in /proc/[0-9]*/environ; do
-      pid=${env#/proc/}
+    # one grep over every process's environment (a process per process took seconds a case)
+    for f in $(grep -lzxF "FMX_TEST_TAG=$FMX_TEST_TAG" /proc/[0-9]*/environ 2>/dev/null); do
+      pid=${f#/proc/}
       pid=${pid%/environ}
-      grep -qz "^FMX_TEST_TAG=$FMX_TEST_TAG\$" "$env" 2>/dev/null || continue
-      comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+      read -r comm <"/proc/$pid/comm" 2>/dev/null || continue
       case $comm in bash | grep | cat | timeout | seq | sleep) ;; *) found+="$pid $comm"$'\n' ;; esac
     done
     [ -z "$found" ] && return
