@@ -36,8 +36,7 @@ static void on_control(fmx_loop_t *l, int fd, unsigned events, void *arg)
              * be told of them (pmixd_ranks.c, awaits_told), nor for anything else */
             d->stopping = 1;
             pmixd_ranks_kill(d, SIGKILL);
-        }
-        else if (type == FMX_CTL_SHUTDOWN)
+        } else if (type == FMX_CTL_SHUTDOWN)
             fmx_loop_stop(l);
         else if (type == FMX_CTL_ADDRS)
             pmixd_fabric_on_addrs(d, &body);
