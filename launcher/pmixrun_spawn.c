@@ -55,13 +55,6 @@ static int map_grew(struct run *r)
     return 0;
 }
 
-/* fmx_spawn_free, in a condition: 0 */
-static int fmx_spawn_free_as(fmx_spawn_t *s)
-{
-    fmx_spawn_free(s);
-    return 0;
-}
-
 void pmixrun_spawn_request(struct run *r, uint32_t node, fmx_pack_t *b)
 {
     fmx_error_t err = {{0}};
@@ -69,11 +62,15 @@ void pmixrun_spawn_request(struct run *r, uint32_t node, fmx_pack_t *b)
     struct spawn_wait *w = NULL;
     const fmx_nspace_map_t *ns;
     uint32_t *ended;
-    int rc;
     fmx_spawn_t s;
     fmx_pack_t p;
+    int rc, bad = b->err || fmx_spawn_unpack(&s, b, &err);
 
-    if (b->err || fmx_spawn_unpack(&s, b, &err) || (b->pos != b->len && !fmx_spawn_free_as(&s))) {
+    if (!bad && b->pos != b->len) { /* more than a spawn */
+        fmx_spawn_free(&s);
+        bad = 1;
+    }
+    if (bad) {
         fprintf(stderr, "pmixrun: pmixd on node %s sent a %s\n", r->job.map.nodes[node].name,
                 err.text[0] ? err.text : "malformed spawn request");
         pmixrun_end_job(r, 1);
