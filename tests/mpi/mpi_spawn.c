@@ -1,5 +1,5 @@
 /* MPI_Comm_spawn and MPI_Comm_spawn_multiple as an application written for mpirun uses them.
- *   mpi_spawn [single|multiple|fail|missing]
+ *   mpi_spawn [single|multiple|fail|missing|timed K]
  * The parent job spawns children of this same program (2 with single and fail; 1 + 2 of two
  * applications with multiple): the parent's rank 0 sends each child 1000 + its rank over the
  * intercommunicator, each child answers with twice that plus its MPI_APPNUM, and prints
@@ -9,7 +9,9 @@
  * parent, whose rank 0 then waits for it for ever: pmixrun must end the job with that status.
  * With missing, the parent spawns a program that does not exist: the launcher must end the job
  * naming the node and the program, as mpirun does (should MPI_Comm_spawn return instead, it
- * says so). Exits non-zero on any error. */
+ * says so). With timed K, K children, and rank 0 prints how long MPI_Comm_spawn took
+ * ("spawn: rank 0: MPI_Comm_spawn of K took T ms": bench/spawn.sh). Exits non-zero on any
+ * error. */
 #include <mpi.h>
 
 #include <stdio.h>
@@ -48,7 +50,9 @@ int main(int argc, char **argv)
     char *child_argv[] = {"child", (char *)mode, NULL};
     char **argvs[2] = {child_argv + 1, child_argv + 1};
     char *cmds[2] = {argv[0], argv[0]};
-    int maxprocs[2] = {1, 2}, errs[3] = {0}, rank, nchildren, good = 0;
+    int maxprocs[2] = {1, 2}, errs[1024] = {0}, rank, nchildren, good = 0;
+    int timed = !strcmp(mode, "timed") && argc > 2 ? atoi(argv[2]) : 0;
+    double t0;
     MPI_Info infos[2] = {MPI_INFO_NULL, MPI_INFO_NULL};
     MPI_Comm parent, inter;
 
@@ -75,8 +79,13 @@ int main(int argc, char **argv)
         MPI_Comm_spawn_multiple(2, cmds, argvs, maxprocs, infos, 0, MPI_COMM_WORLD, &inter, errs);
         nchildren = 3;
     } else {
-        MPI_Comm_spawn(argv[0], child_argv + 1, 2, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &inter, errs);
-        nchildren = 2;
+        nchildren = timed > 0 && timed <= 1024 ? timed : 2;
+        t0 = MPI_Wtime();
+        MPI_Comm_spawn(argv[0], child_argv + 1, nchildren, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &inter,
+                       errs);
+        if (timed && rank == 0)
+            printf("spawn: rank 0: MPI_Comm_spawn of %d took %.1f ms\n", nchildren,
+                   (MPI_Wtime() - t0) * 1e3);
     }
     for (int i = 0; i < nchildren; i++)
         if (errs[i] != MPI_SUCCESS) {
