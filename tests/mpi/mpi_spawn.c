@@ -1,5 +1,5 @@
 /* MPI_Comm_spawn and MPI_Comm_spawn_multiple as an application written for mpirun uses them.
- *   mpi_spawn [single|multiple|fail|missing|timed K]
+ *   mpi_spawn [single|multiple|fail|missing|nested|timed K]
  * The parent job spawns children of this same program (2 with single and fail; 1 + 2 of two
  * applications with multiple): the parent's rank 0 sends each child 1000 + its rank over the
  * intercommunicator, each child answers with twice that plus its MPI_APPNUM, and prints
@@ -9,7 +9,9 @@
  * parent, whose rank 0 then waits for it for ever: pmixrun must end the job with that status.
  * With missing, the parent spawns a program that does not exist: the launcher must end the job
  * naming the node and the program, as mpirun does (should MPI_Comm_spawn return instead, it
- * says so). With timed K, K children, and rank 0 prints how long MPI_Comm_spawn took
+ * says so). With nested, the two children in turn spawn a grandchild, whose parent's rank 0
+ * sends it 5000 and prints "child 0: the grandchild answered 10000". With timed K, K children, and
+ * rank 0 prints how long MPI_Comm_spawn took
  * ("spawn: rank 0: MPI_Comm_spawn of K took T ms": bench/spawn.sh). Exits non-zero on any
  * error. */
 #include <mpi.h>
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const char *self_path;
 
 static int child(const char *mode)
 {
@@ -39,6 +43,20 @@ static int child(const char *mode)
     fflush(stdout);
     value = 2 * value + appnum;
     MPI_Send(&value, 1, MPI_INT, 0, 8, parent);
+    if (!strcmp(mode, "nested")) { /* a namespace spawned by a spawned one */
+        char *leaf[] = {"leaf", NULL};
+        int err = 0, v = 5000;
+        MPI_Comm grand;
+
+        MPI_Comm_spawn(self_path, leaf, 1, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &grand, &err);
+        if (rank == 0) {
+            MPI_Send(&v, 1, MPI_INT, 0, 7, grand);
+            MPI_Recv(&v, 1, MPI_INT, 0, 8, grand, MPI_STATUS_IGNORE);
+            printf("child 0: the grandchild answered %d\n", v);
+            fflush(stdout);
+        }
+        MPI_Comm_disconnect(&grand);
+    }
     MPI_Comm_disconnect(&parent);
     MPI_Finalize();
     return 0;
@@ -59,6 +77,7 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_get_parent(&parent);
+    self_path = argv[0];
     if (parent != MPI_COMM_NULL)
         return child(mode);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
