@@ -259,13 +259,20 @@ static void on_peer_error(void *arg, uint32_t peer, int status)
     e->lost[peer] = 1;
     snprintf(why, sizeof(why), "%s lost: %s", fmx_who(e, peer), fmx_strerror(status));
     snprintf(e->last_error, sizeof(e->last_error), "%s", why);
-    /* a loss that ends nothing in flight (a daemon gone at the job's end) is no news; one
-     * that does is said here and in the failed requests' errors */
+    /* a loss that ends nothing in flight (a daemon gone at the job's end), or that the host
+     * expects, is no news; one that does is said here and in the failed requests' errors */
     if (fail_with_peer(e, peer, FMX_ERR_PEER_LOST, why) +
-        fmx_dmodex_peer_lost(e, peer, FMX_ERR_PEER_LOST))
+            fmx_dmodex_peer_lost(e, peer, FMX_ERR_PEER_LOST) &&
+        !e->expect_losses)
         fmx_log(FMX_LOG_WARN, "engine", "%s", why);
     else
         fmx_debug("engine", "%s", why);
+}
+
+void fmx_engine_expect_losses(fmx_engine_t *e, int expect)
+{
+    if (e)
+        e->expect_losses = expect;
 }
 
 int fmx_engine_create(const fmx_engine_config_t *cfg, fmx_engine_t **out)

@@ -51,6 +51,9 @@ void fmx_engine_destroy(fmx_engine_t *e);
  * callbacks now; the engine stays usable (a daemon's teardown completes its front end's
  * requests this way while that front end can still take the answers). */
 void fmx_engine_cancel(fmx_engine_t *e);
+/* Whether the host expects its peers to go (its own part of the job is over): a member lost
+ * then fails what needs it all the same, but is a debug line, not a warning (NULL is fine). */
+void fmx_engine_expect_losses(fmx_engine_t *e, int expect);
 
 /* Runs transport progress, deadlines and due callbacks. Returns > 0 when something happened. */
 int fmx_engine_progress(fmx_engine_t *e);

@@ -97,6 +97,7 @@ struct fmx_engine {
     uint64_t (*now_ns)(void *arg);
     void *clock_arg;
     uint8_t *lost; /* per member: transport reported it gone */
+    int expect_losses; /* fmx_engine_expect_losses */
     uint32_t *host; /* per member: the smallest member on its host (transport's host_of) */
     struct fmx_coll *colls; /* active and pending collectives */
     struct fmx_coll *done, *done_tail; /* finished, callbacks owed */

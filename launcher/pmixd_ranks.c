@@ -172,6 +172,7 @@ int pmixd_ranks_start_spawned(struct daemon *d, const fmx_spawn_t *s, fmx_error_
             rc = spawn_one(d, set, i, a->argv, a->wdir ? a->wdir : d->job.wdir, env.v, NULL, err);
         fmx_env_free(&env);
     }
+    fmx_engine_expect_losses(d->eng, d->stopping); /* ranks here again */
     for (uint32_t i = 0; i < set->n && !rc; i++) {
         const fmx_spawn_app_t *a = &s->apps[s->app_of[mine[i]]];
 
@@ -246,6 +247,9 @@ void pmixd_ranks_reap(struct daemon *d)
             rp->reaped = 2; /* reported */
             pmixd_report_exit(d, rp->rank, rp->status);
         }
+    /* this daemon's part of the job is over: the others may go any time (a start-up check
+     * still asking them, pmixd_reach.c, is moot) */
+    fmx_engine_expect_losses(d->eng, d->stopping || pmixd_ranks_all_ended(d));
 }
 
 int pmixd_ranks_all_ended(const struct daemon *d)
