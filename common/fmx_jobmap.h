@@ -46,6 +46,8 @@ void fmx_jobmap_free(fmx_jobmap_t *map);
  * and PMIx front end name processes so between themselves (control messages, rank tables);
  * the job's own ranks keep their numbers. */
 uint32_t fmx_jobmap_nprocs(const fmx_jobmap_t *map);
+/* The processes of every namespace that node runs. */
+uint32_t fmx_jobmap_node_procs(const fmx_jobmap_t *map, uint32_t node);
 /* The global index of ns's rank 0. */
 uint32_t fmx_jobmap_base(const fmx_jobmap_t *map, const fmx_nspace_map_t *ns);
 /* The namespace of global index g (its rank there in *rank), or NULL. */

@@ -26,7 +26,7 @@ typedef struct fmx_spawn {
     fmx_spawn_app_t *apps;
     uint32_t napps;
     int by_node; /* PMIX_MAPBY node: ranks round robin over the nodes, else slots filled in turn */
-    uint32_t parent; /* the requester, as a global process index (fmx_jobmap_global) */
+    uint32_t parent; /* the requester, as a global process index (fmx_jobmap_proc) */
     /* set by the launcher: */
     char *nspace;
     uint32_t *app_of; /* [total np]: each rank's application */

@@ -101,6 +101,15 @@ uint32_t fmx_jobmap_nprocs(const fmx_jobmap_t *map)
     return n;
 }
 
+uint32_t fmx_jobmap_node_procs(const fmx_jobmap_t *map, uint32_t node)
+{
+    uint32_t n = 0;
+
+    for (uint32_t k = 0; k < map->nnspaces; k++)
+        n += fmx_nspace_local_count(&map->nspaces[k], node);
+    return n;
+}
+
 uint32_t fmx_jobmap_base(const fmx_jobmap_t *map, const fmx_nspace_map_t *ns)
 {
     uint32_t base = 0;

@@ -237,39 +237,42 @@ static size_t name_len(const char *p)
     return colon ? (size_t)(colon - p) : len;
 }
 
+/* Whether the len bytes at p are the node's name or its host. */
+static int names_node(const fmx_node_t *node, const char *p, size_t len)
+{
+    return (strlen(node->name) == len && !strncmp(p, node->name, len)) ||
+        (strlen(node->host) == len && !strncmp(p, node->host, len));
+}
+
+/* The next name of the comma-separated list after p. */
+static const char *next_name(const char *p)
+{
+    p += strcspn(p, ",");
+    return p + (*p == ',');
+}
+
 /* Whether node i is named in the comma-separated list (by its name or its host). */
 static int named(const fmx_node_t *node, const char *hosts)
 {
-    size_t nl = strlen(node->name), hl = strlen(node->host);
-
-    for (const char *p = hosts; *p;) {
-        size_t len = name_len(p);
-
-        if ((len == nl && !strncmp(p, node->name, len)) ||
-            (len == hl && !strncmp(p, node->host, len)))
+    for (const char *p = hosts; *p; p = next_name(p))
+        if (names_node(node, p, name_len(p)))
             return 1;
-        p += strcspn(p, ",");
-        p += *p == ',';
-    }
     return 0;
 }
 
 /* The first name in the list that matches no node, copied into out; 0 when all match. */
 static int unknown_name(const fmx_jobmap_t *map, const char *hosts, char *out, size_t cap)
 {
-    for (const char *p = hosts; *p;) {
+    for (const char *p = hosts; *p; p = next_name(p)) {
         size_t len = name_len(p);
         int found = 0;
 
         for (uint32_t i = 0; i < map->nnodes && !found; i++)
-            found = (strlen(map->nodes[i].name) == len && !strncmp(p, map->nodes[i].name, len)) ||
-                (strlen(map->nodes[i].host) == len && !strncmp(p, map->nodes[i].host, len));
+            found = names_node(&map->nodes[i], p, len);
         if (!found && len) {
             snprintf(out, cap, "%.*s", (int)len, p);
             return 1;
         }
-        p += strcspn(p, ",");
-        p += *p == ',';
     }
     return 0;
 }
@@ -288,10 +291,8 @@ static uint32_t sum(const uint32_t *v, uint32_t n)
 static uint32_t free_slots(const fmx_jobmap_t *map, uint32_t i, const uint32_t *extra,
                            const uint32_t *ended)
 {
-    uint64_t used = extra[i];
+    uint64_t used = (uint64_t)extra[i] + fmx_jobmap_node_procs(map, i);
 
-    for (uint32_t k = 0; k < map->nnspaces; k++)
-        used += fmx_nspace_local_count(&map->nspaces[k], i);
     used -= ended && ended[i] <= used ? ended[i] : 0;
     return map->nodes[i].slots > used ? map->nodes[i].slots - (uint32_t)used : 0;
 }

@@ -91,16 +91,6 @@ static struct rank_set *new_set(struct daemon *d, uint32_t n, uint32_t base, con
     return set;
 }
 
-/* Every rank of this node, whatever its namespace. */
-static uint32_t node_ranks(const struct daemon *d)
-{
-    uint32_t n = 0;
-
-    for (uint32_t k = 0; k < d->job.map.nnspaces; k++)
-        n += fmx_nspace_local_count(&d->job.map.nspaces[k], d->job.self);
-    return n;
-}
-
 int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
 {
     const fmx_nspace_map_t *ns = fmx_jobspec_nspace(&d->job);
@@ -152,7 +142,7 @@ int pmixd_ranks_start_spawned(struct daemon *d, const fmx_spawn_t *s, fmx_error_
     fmx_rank_env_t re = {.job = &d->job,
                          .session = &d->session,
                          .cma = d->cma,
-                         .local_ranks = node_ranks(d),
+                         .local_ranks = fmx_jobmap_node_procs(&d->job.map, d->job.self),
                          .rank_base = base,
                          .sources = {{pmix_env, d->glue}},
                          .nsources = 1};

@@ -36,16 +36,6 @@ static const char *node_name(struct run *r, uint32_t index)
     return node < r->job.map.nnodes ? r->job.map.nodes[node].name : "?";
 }
 
-/* The processes of every namespace on node i. */
-static uint32_t node_procs(struct run *r, uint32_t i)
-{
-    uint32_t n = 0;
-
-    for (uint32_t k = 0; k < r->job.map.nnspaces; k++)
-        n += fmx_nspace_local_count(&r->job.map.nspaces[k], i);
-    return n;
-}
-
 static int live_daemons(struct run *r)
 {
     int live = 0;
@@ -93,7 +83,8 @@ static void on_exit_status(struct run *r, uint32_t node, uint32_t rank, int stat
     char how[96], who[96];
     int code = fmx_wait_status_describe(status, how, sizeof(how));
 
-    if (rank >= r->size || node_of(r, rank) != node || r->d[node].exited == node_procs(r, node)) {
+    if (rank >= r->size || node_of(r, rank) != node ||
+        r->d[node].exited == fmx_jobmap_node_procs(&r->job.map, node)) {
         fprintf(stderr,
                 "pmixrun: pmixd on node %s reported the end of rank %u, not one of its own\n",
                 r->job.map.nodes[node].name, rank);
@@ -272,8 +263,8 @@ static void daemon_lost(struct run *r, uint32_t i)
     if (!r->d[i].done)
         pmixrun_end_job(r, r->exit_code ? r->exit_code : 1);
     r->d[i].done = 1;
-    r->exited += node_procs(r, i) - r->d[i].exited;
-    r->d[i].exited = node_procs(r, i);
+    r->exited += fmx_jobmap_node_procs(&r->job.map, i) - r->d[i].exited;
+    r->d[i].exited = fmx_jobmap_node_procs(&r->job.map, i);
 }
 
 /* Every joined daemon says something at least every FMX_HEARTBEAT_MS (pmixd_heartbeat_start)
