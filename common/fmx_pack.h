@@ -28,6 +28,8 @@ uint32_t fmx_unpack_u32(fmx_pack_t *p);
 const void *fmx_unpack_bytes(fmx_pack_t *p, size_t *n);
 /* A malloc'd, NUL-terminated copy (NULL on error). */
 char *fmx_unpack_str(fmx_pack_t *p);
+/* n strings into a malloc'd NULL-terminated array of copies; NULL on error (nothing kept). */
+char **fmx_unpack_strings(fmx_pack_t *p, uint32_t n);
 
 /* Grows *buf (capacity *cap, doubling from 256) to hold need bytes: 0 or -ENOMEM. */
 int fmx_grow(uint8_t **buf, size_t *cap, size_t need);

@@ -133,3 +133,17 @@ char *fmx_unpack_str(fmx_pack_t *p)
     s[n] = '\0';
     return s;
 }
+
+char **fmx_unpack_strings(fmx_pack_t *p, uint32_t n)
+{
+    char **v = calloc((size_t)n + 1, sizeof(*v));
+
+    for (uint32_t i = 0; v && i < n; i++)
+        if (!(v[i] = fmx_unpack_str(p))) {
+            while (i)
+                free(v[--i]);
+            free(v);
+            return NULL;
+        }
+    return v;
+}

@@ -35,19 +35,12 @@ static void free_strings(char **v)
     free(v);
 }
 
+/* A count, then that many strings (pack_strings). */
 static char **unpack_strings(fmx_pack_t *p)
 {
     uint32_t n = fmx_unpack_u32(p);
-    char **v;
 
-    if (p->err || n > MAX_STRINGS || !(v = calloc((size_t)n + 1, sizeof(*v))))
-        return NULL;
-    for (uint32_t i = 0; i < n; i++)
-        if (!(v[i] = fmx_unpack_str(p))) {
-            free_strings(v);
-            return NULL;
-        }
-    return v;
+    return p->err || n > MAX_STRINGS ? NULL : fmx_unpack_strings(p, n);
 }
 
 /* "" crosses for NULL */

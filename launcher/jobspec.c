@@ -38,15 +38,6 @@ void fmx_jobspec_pack(const fmx_jobspec_t *js, fmx_pack_t *p)
     fmx_pack_u32(p, js->timeout_ms);
 }
 
-static char **unpack_strings(fmx_pack_t *p, uint32_t n)
-{
-    char **v = calloc((size_t)n + 1, sizeof(*v));
-
-    for (uint32_t i = 0; v && i < n && !p->err; i++)
-        v[i] = fmx_unpack_str(p);
-    return v;
-}
-
 /* The nodes and the namespaces' placements; 0, or -1 when malformed. */
 static int unpack_map(fmx_jobmap_t *map, fmx_pack_t *p)
 {
@@ -97,13 +88,14 @@ int fmx_jobspec_unpack(fmx_jobspec_t *js, fmx_pack_t *p, const char *from, fmx_e
         !fmx_jobmap_nspace(&js->map, js->nspace))
         goto bad;
     js->argc = fmx_unpack_u32(p);
-    if (p->err || js->argc == 0 || js->argc > MAX_ARGS || !(js->argv = unpack_strings(p, js->argc)))
+    if (p->err || js->argc == 0 || js->argc > MAX_ARGS ||
+        !(js->argv = fmx_unpack_strings(p, js->argc)))
         goto bad;
     js->nenv = fmx_unpack_u32(p);
-    if (p->err || js->nenv > MAX_ARGS || !(js->env = unpack_strings(p, js->nenv)))
+    if (p->err || js->nenv > MAX_ARGS || !(js->env = fmx_unpack_strings(p, js->nenv)))
         goto bad;
     js->ndenv = fmx_unpack_u32(p);
-    if (p->err || js->ndenv > MAX_ARGS || !(js->denv = unpack_strings(p, js->ndenv)))
+    if (p->err || js->ndenv > MAX_ARGS || !(js->denv = fmx_unpack_strings(p, js->ndenv)))
         goto bad;
     for (uint32_t i = 0; i < js->ndenv; i++)
         if (!js->denv[i] || !strchr(js->denv[i], '='))
