@@ -11,7 +11,7 @@ void pmixrun_emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf
 {
     FILE *f = stream == 2 ? stderr : stdout;
     uint32_t nsrank = rank;
-    const fmx_nspace_map_t *ns = fmx_jobmap_proc(&r->job.map, rank, &nsrank);
+    const fmx_nspace_map_t *ns;
     char **part;
 
     if (!(r->job.flags & FMX_JOB_TAG_OUTPUT)) {
@@ -19,6 +19,7 @@ void pmixrun_emit(struct run *r, uint32_t rank, uint32_t stream, const char *buf
         fflush(f);
         return;
     }
+    ns = fmx_jobmap_proc(&r->job.map, rank, &nsrank); /* for the label only */
     part = &r->partial[2 * rank + (stream == 2)];
     for (size_t start = 0, i = 0; i < n; i++) {
         if (buf[i] != '\n' && i + 1 < n)
