@@ -93,7 +93,8 @@ static int start_pmix(struct daemon *d, fmx_error_t *err)
                          .tmpdir = d->session.dir,
                          .local_cpusets = d->bind.bitmaps,
                          .topology = fmx_topology(err),
-                         .loop = d->loop};
+                         .loop = d->loop,
+                         .resident = d->svc != NULL};
     int rc = fmx_glue_start(&gj, NULL, &pmixd_glue_host, d, &d->glue, err);
 
     if (rc)
@@ -124,7 +125,7 @@ static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
 {
     int rc;
 
-    if ((rc = pmixd_bootstrap(d, node, err)))
+    if ((rc = pmixd_bootstrap(d, node, err)) || (rc = pmixd_svc_start(d, err)))
         return rc;
     if (open_early(d) && (rc = pmixd_fabric_start(d, err)))
         return rc;
@@ -166,6 +167,7 @@ static void teardown(struct daemon *d)
     pmixd_ranks_free(d);
     if (d->ctl)
         fmx_conn_flush_blocking(d->ctl, 2000);
+    pmixd_svc_stop(d); /* the glue's calls to the service fail while it runs */
     fmx_engine_cancel(d->eng); /* fences in flight complete while libpmix still runs */
     fmx_glue_stop(d->glue);
     fmx_engine_destroy(d->eng);
@@ -243,13 +245,13 @@ static fmx_conn_t *control(struct daemon *d, struct options *o, int *status)
 
     *status = 2;
     if (o->listen) {
-        fmx_conn_t *c = pmixd_serve(o->listen, o->secret_file, &node);
+        fmx_conn_t *c = pmixd_serve(o->listen, o->secret_file, &node, &d->svc_fd);
 
         o->node = node;
         return c;
     }
     if (o->resume) {
-        fmx_conn_t *c = pmixd_resumed_conn(o->resume);
+        fmx_conn_t *c = pmixd_resumed_conn(o->resume, &d->svc_fd);
 
         if (!c || o->node < 0)
             fprintf(stderr, "pmixd: --resume %s: not a connection handed over by pmixd\n",
@@ -273,7 +275,7 @@ int main(int argc, char **argv)
 {
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT};
     struct options o = {.node = -1, .secret_file = getenv("FMX_SECRET_FILE")};
-    struct daemon d = {0};
+    struct daemon d = {.svc_fd = -1};
     fmx_error_t err = {{0}};
     int rc = parse(argc, argv, &o);
 

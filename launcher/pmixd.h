@@ -2,7 +2,8 @@
  * the control channel), pmixd_boot.c (HELLO/JOB and the hand-over to a fresh process),
  * pmixd_report.c (what goes to pmixrun), pmixd_fabric.c (the endpoint, the addresses, the engine),
  * pmixd_ranks.c (starting, watching and ending the ranks), rank_env.c (their environment),
- * session.c (the job's directory), pmixd_service.c (the resident service). */
+ * session.c (the job's directory), pmixd_service.c (the resident service), pmixd_sessions.c
+ * (the service's links to its jobs), pmixd_svc.c (a job's link to its service). */
 #ifndef FMX_PMIXD_H
 #define FMX_PMIXD_H
 
@@ -47,6 +48,10 @@ struct daemon {
     fmx_session_t session;
     int cma; /* cross-memory attach works between ranks here */
     int resumed; /* a fresh pmixd going on with a job a resident one received */
+    int svc_fd; /* a resident service's job: the link to it, until pmixd_svc_start takes it */
+    struct svclink *svc;
+    struct svc_call *svc_calls; /* requests to the service, not answered yet */
+    uint64_t svc_next_id;
     int failed; /* a fatal error was reported: the daemon exits non-zero */
     int stopping; /* SIGTERM, SIGINT or pmixrun's KILL came: ranks are being ended */
     uint64_t addrs_timer;
@@ -82,8 +87,9 @@ extern const fmx_glue_host_t pmixd_glue_host;
  * environment). A job whose FI_* settings differ from the ones a resident daemon started
  * libfabric with goes on in a fresh process: then this returns only on failure. */
 int pmixd_bootstrap(struct daemon *d, uint32_t node, fmx_error_t *err);
-/* --resume CONN:MEMFD: the control connection handed over, with what was read from it. */
-fmx_conn_t *pmixd_resumed_conn(const char *spec);
+/* --resume CONN:MEMFD[:LINK]: the control connection handed over, with what was read from it,
+ * and the link to the resident service (*link_fd). */
+fmx_conn_t *pmixd_resumed_conn(const char *spec, int *link_fd);
 
 /* pmixd_reach.c: the daemons this one meets in fences are asked for an answer over the
  * fabric, within FMX_REACH_TIMEOUT_MS; one that cannot be reached ends the job, named. */
@@ -135,7 +141,15 @@ void pmixd_pmi_set_engine(struct daemon *d);
 void pmixd_pmi_free(struct daemon *d);
 
 /* pmixd_service.c: accepts launchers until SIGTERM; returns only in a job's child process,
- * with its control connection, node index and FMX_JOB_SECRET set up. */
-fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *node);
+ * with its control connection, node index, link to the service and FMX_JOB_SECRET set up. */
+fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *node, int *link_fd);
+
+/* pmixd_svc.c: a job child's link to its resident service (svclink.h): opened once the job is
+ * known (HELLO); the glue's requests to the service (pmixd_glue_host.service); the service's
+ * requests for this job's ranks' data; ended (its calls failed) before the glue stops. */
+int pmixd_svc_start(struct daemon *d, fmx_error_t *err);
+int pmixd_svc_request(void *arg, int kind, const void *req, size_t len, uint64_t timeout_ms,
+                      fmx_glue_answer_f cb, void *cbarg);
+void pmixd_svc_stop(struct daemon *d);
 
 #endif

@@ -22,7 +22,7 @@
  * message and anything after it) in a memory file. Returns only on failure. */
 static int resume(struct daemon *d, uint32_t node, fmx_error_t *err)
 {
-    char spec[32], num[16];
+    char spec[48], num[16];
     char *argv[] = {"pmixd", "--resume", spec, "--node", num, NULL};
     int mfd = memfd_create("fmx-job", 0), fd = fmx_conn_fd(d->ctl);
     size_t len;
@@ -31,26 +31,28 @@ static int resume(struct daemon *d, uint32_t node, fmx_error_t *err)
     fmx_log(FMX_LOG_INFO, "pmixd",
             "the job's FI_* settings differ from this daemon's: serving it from a fresh process");
     if (mfd < 0 || write(mfd, input, len) != (ssize_t)len || lseek(mfd, 0, SEEK_SET) != 0 ||
-        fcntl(fd, F_SETFD, 0)) {
+        fcntl(fd, F_SETFD, 0) || (d->svc_fd >= 0 && fcntl(d->svc_fd, F_SETFD, 0))) {
         fmx_errprintf(err, "cannot hand the job to a fresh pmixd: %s", strerror(errno));
         return -EIO;
     }
-    snprintf(spec, sizeof(spec), "%d:%d", fd, mfd);
+    snprintf(spec, sizeof(spec), "%d:%d:%d", fd, mfd, d->svc_fd);
     snprintf(num, sizeof(num), "%u", node);
     execv("/proc/self/exe", argv);
     fmx_errprintf(err, "cannot start a fresh pmixd (/proc/self/exe): %s", strerror(errno));
     return -errno;
 }
 
-fmx_conn_t *pmixd_resumed_conn(const char *spec)
+fmx_conn_t *pmixd_resumed_conn(const char *spec, int *link_fd)
 {
-    int cfd = -1, mfd = -1;
+    int cfd = -1, mfd = -1, lfd = -1;
     struct stat st;
     fmx_conn_t *c = NULL;
     void *input;
 
-    if (sscanf(spec, "%d:%d", &cfd, &mfd) != 2 || fstat(mfd, &st) || st.st_size <= 0)
+    if (sscanf(spec, "%d:%d:%d", &cfd, &mfd, &lfd) < 2 || fstat(mfd, &st) || st.st_size <= 0)
         return NULL;
+    if (lfd >= 0 && fcntl(lfd, F_SETFD, FD_CLOEXEC) == 0)
+        *link_fd = lfd;
     if ((input = malloc((size_t)st.st_size)) &&
         read(mfd, input, (size_t)st.st_size) == (ssize_t)st.st_size &&
         (c = fmx_conn_adopt(cfd, "pmixrun", input, (size_t)st.st_size)))

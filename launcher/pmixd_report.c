@@ -163,4 +163,5 @@ const fmx_glue_host_t pmixd_glue_host = {.abort = on_abort,
                                          .log = on_log,
                                          .lost = on_lost,
                                          .signal = on_signal,
-                                         .spawn = pmixd_spawn_request};
+                                         .spawn = pmixd_spawn_request,
+                                         .service = pmixd_svc_request};

@@ -11,6 +11,7 @@
 #include "pmixd.h"
 
 #include "auth.h"
+#include "pmixd_sessions.h"
 #include "rank_env.h"
 
 #include <signal.h>
@@ -48,9 +49,11 @@ struct service {
     struct pending *pending; /* newest first */
     int npending, max_pending;
     uint64_t grace_ms;
-    /* in a job's child: its connection and node, and the loop ends */
+    struct pmixd_sessions *sessions; /* the links to the job children, what they publish */
+    /* in a job's child: its connection, node and link to the service, and the loop ends */
     fmx_conn_t *child;
     uint32_t node;
+    int link_fd;
 };
 
 /* A job's child process ended: a non-zero status or a signal is the daemon's own fault (its
@@ -129,12 +132,16 @@ static void drop_pending(struct service *s, struct pending *p, const char *why)
 
 /* In the job's child: what belongs to the service goes, and the loop ends with the job's
  * connection. */
-static void become_job(struct service *s, fmx_conn_t *c, const char *who, const char *secret)
+static void become_job(struct service *s, fmx_conn_t *c, const char *who, const char *secret,
+                       int link_fd)
 {
     fmx_loop_del_fd(s->loop, s->lfd);
     close(s->lfd);
     while (s->pending)
         drop_pending(s, s->pending, NULL);
+    pmixd_sessions_free(s->sessions, 1); /* the service's, copied */
+    s->sessions = NULL;
+    s->link_fd = link_fd;
     memset(s->key, 0, sizeof(s->key));
     fprintf(stderr, "pmixd: a job from %s, as its node %u\n", who, s->node);
     setenv("FMX_JOB_SECRET", secret, 1);
@@ -147,6 +154,7 @@ static void become_job(struct service *s, fmx_conn_t *c, const char *who, const 
 static void start_job(struct service *s, struct pending *p, const char *secret)
 {
     char who[96];
+    int link[2];
     pid_t pid;
 
     if (s->njobs == MAX_JOBS || s->stopping) {
@@ -155,17 +163,24 @@ static void start_job(struct service *s, struct pending *p, const char *secret)
         drop_pending(s, p, NULL);
         return;
     }
-    if ((pid = fork()) < 0) {
-        fprintf(stderr, "pmixd: fork: %s\n", strerror(errno));
+    if (pmixd_sessions_pair(link) || (pid = fork()) < 0) {
+        fprintf(stderr, "pmixd: cannot start a job's child: %s\n", strerror(errno));
         drop_pending(s, p, NULL);
         return;
     }
     if (pid == 0) {
+        close(link[0]);
         snprintf(who, sizeof(who), "%s", p->who);
-        become_job(s, take_pending(s, p), who, secret);
+        become_job(s, take_pending(s, p), who, secret, link[1]);
         return;
     }
+    close(link[1]);
     s->jobs[s->njobs++] = pid;
+    if (pmixd_sessions_add(s->sessions, pid, link[0]))
+        fprintf(stderr,
+                "pmixd: no link to the job child %d: it cannot publish or connect to "
+                "other jobs\n",
+                (int)pid);
     drop_pending(s, p, NULL); /* the parent's copy */
 }
 
@@ -280,7 +295,7 @@ static void open_service(struct service *s, const char *spec, const char *secret
         fprintf(stderr, "pmixd: %s\n", err.text);
         exit(1);
     }
-    if (fmx_loop_create(&s->loop) ||
+    if (fmx_loop_create(&s->loop) || !(s->sessions = pmixd_sessions_new(s->loop)) ||
         fmx_loop_signals(s->loop, sigs, 3, on_signal, s, &s->blocked, &err) ||
         fmx_loop_add_fd(s->loop, s->lfd, FMX_LOOP_IN, on_launcher, s)) {
         fprintf(stderr, "pmixd: cannot start the service: %s\n", err.text[0] ? err.text : "");
@@ -297,9 +312,9 @@ static void open_service(struct service *s, const char *spec, const char *secret
         fmx_debug("pmixd", "%s", err.text);
 }
 
-fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *node)
+fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *node, int *link_fd)
 {
-    struct service s = {.lfd = -1};
+    struct service s = {.lfd = -1, .link_fd = -1};
 
     s.max_pending = (int)fmx_env_u64("FMX_MAX_STARTUPS", 64);
     if (s.max_pending < 1)
@@ -308,10 +323,12 @@ fmx_conn_t *pmixd_serve(const char *spec, const char *secret_file, uint32_t *nod
 
     open_service(&s, spec, secret_file);
     fmx_loop_run(s.loop);
+    pmixd_sessions_free(s.sessions, 0);
     fmx_loop_destroy(s.loop); /* closes the signalfd, in the service and in a job's child */
     if (!s.child)
         exit(s.failed_jobs ? 1 : 0);
     sigprocmask(SIG_UNBLOCK, &s.blocked, NULL);
     *node = s.node;
+    *link_fd = s.link_fd;
     return s.child;
 }

@@ -5,9 +5,15 @@
  * fence data or a direct modex as within one namespace, and the collective carries none).
  * Open MPI's MPI_Comm_connect / MPI_Comm_accept between ranks of a job, and between a parent
  * and the children it spawned (MPI_Comm_spawn), run on this (their port names go through
- * publish and lookup, pubsub.c). */
+ * publish and lookup, pubsub.c).
+ *
+ * Processes of another job (resident daemons only, xjob.c): the collective runs over this
+ * job's processes; then the two jobs meet through the session's publish / lookup, where each
+ * side's namespaces are described to the other, which registers them. A disconnect across
+ * jobs is this job's collective, then a meeting that carries nothing. */
 #include "glue_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +22,9 @@ struct cnct {
     int disconnect;
     pmix_proc_t *procs; /* sorted */
     size_t nprocs;
+    pmix_proc_t *own; /* those of this job's namespaces, when some are another job's */
+    size_t nown;
+    fmx_glue_t *g;
     uint64_t timeout_ms;
     pmix_op_cbfunc_t cb;
     void *cbdata;
@@ -24,7 +33,16 @@ struct cnct {
 static void cnct_free(struct cnct *c)
 {
     free(c->procs);
+    free(c->own);
     free(c);
+}
+
+static void met(void *arg, pmix_status_t status)
+{
+    struct cnct *c = arg;
+
+    c->cb(status, c->cbdata);
+    cnct_free(c);
 }
 
 static void cnct_done(void *arg, fmx_fence_result_t *res)
@@ -35,15 +53,29 @@ static void cnct_done(void *arg, fmx_fence_result_t *res)
         fmx_log(FMX_LOG_ERROR, "glue", "%s over %zu procs failed: %s",
                 c->disconnect ? "disconnect" : "connect", c->nprocs, res->error);
     free(res->data);
-    c->cb(fmx_glue_status(res->status), c->cbdata);
+    if (!res->status && c->own &&
+        !fmx_glue_meet(c->g, c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, !c->disconnect,
+                       c->timeout_ms, met, c))
+        return;
+    c->cb(fmx_glue_status(res->status ? res->status : c->own ? -ENOMEM : 0), c->cbdata);
     cnct_free(c);
 }
 
 static void run_cnct(fmx_glue_t *g, struct req *r)
 {
     struct cnct *c = (struct cnct *)r;
-    int rc = fmx_glue_collective(g, c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, NULL, 0,
-                                 0, c->timeout_ms, cnct_done, c);
+    const char *what = c->disconnect ? "disconnect" : "connect";
+    char tag[48];
+    int rc = fmx_glue_split_procs(g, c->procs, c->nprocs, what, &c->own, &c->nown);
+
+    c->g = g;
+    snprintf(tag, sizeof(tag), "%s%s:%016llx", c->own ? "x" : "", c->disconnect ? "dcnct" : "cnct",
+             (unsigned long long)(c->own ? fmx_glue_procs_hash(c->procs, c->nprocs) : 0));
+    if (!rc)
+        rc = c->own
+            ? fmx_glue_collective(g, tag, c->own, c->nown, NULL, 0, 0, c->timeout_ms, cnct_done, c)
+            : fmx_glue_collective(g, c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, NULL, 0,
+                                  0, c->timeout_ms, cnct_done, c);
 
     if (rc) {
         c->cb(rc == -EINVAL ? PMIX_ERR_NOT_SUPPORTED : fmx_glue_status(rc), c->cbdata);

@@ -92,6 +92,11 @@ static void run_ask(fmx_glue_t *g, struct req *r)
     size_t keylen = fmx_glue_proc_key(&a->proc, key, sizeof(key));
     int rc;
 
+    if (!ns && (rc = fmx_glue_fetch_foreign(g, &a->proc, a->timeout_ms, asked, a)) != -ENOENT) {
+        if (rc) /* else asked() completes it */
+            asked(a, rc, NULL, 0);
+        return;
+    }
     if (node == UINT32_MAX || node == g->job.self) {
         a->cb(PMIX_ERR_NOT_FOUND, NULL, 0, a->cbdata, NULL, NULL);
         free(a);
@@ -136,7 +141,9 @@ pmix_status_t fmx_glue_up_dmodex(const pmix_proc_t *proc, const pmix_info_t info
 
 struct answer {
     struct req base;
-    fmx_dmodex_req_t *token; /* the engine request it answers */
+    fmx_dmodex_req_t *token; /* the engine request it answers, or */
+    fmx_glue_answer_f cb; /* the service's (fmx_glue_fetch) */
+    void *cbarg;
     int status;
     char *data;
     size_t ndata;
@@ -146,7 +153,10 @@ static void run_answer(fmx_glue_t *g, struct req *r)
 {
     struct answer *a = (struct answer *)r;
 
-    fmx_dmodex_respond(g->eng, a->token, a->status, a->data, a->ndata);
+    if (a->token)
+        fmx_dmodex_respond(g->eng, a->token, a->status, a->data, a->ndata);
+    else
+        a->cb(a->cbarg, a->status, a->data, a->ndata);
     free(a->data);
     free(a);
 }
@@ -155,7 +165,10 @@ static void cancel_answer(fmx_glue_t *g, struct req *r)
 {
     struct answer *a = (struct answer *)r;
 
-    fmx_dmodex_respond(g->eng, a->token, -ECANCELED, NULL, 0); /* the engine outlives the glue */
+    if (a->token) /* the engine outlives the glue */
+        fmx_dmodex_respond(g->eng, a->token, -ECANCELED, NULL, 0);
+    else
+        a->cb(a->cbarg, -ECANCELED, NULL, 0);
     free(a->data);
     free(a);
 }
@@ -202,5 +215,38 @@ void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t
     if (st != PMIX_SUCCESS) {
         fmx_dmodex_respond(g->eng, token, fmx_glue_errno(st), NULL, 0);
         free(a);
+    }
+}
+
+void fmx_glue_fetch(fmx_glue_t *g, const void *key, size_t len, uint64_t timeout_ms,
+                    fmx_glue_answer_f cb, void *cbarg)
+{
+    const fmx_nspace_map_t *ns;
+    struct answer *a;
+    pmix_proc_t proc;
+    pmix_status_t st;
+    uint32_t node;
+    int rc;
+
+    if (proc_of_key(key, len, &proc) || !(ns = fmx_glue_nspace(g, proc.nspace)) ||
+        (node = fmx_nspace_node_of(ns, proc.rank)) == UINT32_MAX) {
+        cb(cbarg, -ENOENT, NULL, 0);
+        return;
+    }
+    if (node != g->job.self) {
+        if (!g->eng || (rc = fmx_dmodex_request(g->eng, node, key, len, timeout_ms, cb, cbarg)))
+            cb(cbarg, g->eng ? rc : -EAGAIN, NULL, 0);
+        return;
+    }
+    if (!(a = calloc(1, sizeof(*a)))) {
+        cb(cbarg, -ENOMEM, NULL, 0);
+        return;
+    }
+    a->base.ops = &answer_ops;
+    a->cb = cb;
+    a->cbarg = cbarg;
+    if ((st = PMIx_server_dmodex_request(&proc, on_local_data, a)) != PMIX_SUCCESS) {
+        free(a);
+        cb(cbarg, fmx_glue_errno(st), NULL, 0);
     }
 }

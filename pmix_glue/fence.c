@@ -2,7 +2,12 @@
  * participants, keyed by a canonical collective key (the front end's prefix, then each
  * participant's namespace and rank in sorted order), which is the same on every daemon
  * whatever the memory layout of pmix_proc_t. The node blobs the engine gathers go back to
- * libpmix, which frees them through release_data. */
+ * libpmix, which frees them through release_data.
+ *
+ * A fence that names processes of another job (resident daemons only, xjob.c; Open MPI's
+ * MPI_Comm_disconnect between jobs is one) is this job's fence, then a meeting with the other
+ * jobs through the session; the data it completes with is this job's (the other job's ranks'
+ * data is read by direct modex). */
 #include "glue_internal.h"
 
 #include <stdio.h>
@@ -11,8 +16,13 @@
 
 struct fence {
     struct req base;
+    fmx_glue_t *g;
     pmix_proc_t *procs; /* participants, sorted */
     size_t nprocs;
+    pmix_proc_t *own; /* those of this job's namespaces, when some are another job's */
+    size_t nown;
+    uint8_t *rdata; /* this job's part, while the meeting runs */
+    size_t rtotal;
     int collect;
     uint64_t timeout_ms;
     char *data; /* libpmix's blob of the local contributions, ours to free */
@@ -24,6 +34,7 @@ struct fence {
 static void fence_free(struct fence *f)
 {
     free(f->procs);
+    free(f->own);
     free(f->data);
     free(f);
 }
@@ -58,16 +69,41 @@ uint8_t *fmx_glue_collective_key(const char *tag, const pmix_proc_t *procs, size
     return key;
 }
 
+static void finish(struct fence *f, int status, const char *error, uint8_t *data, size_t total)
+{
+    if (status)
+        fmx_log(FMX_LOG_ERROR, "glue", "fence over %zu procs failed: %s", f->nprocs, error);
+    /* the concatenated node blobs go to libpmix, which frees them through release_data */
+    f->cb(fmx_glue_status(status), (char *)data, total, f->cbdata, release_data, data);
+    fence_free(f);
+}
+
+static void met(void *arg, pmix_status_t status)
+{
+    struct fence *f = arg;
+
+    if (status == PMIX_SUCCESS) {
+        finish(f, 0, "", f->rdata, f->rtotal);
+        return;
+    }
+    free(f->rdata);
+    finish(f, fmx_glue_errno(status), "the other jobs' part did not come", NULL, 0);
+}
+
 static void fence_done(void *arg, fmx_fence_result_t *res)
 {
     struct fence *f = arg;
 
-    if (res->status)
-        fmx_log(FMX_LOG_ERROR, "glue", "fence over %zu procs failed: %s", f->nprocs, res->error);
-    /* the concatenated node blobs go to libpmix, which frees them through release_data */
-    f->cb(fmx_glue_status(res->status), (char *)res->data, res->total, f->cbdata, release_data,
-          res->data);
-    fence_free(f);
+    if (!res->status && f->own) { /* this job's part: then the other jobs' */
+        f->rdata = res->data;
+        f->rtotal = res->total;
+        if (!fmx_glue_meet(f->g, "fence", f->procs, f->nprocs, 0, f->timeout_ms, met, f))
+            return;
+        free(res->data);
+        finish(f, -ENOMEM, "out of memory", NULL, 0);
+        return;
+    }
+    finish(f, res->status, res->error, res->data, res->total);
 }
 
 int fmx_glue_members(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, uint32_t *members,
@@ -130,8 +166,16 @@ int fmx_glue_collective(fmx_glue_t *g, const char *tag, const pmix_proc_t *procs
 static void run_fence(fmx_glue_t *g, struct req *r)
 {
     struct fence *f = (struct fence *)r;
+    char tag[32];
+    int rc = fmx_glue_split_procs(g, f->procs, f->nprocs, "fence", &f->own, &f->nown);
+
+    f->g = g;
+    snprintf(tag, sizeof(tag), "xfence:%016llx",
+             (unsigned long long)(f->own ? fmx_glue_procs_hash(f->procs, f->nprocs) : 0));
     /* data handed to us must reach the others */
-    int rc = fmx_glue_collective(g, "", f->procs, f->nprocs, f->data, f->ndata,
+    if (!rc)
+        rc = fmx_glue_collective(g, f->own ? tag : "", f->own ? f->own : f->procs,
+                                 f->own ? f->nown : f->nprocs, f->data, f->ndata,
                                  f->collect || f->ndata, f->timeout_ms, fence_done, f);
 
     if (rc == 0)

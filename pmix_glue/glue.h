@@ -30,7 +30,17 @@ typedef struct fmx_glue_job {
     void *const *local_cpusets;
     void *topology; /* this machine's hwloc topology, or NULL for libpmix to discover it */
     fmx_loop_t *loop; /* the daemon's loop, for the glue's timers (lookups held until published) */
+    /* served by resident daemons (pmixd --listen): publish / lookup go to node 0's service, and
+     * other jobs of that service can be connected to (host.service) */
+    int resident;
 } fmx_glue_job_t;
+
+/* What the glue asks of the service of resident daemons (fmx_glue_host_t.service). */
+enum {
+    FMX_GLUE_SVC_PUB = 1, /* a publish / lookup / unpublish request (pubsub.h) */
+    FMX_GLUE_SVC_FETCH = 2, /* another job's rank's data: its job's namespace, NUL, the key */
+};
+typedef void (*fmx_glue_answer_f)(void *arg, int status, const void *blob, size_t len);
 
 /* What the glue asks of its daemon. Called from fmx_glue_dispatch() on the daemon's loop.
  * Processes are named by their global index (fmx_jobmap_proc): the job's ranks by their rank. */
@@ -46,6 +56,10 @@ typedef struct fmx_glue_host {
     /* PMIx_Spawn of process `s->parent`: the launcher is asked; fmx_glue_spawned(id) answers
      * later. 0, or -errno (the client is refused). NULL: spawn is refused NOT-SUPPORTED. */
     int (*spawn)(void *arg, uint64_t id, const fmx_spawn_t *s);
+    /* Resident daemons (job.resident): a request of `kind` to this host's service, answered
+     * through cb (within timeout_ms, else -ETIMEDOUT). 0, or -errno and cb is not called. */
+    int (*service)(void *arg, int kind, const void *req, size_t len, uint64_t timeout_ms,
+                   fmx_glue_answer_f cb, void *cbarg);
 } fmx_glue_host_t;
 
 /* What a rank of the job has told this daemon's PMIx server so far. Set on libpmix's thread
@@ -70,6 +84,10 @@ int fmx_glue_add_nspace(fmx_glue_t *g, const char *nspace, uint32_t parent, cons
 /* The launcher's answer to spawn request id: status 0 and the new namespace, or -errno and
  * a sentence (what the client's PMIx_Spawn returns). */
 void fmx_glue_spawned(fmx_glue_t *g, uint64_t id, int status, const char *nspace_or_error);
+/* The service asks for a rank's data on behalf of another job (FMX_GLUE_SVC_FETCH's key): it
+ * is read here or from the rank's daemon, and answered through cb (status, libpmix's blob). */
+void fmx_glue_fetch(fmx_glue_t *g, const void *key, size_t len, uint64_t timeout_ms,
+                    fmx_glue_answer_f cb, void *cbarg);
 /* Gives a glue started without one its engine, and runs the requests that waited for it. */
 void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine);
 /* The environment a local process (global index) needs (PMIx_server_setup_fork): a

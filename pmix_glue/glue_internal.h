@@ -52,14 +52,46 @@ struct fmx_glue {
      * when their callbacks may no longer be called */
     int stopping;
     /* pubsub.c: what is published at this daemon, lookups held here */
-    struct pub_record *pub_records;
-    struct pub_waiter *pub_waiters;
+    struct fmx_pubstore *pubs;
     uint64_t req_seq; /* numbers this daemon's engine requests apart (pubsub.c, group.c) */
     uint64_t next_cid; /* group.c, node 0: the last group context id given */
+    struct foreign_ns *foreign; /* xjob.c: other jobs' namespaces registered here (loop only) */
+    struct meet_count *meetings; /* xjob.c: meetings had with other jobs, per set of procs */
 };
 
 /* The entry of proc's namespace if proc is one of its ranks (any thread), else NULL. */
 const struct glue_nspace *fmx_glue_proc_nspace(const fmx_glue_t *g, const pmix_proc_t *proc);
+
+/* PMIx_server_register_nspace, waited for (libpmix's thread answers; the loop waits). */
+pmix_status_t fmx_glue_register_sync(const char *nspace, int nlocal, pmix_info_t *info,
+                                     size_t ninfo);
+
+/* xjob.c: another job's namespaces, met in a connect through the resident daemons' service.
+ * Its description (the job's namespace, the namespace, its size, its job's node names, each
+ * rank's node), appended to p; registering one here (once; blocking); the job it belongs to,
+ * or NULL when nspace is no other job's known here; the relay of node 0; the end. */
+void fmx_glue_describe_nspace(fmx_glue_t *g, const fmx_nspace_map_t *ns, fmx_pack_t *p);
+int fmx_glue_add_foreign(fmx_glue_t *g, const void *desc, size_t len, fmx_error_t *err);
+const char *fmx_glue_foreign_job(const fmx_glue_t *g, const char *nspace);
+/* A rank of another job's namespace: its data, through node 0 and the service. */
+int fmx_glue_fetch_foreign(fmx_glue_t *g, const pmix_proc_t *proc, uint64_t timeout_ms,
+                           fmx_glue_answer_f cb, void *cbarg);
+/* A collective over processes of other jobs: this job's processes (*own, malloc'd; NULL when
+ * there is none of another job's), or -EINVAL (another job's, and this job cannot reach one:
+ * says so, naming the collective, `what`). */
+int fmx_glue_split_procs(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, const char *what,
+                         pmix_proc_t **own, size_t *nown);
+uint64_t fmx_glue_procs_hash(const pmix_proc_t *procs, size_t nprocs);
+/* Once this job's part of a collective over procs (sorted) is complete: meets the other jobs'
+ * through the session's publish / lookup (the n-th meeting over these procs meets the other
+ * side's n-th), with a description of each side's namespaces that is registered on the other
+ * (describe) or a mark; done(arg, status) once every other job's part is in, or the time ran
+ * out. 0, or -ENOMEM (done is not called). */
+typedef void (*fmx_glue_met_f)(void *arg, pmix_status_t status);
+int fmx_glue_meet(fmx_glue_t *g, const char *what, const pmix_proc_t *procs, size_t nprocs,
+                  int describe, uint64_t timeout_ms, fmx_glue_met_f done, void *arg);
+int fmx_glue_xjob_start(fmx_glue_t *g);
+void fmx_glue_xjob_stop(fmx_glue_t *g);
 
 /* The prefix of every engine key of the PMIx front end (fmx_engine.h). */
 #define GLUE_KEY_PREFIX "pmix:"

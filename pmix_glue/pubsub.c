@@ -9,9 +9,16 @@
  * of those ranges ask only their own. Values travel as libpmix packs them (PMIx_Data_pack): a
  * home never reads them.
  *
+ * A job of resident daemons (`pmixd --listen`) has one home for all but the local ranges: the
+ * service of its node 0's host, which node 0 asks over its link (host.service). Jobs whose
+ * node 0 is served by the same service share that home, and so publish and look up across jobs
+ * (Open MPI's MPI_Publish_name / MPI_Lookup_name with no ompi-server), until each job ends.
+ *
  * This file: a rank's call, sent to the homes of its keys (a home that is this daemon is served
- * in place); pubsub_home.c: what a home keeps and answers; pubsub.h: the request between them. */
+ * in place); pubsub_home.c: what a home keeps and answers (pubstore.h); pubsub.h: the request
+ * between them. */
 #include "pubsub.h"
+#include "pubstore.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +47,6 @@ struct call {
     void *cbdata;
 };
 
-/* Where a home sends its answer: the engine request, or this daemon's own call. */
 static void call_free(struct call *c)
 {
     for (size_t i = 0; i < c->nkeys; i++) {
@@ -69,6 +75,8 @@ static uint32_t home_of(const fmx_glue_t *g, const char *key)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
 
+    if (g->job.resident)
+        return 0;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         h = (h ^ *p) * 16777619u;
     return h % g->job.map->nnodes;
@@ -129,7 +137,7 @@ static void release(struct call *c)
 }
 
 /* A home answered (or could not be asked). */
-void fmx_pub_home_answered(struct call *c, int status, const void *blob, size_t len)
+static void home_answered(struct call *c, int status, const void *blob, size_t len)
 {
     if (status && !c->status && !(status == -ENOENT && c->op == OP_LOOKUP))
         c->status = status;
@@ -140,8 +148,102 @@ void fmx_pub_home_answered(struct call *c, int status, const void *blob, size_t 
 
 static void remote_answered(void *arg, int status, const void *blob, size_t len)
 {
-    fmx_pub_home_answered(arg, status, blob, len);
+    home_answered(arg, status, blob, len);
 }
+
+/* ---- the home's side: where its answers go ---- */
+
+/* `to` of the store: an engine request's token, or this daemon's own call with bit 0 set */
+static void answer(void *arg, uint64_t to, int status, const void *blob, size_t len)
+{
+    fmx_glue_t *g = arg;
+
+    if (to & 1)
+        home_answered((struct call *)(uintptr_t)(to & ~(uint64_t)1), status, blob, len);
+    else
+        fmx_dmodex_respond(g->eng, (fmx_dmodex_req_t *)(uintptr_t)to, status, blob, len);
+}
+
+struct relay {
+    fmx_glue_t *g;
+    uint64_t to;
+};
+
+static void relay_answered(void *arg, int status, const void *blob, size_t len)
+{
+    struct relay *r = arg;
+
+    answer(r->g, r->to, status, blob, len);
+    free(r);
+}
+
+/* A request served here: by this daemon's store, or (node 0 of resident daemons, for all but
+ * the local ranges) by the service, which holds a waiting lookup for its timeout. */
+static void serve(fmx_glue_t *g, int relay, uint32_t from, const uint8_t *req, size_t len,
+                  uint64_t to)
+{
+    char who[160];
+    struct relay *r;
+    int rc;
+
+    if (relay) {
+        size_t pre = strlen(PUB_PREFIX) + 1;
+        fmx_pack_t p;
+        pmix_proc_t proc;
+        uint64_t timeout = 0;
+
+        fmx_unpack_init(&p, req + pre, len > pre ? len - pre : 0);
+        for (int i = 0; i < 3; i++)
+            fmx_unpack_u32(&p);
+        if (!fmx_pub_unpack_proc(&p, &proc)) {
+            fmx_unpack_u32(&p);
+            fmx_unpack_u32(&p);
+            timeout = fmx_unpack_u32(&p);
+        }
+        if (!(r = malloc(sizeof(*r)))) {
+            answer(g, to, -ENOMEM, NULL, 0);
+            return;
+        }
+        *r = (struct relay){.g = g, .to = to};
+        rc = g->host.service(g->host_arg, FMX_GLUE_SVC_PUB, req, len,
+                             (timeout ? timeout : fmx_engine_default_timeout_ms(g->eng)) +
+                                 WAIT_GRACE_MS,
+                             relay_answered, r);
+        if (rc) {
+            free(r);
+            answer(g, to, rc, NULL, 0);
+        }
+        return;
+    }
+    snprintf(who, sizeof(who), "node %s",
+             from < g->job.map->nnodes ? g->job.map->nodes[from].name : "?");
+    fmx_pubstore_serve(g->pubs, from, who, req, len, to);
+}
+
+static void on_request(void *arg, uint32_t from, const void *key, size_t keylen,
+                       fmx_dmodex_req_t *token)
+{
+    fmx_glue_t *g = arg;
+
+    serve(g, g->job.resident, from, key, keylen, (uint64_t)(uintptr_t)token);
+}
+
+int fmx_glue_pubsub_start(fmx_glue_t *g)
+{
+    if (!(g->pubs = fmx_pubstore_new(g->job.loop, answer, g)))
+        return -ENOMEM;
+    return fmx_dmodex_add_handler(g->eng, PUB_PREFIX, on_request, g);
+}
+
+void fmx_glue_pubsub_stop(fmx_glue_t *g)
+{
+    if (g->eng)
+        fmx_dmodex_remove_handler(g->eng, PUB_PREFIX);
+    fmx_pubstore_free(g->pubs, 0);
+    g->pubs = NULL;
+}
+
+/* ---- the requester's side, again ---- */
 
 /* Sends the part of c that belongs to home node (keys[i] with at[i] == node). */
 static void ask_home(struct call *c, uint32_t node, const uint32_t *at)
@@ -176,11 +278,12 @@ static void ask_home(struct call *c, uint32_t node, const uint32_t *at)
     c->outstanding++;
     if (p.err) {
         fmx_pack_free(&p);
-        fmx_pub_home_answered(c, -ENOMEM, NULL, 0);
+        home_answered(c, -ENOMEM, NULL, 0);
         return;
     }
     if (node == g->job.self) {
-        fmx_pub_serve(g, node, p.data, p.len, (struct pub_to){.local = c});
+        serve(g, g->job.resident && !stays_home(c->range), node, p.data, p.len,
+              (uint64_t)(uintptr_t)c | 1);
     } else {
         uint64_t t = c->wait ? c->timeout_ms + WAIT_GRACE_MS : c->timeout_ms;
 
@@ -190,7 +293,7 @@ static void ask_home(struct call *c, uint32_t node, const uint32_t *at)
                                            : "unpublish",
                   n, g->job.map->nodes[node].name);
         if ((rc = fmx_dmodex_request(g->eng, node, p.data, p.len, t, remote_answered, c)))
-            fmx_pub_home_answered(c, rc, NULL, 0);
+            home_answered(c, rc, NULL, 0);
     }
     fmx_pack_free(&p);
 }

@@ -14,20 +14,8 @@
 
 enum { OP_PUBLISH = 'P', OP_LOOKUP = 'L', OP_UNPUBLISH = 'U' };
 
-struct call; /* pubsub.c */
-
-/* Where a home sends its answer: the engine request, or this daemon's own call. */
-struct pub_to {
-    fmx_dmodex_req_t *token;
-    struct call *local;
-};
-
 /* A proc as a string and a u32. */
 void fmx_pub_pack_proc(fmx_pack_t *p, const pmix_proc_t *proc);
 int fmx_pub_unpack_proc(fmx_pack_t *p, pmix_proc_t *proc);
-/* The requester: a home's answer to part of call c. */
-void fmx_pub_home_answered(struct call *c, int status, const void *blob, size_t len);
-/* The home: a request (whole, prefix first) from node `from`, answered through `to`. */
-void fmx_pub_serve(fmx_glue_t *g, uint32_t from, const uint8_t *req, size_t len, struct pub_to to);
 
 #endif

@@ -1,15 +1,14 @@
-/* Publish and lookup, the home's side (pubsub.h): the records published under the keys whose
- * home this daemon is, the lookups held here until their keys come (PMIX_WAIT) or their time
- * runs out, and the requests of the other daemons and of this one. */
+/* Publish and lookup, the home's side (pubstore.h): the records published under the keys of a
+ * home, the lookups held there until their keys come (PMIX_WAIT) or their time runs out. */
+#include "pubstore.h"
 #include "pubsub.h"
-
-#include "fmx_loop.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct pub_record {
     struct pub_record *next;
+    uint64_t src;
     char *key;
     pmix_proc_t owner;
     uint32_t range, persist;
@@ -19,13 +18,22 @@ struct pub_record {
 
 struct pub_waiter {
     struct pub_waiter *next;
-    fmx_glue_t *g;
+    fmx_pubstore_t *s;
+    uint64_t src;
     pmix_proc_t who;
     uint32_t range;
     char **keys;
     uint32_t nkeys;
     uint64_t timer;
-    struct pub_to to;
+    uint64_t to;
+};
+
+struct fmx_pubstore {
+    fmx_loop_t *loop;
+    fmx_pubstore_answer_f answer;
+    void *arg;
+    struct pub_record *records;
+    struct pub_waiter *waiters;
 };
 
 void fmx_pub_pack_proc(fmx_pack_t *p, const pmix_proc_t *proc)
@@ -51,13 +59,9 @@ int fmx_pub_unpack_proc(fmx_pack_t *p, pmix_proc_t *proc)
     return p->err ? -EINVAL : 0;
 }
 
-/* Sends an answer where it goes: to the daemon that asked, or to this daemon's own call. */
-static void answer(fmx_glue_t *g, struct pub_to to, int status, const void *blob, size_t len)
+static void answer(fmx_pubstore_t *s, uint64_t to, int status, const void *blob, size_t len)
 {
-    if (to.token)
-        fmx_dmodex_respond(g->eng, to.token, status, blob, len);
-    else
-        fmx_pub_home_answered(to.local, status, blob, len);
+    s->answer(s->arg, to, status, blob, len);
 }
 
 /* Whether who may read r, asking with range `range`. */
@@ -72,10 +76,10 @@ static int visible(const struct pub_record *r, const pmix_proc_t *who, uint32_t 
     return 1;
 }
 
-static struct pub_record **find(fmx_glue_t *g, const char *key, const pmix_proc_t *who,
+static struct pub_record **find(fmx_pubstore_t *s, const char *key, const pmix_proc_t *who,
                                 uint32_t range)
 {
-    for (struct pub_record **r = &g->pub_records; *r; r = &(*r)->next)
+    for (struct pub_record **r = &s->records; *r; r = &(*r)->next)
         if (!strcmp((*r)->key, key) && visible(*r, who, range))
             return r;
     return NULL;
@@ -98,20 +102,20 @@ static void waiter_free(struct pub_waiter *w)
 
 /* Answers a lookup with what is found of its keys; with `all`, only when every key is found
  * (returns 0 then without answering). Records read once go. */
-static int answer_lookup(fmx_glue_t *g, struct pub_to to, const pmix_proc_t *who, uint32_t range,
+static int answer_lookup(fmx_pubstore_t *s, uint64_t to, const pmix_proc_t *who, uint32_t range,
                          char *const *keys, uint32_t nkeys, int all)
 {
     fmx_pack_t p;
     uint32_t n = 0;
 
     for (uint32_t i = 0; i < nkeys; i++)
-        n += find(g, keys[i], who, range) != NULL;
+        n += find(s, keys[i], who, range) != NULL;
     if (all && n < nkeys)
         return 0;
     fmx_pack_init(&p);
     fmx_pack_u32(&p, n);
     for (uint32_t i = 0; i < nkeys; i++) {
-        struct pub_record **at = find(g, keys[i], who, range), *r;
+        struct pub_record **at = find(s, keys[i], who, range), *r;
 
         if (!at)
             continue;
@@ -125,16 +129,16 @@ static int answer_lookup(fmx_glue_t *g, struct pub_to to, const pmix_proc_t *who
         }
     }
     if (p.err)
-        answer(g, to, -ENOMEM, NULL, 0);
+        answer(s, to, -ENOMEM, NULL, 0);
     else
-        answer(g, to, n ? 0 : -ENOENT, p.data, p.len);
+        answer(s, to, n ? 0 : -ENOENT, p.data, p.len);
     fmx_pack_free(&p);
     return 1;
 }
 
-static void unlink_waiter(fmx_glue_t *g, struct pub_waiter *w)
+static void unlink_waiter(fmx_pubstore_t *s, struct pub_waiter *w)
 {
-    for (struct pub_waiter **at = &g->pub_waiters; *at; at = &(*at)->next)
+    for (struct pub_waiter **at = &s->waiters; *at; at = &(*at)->next)
         if (*at == w) {
             *at = w->next;
             return;
@@ -146,20 +150,20 @@ static void waiter_expired(fmx_loop_t *l, void *arg)
     struct pub_waiter *w = arg;
 
     (void)l;
-    unlink_waiter(w->g, w);
-    answer(w->g, w->to, -ETIMEDOUT, NULL, 0);
+    unlink_waiter(w->s, w);
+    answer(w->s, w->to, -ETIMEDOUT, NULL, 0);
     waiter_free(w);
 }
 
 /* Something was published: lookups waiting for it may be answered now. */
-static void wake_waiters(fmx_glue_t *g)
+static void wake_waiters(fmx_pubstore_t *s)
 {
-    struct pub_waiter **at = &g->pub_waiters, *w;
+    struct pub_waiter **at = &s->waiters, *w;
 
     while ((w = *at)) {
-        if (answer_lookup(g, w->to, &w->who, w->range, w->keys, w->nkeys, 1)) {
+        if (answer_lookup(s, w->to, &w->who, w->range, w->keys, w->nkeys, 1)) {
             *at = w->next;
-            fmx_loop_del_timer(g->job.loop, w->timer);
+            fmx_loop_del_timer(s->loop, w->timer);
             waiter_free(w);
         } else {
             at = &w->next;
@@ -167,8 +171,8 @@ static void wake_waiters(fmx_glue_t *g)
     }
 }
 
-static int publish(fmx_glue_t *g, const pmix_proc_t *who, uint32_t range, uint32_t persist,
-                   fmx_pack_t *p, uint32_t n)
+static int publish(fmx_pubstore_t *s, uint64_t src, const pmix_proc_t *who, uint32_t range,
+                   uint32_t persist, fmx_pack_t *p, uint32_t n)
 {
     size_t start = p->pos;
 
@@ -179,7 +183,7 @@ static int publish(fmx_glue_t *g, const pmix_proc_t *who, uint32_t range, uint32
         struct pub_record **at;
 
         fmx_unpack_bytes(p, &vlen);
-        at = key ? find(g, key, who, PMIX_RANGE_SESSION) : NULL;
+        at = key ? find(s, key, who, PMIX_RANGE_SESSION) : NULL;
         free(key);
         if (at &&
             ((*at)->owner.rank != who->rank ||
@@ -201,24 +205,25 @@ static int publish(fmx_glue_t *g, const pmix_proc_t *who, uint32_t range, uint32
         }
         memcpy(r->val, v, r->vlen);
         r->owner = *who;
+        r->src = src;
         r->range = range;
         r->persist = persist;
-        if ((old = find(g, r->key, who, PMIX_RANGE_SESSION))) { /* the rank's own: replaced */
+        if ((old = find(s, r->key, who, PMIX_RANGE_SESSION))) { /* the rank's own: replaced */
             struct pub_record *gone = *old;
 
             *old = gone->next;
             record_free(gone);
         }
-        r->next = g->pub_records;
-        g->pub_records = r;
+        r->next = s->records;
+        s->records = r;
     }
-    wake_waiters(g);
+    wake_waiters(s);
     return 0;
 }
 
-static void unpublish(fmx_glue_t *g, const pmix_proc_t *who, char *const *keys, uint32_t n)
+static void unpublish(fmx_pubstore_t *s, const pmix_proc_t *who, char *const *keys, uint32_t n)
 {
-    struct pub_record **at = &g->pub_records, *r;
+    struct pub_record **at = &s->records, *r;
 
     while ((r = *at)) {
         int match = !n && r->owner.rank == who->rank &&
@@ -250,7 +255,8 @@ static char **read_keys(fmx_pack_t *p, uint32_t n)
     return keys;
 }
 
-void fmx_pub_serve(fmx_glue_t *g, uint32_t from, const uint8_t *req, size_t len, struct pub_to to)
+void fmx_pubstore_serve(fmx_pubstore_t *s, uint64_t src, const char *who_name, const uint8_t *req,
+                        size_t len, uint64_t to)
 {
     size_t pre = strlen(PUB_PREFIX);
     fmx_pack_t p;
@@ -259,8 +265,8 @@ void fmx_pub_serve(fmx_glue_t *g, uint32_t from, const uint8_t *req, size_t len,
     char **keys = NULL;
     int op, rc = 0;
 
-    if (len < pre + 1) {
-        answer(g, to, -EINVAL, NULL, 0);
+    if (len < pre + 1 || memcmp(req, PUB_PREFIX, pre)) {
+        answer(s, to, -EINVAL, NULL, 0);
         return;
     }
     op = req[pre];
@@ -274,38 +280,37 @@ void fmx_pub_serve(fmx_glue_t *g, uint32_t from, const uint8_t *req, size_t len,
     timeout_ms = fmx_unpack_u32(&p);
     n = fmx_unpack_u32(&p);
     if (rc || p.err) {
-        fmx_log(FMX_LOG_WARN, "glue", "node %s sent a malformed publish/lookup request",
-                g->job.map->nodes[from].name);
-        answer(g, to, -EINVAL, NULL, 0);
+        fmx_log(FMX_LOG_WARN, "glue", "%s sent a malformed publish/lookup request", who_name);
+        answer(s, to, -EINVAL, NULL, 0);
         return;
     }
     if (op == OP_PUBLISH) {
-        answer(g, to, publish(g, &who, range, extra, &p, n), NULL, 0);
+        answer(s, to, publish(s, src, &who, range, extra, &p, n), NULL, 0);
         return;
     }
     if ((op != OP_LOOKUP && op != OP_UNPUBLISH) || !(keys = read_keys(&p, n))) {
-        answer(g, to, op == OP_LOOKUP || op == OP_UNPUBLISH ? -ENOMEM : -EINVAL, NULL, 0);
+        answer(s, to, op == OP_LOOKUP || op == OP_UNPUBLISH ? -ENOMEM : -EINVAL, NULL, 0);
         return;
     }
     if (op == OP_UNPUBLISH) {
-        unpublish(g, &who, keys, n);
-        answer(g, to, 0, NULL, 0);
-    } else if (!answer_lookup(g, to, &who, range, keys, n, extra && g->job.loop)) {
+        unpublish(s, &who, keys, n);
+        answer(s, to, 0, NULL, 0);
+    } else if (!answer_lookup(s, to, &who, range, keys, n, extra && s->loop)) {
         struct pub_waiter *w = calloc(1, sizeof(*w));
 
         if (!w) {
-            answer(g, to, -ENOMEM, NULL, 0);
+            answer(s, to, -ENOMEM, NULL, 0);
         } else {
-            *w = (struct pub_waiter){.g = g,
+            *w = (struct pub_waiter){.s = s,
+                                     .src = src,
                                      .who = who,
                                      .range = range,
                                      .keys = keys,
                                      .nkeys = n,
                                      .to = to,
-                                     .next = g->pub_waiters};
-            w->timer =
-                fmx_loop_add_timer(g->job.loop, timeout_ms ? timeout_ms : 1, waiter_expired, w);
-            g->pub_waiters = w;
+                                     .next = s->waiters};
+            w->timer = fmx_loop_add_timer(s->loop, timeout_ms ? timeout_ms : 1, waiter_expired, w);
+            s->waiters = w;
             return; /* w owns the keys */
         }
     }
@@ -314,35 +319,56 @@ void fmx_pub_serve(fmx_glue_t *g, uint32_t from, const uint8_t *req, size_t len,
     free(keys);
 }
 
-static void on_request(void *arg, uint32_t from, const void *key, size_t keylen,
-                       fmx_dmodex_req_t *token)
+fmx_pubstore_t *fmx_pubstore_new(fmx_loop_t *loop, fmx_pubstore_answer_f fn, void *arg)
 {
-    fmx_pub_serve(arg, from, key, keylen, (struct pub_to){.token = token});
+    fmx_pubstore_t *s = calloc(1, sizeof(*s));
+
+    if (s)
+        *s = (fmx_pubstore_t){.loop = loop, .answer = fn, .arg = arg};
+    return s;
 }
 
-int fmx_glue_pubsub_start(fmx_glue_t *g)
+void fmx_pubstore_forget(fmx_pubstore_t *s, uint64_t src)
 {
-    return fmx_dmodex_add_handler(g->eng, PUB_PREFIX, on_request, g);
+    struct pub_waiter **w = &s->waiters, *gone;
+    struct pub_record **r = &s->records, *rgone;
+
+    while ((gone = *w)) {
+        if (gone->src != src) {
+            w = &gone->next;
+            continue;
+        }
+        *w = gone->next;
+        fmx_loop_del_timer(s->loop, gone->timer);
+        waiter_free(gone);
+    }
+    while ((rgone = *r)) {
+        if (rgone->src != src) {
+            r = &rgone->next;
+            continue;
+        }
+        *r = rgone->next;
+        record_free(rgone);
+    }
 }
 
-void fmx_glue_pubsub_stop(fmx_glue_t *g)
+void fmx_pubstore_free(fmx_pubstore_t *s, int quiet)
 {
     struct pub_waiter *w;
     struct pub_record *r;
 
-    if (g->eng)
-        fmx_dmodex_remove_handler(g->eng, PUB_PREFIX);
-    while ((w = g->pub_waiters)) {
-        g->pub_waiters = w->next;
-        fmx_loop_del_timer(g->job.loop, w->timer);
-        if (w->to.token)
-            fmx_dmodex_respond(g->eng, w->to.token, -ECANCELED, NULL, 0);
-        else
-            fmx_pub_home_answered(w->to.local, -ECANCELED, NULL, 0);
+    if (!s)
+        return;
+    while ((w = s->waiters)) {
+        s->waiters = w->next;
+        fmx_loop_del_timer(s->loop, w->timer);
+        if (!quiet)
+            answer(s, w->to, -ECANCELED, NULL, 0);
         waiter_free(w);
     }
-    while ((r = g->pub_records)) {
-        g->pub_records = r->next;
+    while ((r = s->records)) {
+        s->records = r->next;
         record_free(r);
     }
+    free(s);
 }

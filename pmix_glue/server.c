@@ -409,6 +409,7 @@ void fmx_glue_set_engine(fmx_glue_t *g, fmx_engine_t *engine)
     fmx_glue_jobctl_start(g);
     fmx_glue_events_start(g);
     fmx_glue_group_start(g);
+    fmx_glue_xjob_start(g);
     while ((r = g->early)) {
         g->early = r->next;
         r->next = NULL;

@@ -43,6 +43,14 @@ static pmix_status_t sync_wait(struct sync *s, pmix_status_t rc)
     return s->status;
 }
 
+pmix_status_t fmx_glue_register_sync(const char *nspace, int nlocal, pmix_info_t *info,
+                                     size_t ninfo)
+{
+    struct sync s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+    return sync_wait(&s, PMIx_server_register_nspace(nspace, nlocal, info, ninfo, sync_cb, &s));
+}
+
 static int copy_job(fmx_glue_t *g, const fmx_glue_job_t *job)
 {
     g->job = *job;
@@ -100,8 +108,7 @@ static int register_nspace(fmx_glue_t *g, const fmx_nspace_map_t *ns, const pmix
     }
     /* its ranks may call as soon as they are registered: the table shows them first */
     __atomic_store_n(&g->nnss, g->nnss + 1, __ATOMIC_RELEASE);
-    st =
-        sync_wait(&s, PMIx_server_register_nspace(ns->name, (int)nlocal, info, ninfo, sync_cb, &s));
+    st = fmx_glue_register_sync(ns->name, (int)nlocal, info, ninfo);
     PMIX_INFO_FREE(info, ninfo);
     if (st != PMIX_SUCCESS) {
         fmx_errprintf(err, "PMIx_server_register_nspace(%s): %s", ns->name, PMIx_Error_string(st));
@@ -280,6 +287,7 @@ void fmx_glue_stop(fmx_glue_t *g)
     fmx_glue_jobctl_stop(g);
     fmx_glue_events_stop(g);
     fmx_glue_group_stop(g);
+    fmx_glue_xjob_stop(g);
     fmx_glue_spawn_stop(g);
     /* requests never run are completed while libpmix can still take their answers (it
      * frees its side of each in the callback); what it posts during its finalize is
