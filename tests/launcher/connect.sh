@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Daemons that are already running (as in a container or a pod): `pmixd --listen` serves jobs
 # of `pmixrun --connect` that know its secret file, one child per job, and refuses the rest.
-#   connect.sh PMIXRUN PMIXD CLIENT MISBEHAVE [MPI_SPAWN]
+#   connect.sh PMIXRUN PMIXD CLIENT MISBEHAVE [MPI_SPAWN MPI_JOBS]
 set -u
-pmixrun=$1 pmixd=$2 client=$3 misbehave=$4 mpi_spawn=${5:-}
+pmixrun=$1 pmixd=$2 client=$3 misbehave=$4 mpi_spawn=${5:-} mpi_jobs=${6:-}
 check_example=$(cd "$(dirname "$0")/../pmix" && pwd)/check_example.sh
 source "$(dirname "$0")/../lib/wait.sh"
 tmp=$(mktemp -d)
@@ -118,6 +118,28 @@ check "no daemon at that port: named, within the time limit" 1 \
 if [ -n "$mpi_spawn" ]; then
   check "MPI_Comm_spawn in a job of the service" 0 "^spawn: rank 0 got 2 answers, expected 2$" -- \
     env OMPI_MCA_btl_tcp_if_include=lo "${run[@]}" -n 2 --oversubscribe --vnodes 2 "$mpi_spawn" single
+fi
+# two jobs of the service meet with no data server (Open MPI: publish, lookup, accept /
+# connect, merge, an allreduce over both jobs' ranks, disconnect); a name a job published is
+# gone when the job ends
+if [ -n "$mpi_jobs" ]; then
+  mrun=(env OMPI_MCA_btl_tcp_if_include=lo "${run[@]}" -n 2 --oversubscribe --vnodes 2 "$mpi_jobs")
+  timeout -s KILL 60 "${mrun[@]}" accept >"$tmp/a" 2>&1 &
+  a=$!
+  timeout -s KILL 60 "${mrun[@]}" connect >"$tmp/b" 2>&1
+  rb=$?
+  wait $a
+  ra=$?
+  cat "$tmp/a" "$tmp/b" >"$tmp/out"
+  lines=$(grep -cE "^jobs: (accept|connect) rank [01]: 4 ranks, sum 6002, expected 6002$" "$tmp/out")
+  if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ "$lines" -eq 4 ]; then
+    ok "two jobs of the service connect and sum over both (4 of 4 ranks right)"
+  else
+    fail "two jobs of the service connect (exits $ra, $rb; $lines of 4 ranks right)"
+  fi
+  check "a name published by a job that ended is gone" 3 \
+    "^jobs: connect rank 0: fmx-jobs-test was not published within 2 s$" -- \
+    sh -c '"$@" publish && "$@" connect 2' sh "${mrun[@]}"
 fi
 check "a rank killed mid-fence ends the job; the service lives on" 137 "killed by signal 9" -- \
   "${run[@]}" -n 4 --oversubscribe --vnodes 2 "$misbehave" kill

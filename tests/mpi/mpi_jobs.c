@@ -1,13 +1,16 @@
 /* Two jobs that meet, as an application written for mpirun and ompi-server does it: run as
- * `mpi_jobs accept` in one job and `mpi_jobs connect` in another. The accepting job's rank 0
- * opens a port and publishes it under a service name; the connecting job's rank 0 looks the
- * name up (trying again for up to 20 s: MPI_Lookup_name does not wait); each job's ranks
- * accept / connect together, merge the intercommunicator, and sum a number from every rank of
- * both jobs (each rank's data is read from the other job). Prints "jobs: <side> rank R: N ranks,
- * sum S, expected S" on every rank; exits non-zero on any error. */
+ * `mpi_jobs accept` in one job and `mpi_jobs connect [SECONDS]` in another. The accepting job's
+ * rank 0 opens a port and publishes it under a service name; the connecting job's rank 0 looks
+ * the name up (trying again for up to SECONDS, 20 by default: MPI_Lookup_name does not wait);
+ * each job's ranks accept / connect together, merge the intercommunicator, and sum a number
+ * from every rank of both jobs (each rank's data is read from the other job). Prints "jobs:
+ * <side> rank R: N ranks, sum S, expected S" on every rank; exits non-zero on any error; a name
+ * not found is "jobs: ... was not published within SECONDS s" and status 3. `mpi_jobs publish`
+ * publishes the name and ends without unpublishing it. */
 #include <mpi.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,11 +26,21 @@ int main(int argc, char **argv)
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc < 2 || (strcmp(argv[1], "accept") && strcmp(argv[1], "connect"))) {
+    if (argc < 2 ||
+        (strcmp(argv[1], "accept") && strcmp(argv[1], "connect") && strcmp(argv[1], "publish"))) {
         if (rank == 0)
-            printf("usage: mpi_jobs accept|connect\n");
+            printf("usage: mpi_jobs accept|connect [SECONDS]|publish\n");
         MPI_Finalize();
         return 2;
+    }
+    if (!strcmp(argv[1], "publish")) {
+        if (rank == 0) {
+            MPI_Open_port(MPI_INFO_NULL, port);
+            MPI_Publish_name(SERVICE, MPI_INFO_NULL, port);
+            printf("jobs: published %s\n", SERVICE);
+        }
+        MPI_Finalize();
+        return 0;
     }
     accept = !strcmp(argv[1], "accept");
     if (accept) {
@@ -38,13 +51,16 @@ int main(int argc, char **argv)
         MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &inter);
     } else {
         if (rank == 0) {
+            int secs = argc > 2 ? atoi(argv[2]) : 20;
+
             MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-            for (int i = 0; i < 400 && rc != MPI_SUCCESS; i++)
+            for (int i = 0; i < secs * 20 && rc != MPI_SUCCESS; i++)
                 if ((rc = MPI_Lookup_name(SERVICE, MPI_INFO_NULL, port)) != MPI_SUCCESS)
                     usleep(50000);
             MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
             if (rc != MPI_SUCCESS) {
-                printf("jobs: connect rank 0: %s was not published within 20 s\n", SERVICE);
+                printf("jobs: connect rank 0: %s was not published within %d s\n", SERVICE, secs);
+                fflush(stdout);
                 MPI_Abort(MPI_COMM_WORLD, 3);
             }
         }
