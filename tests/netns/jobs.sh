@@ -118,7 +118,7 @@ for prov in $netns_providers; do
   # the PMIx server beyond wire-up: publish/lookup, job control, an abort heard everywhere, MPI
   # connect/accept, groups (over tcp only: CI's time)
   if [ "$prov" = tcp ] && [ -n "${FMX_SERVER_PROGRAMS:-}" ]; then
-    IFS=: read -r spubi sjobctl sfault sconnect sgroup sdynamic sspawn <<<"$FMX_SERVER_PROGRAMS"
+    IFS=: read -r spubi sjobctl sfault sconnect sgroup sdynamic sspawn _ <<<"$FMX_SERVER_PROGRAMS"
     n=$((2 * ${#hosts[@]}))
     run "PMIx publish / lookup (waiting) across hosts" 0 "$check_example pubi $n \"\$OUT\"" -- -N 2 "$spubi"
     run "PMIx job control: a signal to a rank on another host" 0 \
@@ -279,6 +279,28 @@ done
 FI_PROVIDER=tcp run "--connect: PMIx dmodex across hosts" 0 \
   "$check_example dmodex $((2 * ${#hosts[@]})) \"\$OUT\"" \
   -- -N 2 "$pdmodex"
+# two jobs of the same daemons meet with no data server (Open MPI publish, lookup, accept /
+# connect across both jobs' ranks on every host; their daemons went on in fresh processes,
+# which keep the link to their service)
+if [ -n "${FMX_SERVER_PROGRAMS:-}" ]; then
+  IFS=: read -r _ _ _ _ _ _ _ sjobs <<<"$FMX_SERVER_PROGRAMS"
+  n=$((2 * ${#hosts[@]}))
+  sum=$((3000 * n + n * (n - 1)))
+  FI_PROVIDER=tcp timeout -s KILL 60 "$pmixrun" "${launch[@]}" --hostfile "$tmp/hosts" -N 2 \
+    "$sjobs" accept >"$tmp/accept" 2>&1 &
+  acc=$!
+  FI_PROVIDER=tcp run "--connect: two jobs of the same daemons connect (Open MPI)" 0 \
+    "[ \$(grep -cE '^jobs: connect rank [0-9]+: $((2 * n)) ranks, sum $sum, expected $sum\$' \"\$OUT\") -eq $n ]" \
+    -- -N 2 "$sjobs" connect
+  wait $acc
+  racc=$?
+  right=$(grep -cE "^jobs: accept rank [0-9]+: $((2 * n)) ranks, sum $sum, expected $sum\$" "$tmp/accept")
+  if [ $racc -ne 0 ] || [ "$right" -ne $n ]; then
+    echo "FAIL: the accepting job: exit $racc, $right of $n ranks right; output:"
+    sed 's/^/    /' "$tmp/accept" | head -20
+    failures=$((failures + 1))
+  fi
+fi
 FI_PROVIDER=tcp run "--connect: a rank SIGKILLed mid-fence ends the job" 137 \
   "grep -q 'rank 1 on node .* was killed by signal 9' \"\$OUT\"" -- -N 2 "$misbehave" kill
 stop_services
