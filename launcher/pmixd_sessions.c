@@ -122,44 +122,32 @@ static int fetch(struct pmixd_sessions *s, struct svc_job *from, uint64_t id, ui
 
 static void on_request(struct svc_job *j, fmx_pack_t *b)
 {
-    uint64_t id = (uint64_t)fmx_unpack_u32(b) << 32;
-    uint32_t kind, timeout;
-    const uint8_t *req;
-    size_t len = 0;
+    svclink_msg_t m;
     int rc;
 
-    id |= fmx_unpack_u32(b);
-    kind = fmx_unpack_u32(b);
-    timeout = fmx_unpack_u32(b);
-    req = fmx_unpack_bytes(b, &len);
-    if (b->err || !req) {
+    if (svclink_read_request(b, &m)) {
         fmx_log(FMX_LOG_WARN, "pmixd", "%s sent a malformed request", j->who);
         return;
     }
-    if (kind == FMX_GLUE_SVC_PUB) {
-        fmx_pubstore_serve(j->s->store, j->src, j->who, req, len, j->src << 32 | (uint32_t)id);
+    if (m.kind == FMX_GLUE_SVC_PUB) {
+        fmx_pubstore_serve(j->s->store, j->src, j->who, m.data, m.len,
+                           j->src << 32 | (uint32_t)m.id);
         return;
     }
-    rc = kind == FMX_GLUE_SVC_FETCH ? fetch(j->s, j, id, timeout, req, len) : -EINVAL;
+    rc = m.kind == FMX_GLUE_SVC_FETCH ? fetch(j->s, j, m.id, m.timeout_ms, m.data, m.len) : -EINVAL;
     if (rc)
-        svclink_reply(j->link, id, rc, NULL, 0);
+        svclink_reply(j->link, m.id, rc, NULL, 0);
 }
 
 static void on_reply(struct svc_job *j, fmx_pack_t *b)
 {
-    uint64_t id = (uint64_t)fmx_unpack_u32(b) << 32;
-    int status;
-    const void *blob;
-    size_t len = 0;
+    svclink_msg_t m;
 
-    id |= fmx_unpack_u32(b);
-    status = (int)fmx_unpack_u32(b);
-    blob = fmx_unpack_bytes(b, &len);
-    if (b->err)
+    if (svclink_read_reply(b, &m))
         return;
     for (struct forward *f = j->s->forwards; f; f = f->next)
-        if (f->id == id && f->to == j->src) {
-            forward_end(f, status > 0 ? -EPROTO : status, blob, len);
+        if (f->id == m.id && f->to == j->src) {
+            forward_end(f, m.status, m.data, m.len);
             return;
         }
 }

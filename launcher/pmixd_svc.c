@@ -80,46 +80,38 @@ static void fetched(void *arg, int status, const void *blob, size_t len)
 
 static void on_request(struct daemon *d, fmx_pack_t *b)
 {
-    uint64_t id = (uint64_t)fmx_unpack_u32(b) << 32;
-    uint32_t kind, timeout;
-    const void *req;
-    size_t len = 0;
+    svclink_msg_t m;
     struct fetch *f;
+    int rc = svclink_read_request(b, &m);
 
-    id |= fmx_unpack_u32(b);
-    kind = fmx_unpack_u32(b);
-    timeout = fmx_unpack_u32(b);
-    req = fmx_unpack_bytes(b, &len);
-    if (b->err || kind != FMX_GLUE_SVC_FETCH || !d->glue || !(f = malloc(sizeof(*f)))) {
-        svclink_reply(d->svc, id, b->err || kind != FMX_GLUE_SVC_FETCH ? -EINVAL : -EAGAIN, NULL,
-                      0);
+    if (!rc && m.kind != FMX_GLUE_SVC_FETCH)
+        rc = -EINVAL;
+    if (!rc && !d->glue)
+        rc = -EAGAIN;
+    if (!rc && !(f = malloc(sizeof(*f))))
+        rc = -ENOMEM;
+    if (rc) {
+        svclink_reply(d->svc, m.id, rc, NULL, 0);
         return;
     }
-    *f = (struct fetch){.d = d, .id = id};
-    fmx_glue_fetch(d->glue, req, len, timeout, fetched, f);
+    *f = (struct fetch){.d = d, .id = m.id};
+    fmx_glue_fetch(d->glue, m.data, m.len, m.timeout_ms, fetched, f);
 }
 
 static void on_msg(void *arg, uint16_t type, fmx_pack_t *b)
 {
     struct daemon *d = arg;
-    uint64_t id;
-    int status;
-    const void *blob;
-    size_t len = 0;
+    svclink_msg_t m;
 
     if (type == SVC_REQ) {
         on_request(d, b);
         return;
     }
-    if (type != SVC_REP)
+    if (type != SVC_REP || svclink_read_reply(b, &m))
         return;
-    id = (uint64_t)fmx_unpack_u32(b) << 32;
-    id |= fmx_unpack_u32(b);
-    status = (int)fmx_unpack_u32(b);
-    blob = fmx_unpack_bytes(b, &len);
-    for (struct svc_call *c = d->svc_calls; c && !b->err; c = c->next)
-        if (c->id == id) {
-            call_end(d, c, status > 0 ? -EPROTO : status, blob, len);
+    for (struct svc_call *c = d->svc_calls; c; c = c->next)
+        if (c->id == m.id) {
+            call_end(d, c, m.status, m.data, m.len);
             return;
         }
 }

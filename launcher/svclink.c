@@ -106,6 +106,34 @@ int svclink_reply(svclink_t *l, uint64_t id, int status, const void *blob, size_
     return rc;
 }
 
+static uint64_t read_id(fmx_pack_t *b)
+{
+    uint64_t id = (uint64_t)fmx_unpack_u32(b) << 32;
+
+    return id | fmx_unpack_u32(b);
+}
+
+int svclink_read_request(fmx_pack_t *b, svclink_msg_t *m)
+{
+    m->id = read_id(b);
+    m->kind = fmx_unpack_u32(b);
+    m->timeout_ms = fmx_unpack_u32(b);
+    m->status = 0;
+    m->data = fmx_unpack_bytes(b, &m->len);
+    return b->err || !m->data ? -EPROTO : 0;
+}
+
+int svclink_read_reply(fmx_pack_t *b, svclink_msg_t *m)
+{
+    m->id = read_id(b);
+    m->kind = m->timeout_ms = 0;
+    m->status = (int)fmx_unpack_u32(b);
+    m->data = fmx_unpack_bytes(b, &m->len);
+    if (m->status > 0)
+        m->status = -EPROTO;
+    return b->err ? -EPROTO : 0;
+}
+
 void svclink_close(svclink_t *l)
 {
     if (!l)

@@ -32,6 +32,16 @@ int svclink_fd(const svclink_t *l);
 int svclink_request(svclink_t *l, uint64_t id, uint32_t kind, uint32_t timeout_ms, const void *req,
                     size_t len);
 int svclink_reply(svclink_t *l, uint64_t id, int status, const void *blob, size_t len);
+/* REQ and REP read: 0, or -EPROTO (malformed). Pointers into the body. */
+typedef struct svclink_msg {
+    uint64_t id;
+    uint32_t kind, timeout_ms; /* REQ */
+    int status; /* REP */
+    const void *data;
+    size_t len;
+} svclink_msg_t;
+int svclink_read_request(fmx_pack_t *body, svclink_msg_t *m);
+int svclink_read_reply(fmx_pack_t *body, svclink_msg_t *m);
 /* Stops watching, closes, frees. */
 void svclink_close(svclink_t *l);
 
