@@ -178,6 +178,8 @@ int fmx_glue_job_info(const fmx_glue_job_t *job, const fmx_nspace_map_t *ns,
     ADD(&in, PMIX_LOCALLDR, &leader, PMIX_PROC_RANK);
     ADD(&in, PMIX_NODEID, &self, PMIX_UINT32);
     ADD(&in, PMIX_HOSTNAME, map->nodes[self].name, PMIX_STRING);
+    if (!strcmp(fmx_glue_gds(), "fmx")) /* the server's store is the ranks' */
+        ADD(&in, PMIX_GDS_MODULE, "fmx", PMIX_STRING);
     ADD(&in, PMIX_TMPDIR, job->tmpdir, PMIX_STRING);
     ADD(&in, PMIX_NSDIR, job->tmpdir, PMIX_STRING);
     if (spawned) {

@@ -161,6 +161,10 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         fmx_errprintf(err, "out of memory");
         return -ENOMEM;
     }
+    if ((rc = fmx_glue_gds_setup(err))) {
+        free(g);
+        return rc;
+    }
     if (fmx_glue_current) {
         free(g);
         fmx_errprintf(err, "one PMIx server per process");
@@ -215,31 +219,6 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
     return 0;
 }
 
-/* The store a rank reads the job's data from (libpmix's GDS): "hash" unless FMX_PMIX_GDS names
- * others. libpmix 4.2.2 writes a peer's direct-modex answer into the shared-memory stores
- * (ds21, ds12) key by key, and asks its host for the same peer twice now and then; a rank that
- * reads that peer during the second write can find one key and not the next (OpenPMIx's own
- * dmodex example, 40 ranks on 2 daemons, sanitizer build: 8 of 40 runs had ranks failing a Get
- * with NOT-FOUND; with hash, 0 of 40). With hash every Get the rank cannot answer from its own
- * cache goes to the server. */
-static int choose_gds(char **e)
-{
-    const char *want = getenv("FMX_PMIX_GDS");
-    char *entry;
-
-    if (!want || !*want)
-        want = "hash";
-    for (size_t i = 0; e[i]; i++) {
-        if (strncmp(e[i], "PMIX_GDS_MODULE=", 16))
-            continue;
-        if (asprintf(&entry, "PMIX_GDS_MODULE=%s", want) < 0)
-            return -ENOMEM;
-        free(e[i]);
-        e[i] = entry;
-    }
-    return 0;
-}
-
 int fmx_glue_child_env(fmx_glue_t *g, uint32_t index, char ***env, fmx_error_t *err)
 {
     pmix_proc_t proc;
@@ -261,7 +240,7 @@ int fmx_glue_child_env(fmx_glue_t *g, uint32_t index, char ***env, fmx_error_t *
         fmx_glue_free_env(e);
         return -EIO;
     }
-    if (choose_gds(e)) {
+    if (fmx_glue_gds_env(e)) {
         fmx_errprintf(err, "out of memory");
         fmx_glue_free_env(e);
         return -ENOMEM;
