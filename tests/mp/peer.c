@@ -361,20 +361,24 @@ static void touch(const char *dir, const char *name)
         fclose(f);
 }
 
-/* Marks this member as having entered the fence of a fault scenario (DIR/entered.RANK), so that
- * the victim can act once everyone is in it rather than after a guessed sleep. */
-static void mark_entered(struct peer *p)
+/* Marks this member as having reached a point of a fault scenario (DIR/WHAT.RANK): entered
+ * its fence, so that the victim can act once everyone is in it rather than after a guessed
+ * sleep; done with it, so that no member leaves (and breaks the others' connections to it)
+ * before every other has seen what it must. */
+static void mark(struct peer *p, const char *what)
 {
     char name[32];
 
-    snprintf(name, sizeof(name), "entered.%u", p->o.rank);
+    snprintf(name, sizeof(name), "%s.%u", what, p->o.rank);
     touch(p->o.dir, name);
 }
 
-/* Waits (at most 20 s) until every member but this one has marked itself entered. */
-static int wait_all_entered(struct peer *p)
+/* Waits (at most 20 s) until every member but this one and `skip` has marked `what`; with
+ * `progress`, what this member sends meanwhile still goes out. */
+static int wait_all_marked(struct peer *p, const char *what, uint32_t skip, int progress)
 {
     uint64_t until = fmx_now_ns() + 20000000000ull;
+    uint32_t want = p->o.size - 1 - (skip < p->o.size && skip != p->o.rank);
 
     while (fmx_now_ns() < until) {
         uint32_t in = 0;
@@ -382,14 +386,26 @@ static int wait_all_entered(struct peer *p)
         for (uint32_t r = 0; r < p->o.size; r++) {
             char path[512];
 
-            snprintf(path, sizeof(path), "%s/entered.%u", p->o.dir, r);
-            in += r != p->o.rank && access(path, F_OK) == 0;
+            snprintf(path, sizeof(path), "%s/%s.%u", p->o.dir, what, r);
+            in += r != p->o.rank && r != skip && access(path, F_OK) == 0;
         }
-        if (in == p->o.size - 1)
+        if (in == want)
             return 0;
+        if (progress)
+            fmx_engine_progress(p->eng);
         nanosleep(&(struct timespec){0, 2000000}, NULL);
     }
     return -ETIMEDOUT;
+}
+
+static void mark_entered(struct peer *p)
+{
+    mark(p, "entered");
+}
+
+static int wait_all_entered(struct peer *p)
+{
+    return wait_all_marked(p, "entered", UINT32_MAX, 0);
 }
 
 /* Slack allowed past a deadline for a loaded 2-core machine to schedule the member that notices
@@ -462,6 +478,8 @@ static void scenario_garbage(struct peer *p)
         }
         for (int i = 0; i < 50; i++)
             fmx_engine_progress(p->eng);
+        if (wait_all_marked(p, "done", p->o.victim, 1))
+            FAIL(p, "the others did not finish within 20 s");
         return;
     }
     if (start_fence(p, NULL, 0, 10, 0, FMX_ALGO_AUTO, 1, &pd)) {
@@ -472,6 +490,7 @@ static void scenario_garbage(struct peer *p)
     if (run_until(p, &pd.fired, p->o.timeout_ms + 5000)) {
         FAIL(p, "no error after garbage from member %u", p->o.victim);
         pending_free(&pd);
+        mark(p, "done");
         return;
     }
     took = (fmx_now_ns() - t0) / 1000000u;
@@ -487,6 +506,9 @@ static void scenario_garbage(struct peer *p)
         fprintf(stderr, "peer %u: rejected as expected after %llu ms: %s\n", p->o.rank,
                 (unsigned long long)took, pd.error);
     pending_free(&pd);
+    mark(p, "done");
+    if (wait_all_marked(p, "done", p->o.victim, 1))
+        FAIL(p, "the others did not finish within 20 s");
 }
 
 /* The job is members 0..size-2; process size-1 is a stranger that knows every member's address
