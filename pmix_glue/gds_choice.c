@@ -45,7 +45,7 @@ static int find_component(char *dir, size_t len, char *tried, size_t tlen)
     return -ENOENT;
 }
 
-int fmx_glue_gds_setup(fmx_error_t *err)
+int fmx_glue_gds_setup(const char *tmpdir, fmx_error_t *err)
 {
     static const char *const known[] = {"hash", "ds21", "ds12", "fmx"};
     const char *want = getenv("FMX_GDS");
@@ -69,6 +69,11 @@ int fmx_glue_gds_setup(fmx_error_t *err)
     if (find_component(dir, sizeof(dir), tried, sizeof(tried))) {
         fmx_errprintf(err, "FMX_GDS=fmx: the component is not installed (looked for %s)", tried);
         return -ENOENT;
+    }
+    /* the store's files: this daemon's directory, which its ranks read too */
+    if (setenv("FMX_GDS_DIR", tmpdir, 1)) {
+        fmx_errprintf(err, "out of memory");
+        return -ENOMEM;
     }
     if (had && strstr(had, dir))
         return 0;

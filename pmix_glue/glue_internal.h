@@ -64,7 +64,7 @@ const struct glue_nspace *fmx_glue_proc_nspace(const fmx_glue_t *g, const pmix_p
 
 /* gds_choice.c: FMX_GDS, read (and the component's directory put in libpmix's path) before
  * PMIx_server_init; the name chosen; a rank's environment told it (PMIX_GDS_MODULE). */
-int fmx_glue_gds_setup(fmx_error_t *err);
+int fmx_glue_gds_setup(const char *tmpdir, fmx_error_t *err);
 const char *fmx_glue_gds(void);
 int fmx_glue_gds_env(char **env);
 

@@ -161,7 +161,7 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         fmx_errprintf(err, "out of memory");
         return -ENOMEM;
     }
-    if ((rc = fmx_glue_gds_setup(err))) {
+    if ((rc = fmx_glue_gds_setup(job->tmpdir, err))) {
         free(g);
         return rc;
     }

@@ -1,9 +1,13 @@
 /* fmx's GDS component for libpmix (pmix_mca_gds_fmx.so), loaded by pmixd's PMIx server and by
  * its ranks' libpmix from the directory pmixd names in PMIX_MCA_mca_base_component_path.
  *
- * This first step stores nothing of its own: every operation that reaches the module through a
- * namespace or a peer goes to libpmix's own "hash" module (obtained from its exported
- * component), so that a namespace registered with PMIX_GDS_MODULE=fmx behaves as one on hash.
+ * The server: every operation goes to libpmix's own "hash" module (obtained from its exported
+ * component), which keeps serving the server's own needs; in addition, what a collecting fence
+ * brings (store_modex) is written once per node into the store of gds_store.h, under the
+ * directory pmixd gives its ranks (FMX_GDS_DIR). A rank: a Get of another rank's key is looked
+ * up there, in the rank's own address space (fetch, thread-safe: libpmix calls it from the
+ * application's thread); what is not there (job-level keys, data no fence collected) is not
+ * found here and libpmix goes on as with hash: its own cache, then the server.
  * Operations the framework runs over every active module itself (init, finalize, add and
  * delete a namespace, setup_fork) are not passed on: hash runs them as an active module of
  * its own. It is built against libpmix 4.2.2's internal headers, whose structs have no ABI
@@ -13,8 +17,11 @@
 
 #include "pmix_common.h"
 #include "src/include/pmix_globals.h"
+#include "src/mca/gds/base/base.h"
 #include "src/mca/gds/gds.h"
 #include "src/util/pmix_argv.h"
+
+#include "gds_store.h"
 
 #include <pmix.h>
 
@@ -78,20 +85,128 @@ static pmix_status_t fmx_store_job_info(const char *nspace, pmix_buffer_t *buf)
     return hash->store_job_info(nspace, buf);
 }
 
+/* The directory of the store, or NULL: then nothing is written or read here. */
+static const char *store_dir(void)
+{
+    const char *d = getenv("FMX_GDS_DIR");
+
+    return d && *d ? d : NULL;
+}
+
+/* The server: kv of proc into the store, its value packed as libpmix packs one. Qualified
+ * values and a rank not given stay with hash (and the server), as does anything that cannot
+ * be written: a rank that does not find a key here asks as it would without the store. */
+static void put(const char *dir, const pmix_proc_t *proc, const pmix_kval_t *kv)
+{
+    pmix_data_buffer_t db;
+
+    if (!dir || proc->rank > PMIX_RANK_VALID || !kv->key || !kv->value ||
+        PMIX_CHECK_KEY(kv, PMIX_QUALIFIED_VALUE))
+        return;
+    PMIX_DATA_BUFFER_CONSTRUCT(&db);
+    if (PMIx_Data_pack(NULL, &db, kv->value, 1, PMIX_VALUE) != PMIX_SUCCESS ||
+        fmx_store_put(dir, proc->nspace, proc->rank, kv->key, db.base_ptr, db.bytes_used))
+        pmix_output_verbose(1, pmix_gds_base_output, "gds:fmx: %s of %s:%u is not in the store",
+                            kv->key, proc->nspace, proc->rank);
+    PMIX_DATA_BUFFER_DESTRUCT(&db);
+}
+
+/* A local rank's commit (its local and global keys): hash's, and the store's. */
 static pmix_status_t fmx_store(const pmix_proc_t *proc, pmix_scope_t scope, pmix_kval_t *kv)
 {
-    return hash->store(proc, scope, kv);
+    pmix_status_t rc = hash->store(proc, scope, kv);
+
+    if (rc == PMIX_SUCCESS && PMIX_PEER_IS_SERVER(pmix_globals.mypeer) &&
+        (scope == PMIX_LOCAL || scope == PMIX_GLOBAL))
+        put(store_dir(), proc, kv);
+    return rc;
 }
 
+/* One proc's part of a fence's blob. */
+static pmix_status_t store_proc(pmix_gds_base_ctx_t ctx, pmix_proc_t *proc,
+                                pmix_gds_modex_key_fmt_t key_fmt, char **kmap, pmix_buffer_t *pbkt)
+{
+    pmix_status_t rc;
+    pmix_kval_t kv;
+
+    PMIX_CONSTRUCT(&kv, pmix_kval_t);
+    while ((rc = pmix_gds_base_modex_unpack_kval(key_fmt, pbkt, kmap, &kv)) == PMIX_SUCCESS) {
+        put((const char *)ctx, proc, &kv);
+        PMIX_DESTRUCT(&kv);
+        PMIX_CONSTRUCT(&kv, pmix_kval_t);
+    }
+    PMIX_DESTRUCT(&kv);
+    return rc == PMIX_ERR_UNPACK_READ_PAST_END_OF_BUFFER ? PMIX_SUCCESS : rc;
+}
+
+/* What a collecting fence brought: hash's (the server's own), and the store's. */
 static pmix_status_t fmx_store_modex(struct pmix_namespace_t *ns, pmix_buffer_t *buf, void *cbdata)
 {
-    return hash->store_modex(ns, buf, cbdata);
+    char *mark = buf->unpack_ptr;
+    const char *dir = store_dir();
+    pmix_status_t rc = hash->store_modex(ns, buf, cbdata);
+
+    if (rc != PMIX_SUCCESS || !dir)
+        return rc;
+    buf->unpack_ptr = mark;
+    if (pmix_gds_base_store_modex(ns, buf, (pmix_gds_base_ctx_t)dir, store_proc, cbdata) !=
+        PMIX_SUCCESS)
+        pmix_output_verbose(1, pmix_gds_base_output, "gds:fmx: a fence's data did not unpack");
+    return PMIX_SUCCESS;
 }
 
+struct took {
+    pmix_value_t *v;
+};
+
+/* A value found in the store, unpacked while its file is mapped. */
+static int take(void *arg, const void *val, size_t len)
+{
+    struct took *t = arg;
+    pmix_data_buffer_t db;
+    int32_t cnt = 1;
+    pmix_status_t rc;
+
+    PMIX_VALUE_CREATE(t->v, 1);
+    if (!t->v)
+        return -ENOMEM;
+    /* read in place: the buffer is the mapping's, never freed */
+    memset(&db, 0, sizeof(db));
+    db.base_ptr = db.unpack_ptr = (char *)val;
+    db.pack_ptr = (char *)val + len;
+    db.bytes_allocated = db.bytes_used = len;
+    rc = PMIx_Data_unpack(NULL, &db, t->v, &cnt, PMIX_VALUE);
+    memset(&db, 0, sizeof(db));
+    if (rc != PMIX_SUCCESS) {
+        PMIX_VALUE_RELEASE(t->v);
+        t->v = NULL;
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* A rank: another rank's key, from the store (any thread). The server: hash's. */
 static pmix_status_t fmx_fetch(const pmix_proc_t *proc, pmix_scope_t scope, bool copy,
                                const char *key, pmix_info_t info[], size_t ninfo, pmix_list_t *kvs)
 {
-    return hash->fetch(proc, scope, copy, key, info, ninfo, kvs);
+    const char *dir = store_dir();
+    struct took t = {NULL};
+    pmix_kval_t *kv;
+
+    if (PMIX_PEER_IS_SERVER(pmix_globals.mypeer))
+        return hash->fetch(proc, scope, copy, key, info, ninfo, kvs);
+    if (!dir || !key || !proc || proc->rank > PMIX_RANK_VALID ||
+        fmx_store_find(dir, proc->nspace, proc->rank, key, take, &t))
+        return PMIX_ERR_NOT_FOUND;
+    if (!(kv = PMIX_NEW(pmix_kval_t)) || !(kv->key = strdup(key))) {
+        if (kv)
+            PMIX_RELEASE(kv);
+        PMIX_VALUE_RELEASE(t.v);
+        return PMIX_ERR_NOMEM;
+    }
+    kv->value = t.v;
+    pmix_list_append(kvs, &kv->super);
+    return PMIX_SUCCESS;
 }
 
 static pmix_status_t fmx_setup_fork(const pmix_proc_t *proc, char ***env)
@@ -135,7 +250,7 @@ static pmix_status_t fmx_fetch_arrays(struct pmix_peer_t *pr, pmix_buffer_t *buf
 
 static pmix_gds_base_module_t fmx_module = {
     .name = FMX_GDS_NAME,
-    .is_tsafe = false,
+    .is_tsafe = true,
     .init = fmx_init,
     .finalize = fmx_finalize,
     .assign_module = fmx_assign,
