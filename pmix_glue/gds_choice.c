@@ -1,7 +1,9 @@
 /* The store ranks read the job's data from (libpmix's GDS), chosen by FMX_GDS (FMX_PMIX_GDS,
- * its older name): "hash" by default, "ds21" or "ds12" (libpmix's shared-memory stores), or
- * "fmx", the project's own component (pmix_glue/gds/), which the server and the ranks then
- * load from gds/ beside pmixd, or ../lib/fmx/gds/ when installed.
+ * its older name): "fmx" by default, the project's own component (pmix_glue/gds/), which the
+ * server and the ranks load from gds/ beside pmixd, or ../lib/fmx/gds/ when installed (not
+ * there: "hash", and a debug line says so); "hash"; "ds21" or "ds12" (libpmix's shared-memory
+ * stores). Ranks are told "fmx,hash": one whose libpmix cannot load the component reads
+ * through hash, asking the server.
  *
  * libpmix 4.2.2 writes a peer's direct-modex answer into its shared-memory stores (ds21, ds12)
  * key by key, and asks its host for the same peer twice now and then; a rank that reads that
@@ -49,14 +51,16 @@ int fmx_glue_gds_setup(const char *tmpdir, fmx_error_t *err)
 {
     static const char *const known[] = {"hash", "ds21", "ds12", "fmx"};
     const char *want = getenv("FMX_GDS");
+    int asked;
     char dir[PATH_MAX + 32], tried[2 * PATH_MAX + 160], *path;
     const char *had = getenv(COMPONENT_PATH_VAR);
     size_t i;
 
     if (!want || !*want)
         want = getenv("FMX_PMIX_GDS");
-    if (!want || !*want)
-        want = "hash";
+    asked = want && *want;
+    if (!asked)
+        want = "fmx";
     for (i = 0; i < sizeof(known) / sizeof(*known) && strcmp(want, known[i]); i++)
         ;
     if (i == sizeof(known) / sizeof(*known)) {
@@ -67,6 +71,12 @@ int fmx_glue_gds_setup(const char *tmpdir, fmx_error_t *err)
     if (strcmp(chosen, "fmx"))
         return 0;
     if (find_component(dir, sizeof(dir), tried, sizeof(tried))) {
+        if (!asked) {
+            fmx_debug("glue", "the fmx GDS component is not installed (looked for %s): hash",
+                      tried);
+            chosen = "hash";
+            return 0;
+        }
         fmx_errprintf(err, "FMX_GDS=fmx: the component is not installed (looked for %s)", tried);
         return -ENOENT;
     }
@@ -95,7 +105,8 @@ int fmx_glue_gds_env(char **e)
     for (size_t i = 0; e[i]; i++) {
         if (strncmp(e[i], "PMIX_GDS_MODULE=", 16))
             continue;
-        if (asprintf(&entry, "PMIX_GDS_MODULE=%s", chosen) < 0)
+        if (asprintf(&entry, "PMIX_GDS_MODULE=%s", strcmp(chosen, "fmx") ? chosen : "fmx,hash") <
+            0)
             return -ENOMEM;
         free(e[i]);
         e[i] = entry;
