@@ -105,8 +105,7 @@ int fmx_glue_gds_env(char **e)
     for (size_t i = 0; e[i]; i++) {
         if (strncmp(e[i], "PMIX_GDS_MODULE=", 16))
             continue;
-        if (asprintf(&entry, "PMIX_GDS_MODULE=%s", strcmp(chosen, "fmx") ? chosen : "fmx,hash") <
-            0)
+        if (asprintf(&entry, "PMIX_GDS_MODULE=%s", strcmp(chosen, "fmx") ? chosen : "fmx,hash") < 0)
             return -ENOMEM;
         free(e[i]);
         e[i] = entry;
