@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The store ranks read the job's data from (issue 17): the same programs under pmixrun with
+# FMX_GDS=fmx (the project's component), ds21 and hash (libpmix's own), and under Open MPI's
+# mpirun (its libpmix picks ds21), alternating in one run, REPS times each, medians:
+#  - one PMIx_Get of a peer's 256-byte card after a collecting fence, and of the job's size
+#    (bench/get_latency: median of GETS gets, one rank, the others idle), N = 2 and 16, each
+#    rank bound to a core (mpirun's default);
+#  - get-all: bench/wireup's slowest rank's time to Get every peer's 256-byte card after the
+#    fence, and fence + get-all (from the fence's start to the slowest rank holding every
+#    card), N = 2 ... 128 on one host, and 8 / 32 over 4 virtual nodes (pmixrun only);
+#  - the store's bytes per node after the fence (FMX_GDS=fmx: the size of its files) against
+#    the fence's data (N cards).
+# Writes bench/results/gds.csv (every run) and bench/results/gds.md (medians, ratios to ds21).
+#   bench/gds.sh [BUILD_DIR]   (FMX_BENCH_N="2 8 32 64 128", FMX_BENCH_REPS=3, GETS=100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+out=bench/results
+mkdir -p "$out"
+pmixrun=$PWD/$build/pmixrun
+wireup=$PWD/$build/bench/wireup
+getlat=$PWD/$build/bench/get_latency
+[ -x "$wireup" ] && [ -x "$getlat" ] && [ -x "$pmixrun" ] || { echo "build first"; exit 1; }
+reps=${FMX_BENCH_REPS:-3}
+gets=${GETS:-100000}
+sizes=${FMX_BENCH_N:-"2 8 32 64 128"}
+root=()
+[ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
+export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
+export OMPI_MCA_btl_tcp_if_include=lo
+csv=$out/gds.csv
+echo "what,launcher,store,n,vnodes,rep,a,b" >"$csv"
+
+# latency LAUNCHER STORE N: "peer_median job_median" (microseconds)
+latency() {
+  local l=$1 g=$2 n=$3
+  if [ "$l" = mpirun ]; then
+    mpirun "${root[@]}" --oversubscribe --bind-to core -n "$n" "$getlat" "$gets"
+  else
+    FMX_GDS=$g "$pmixrun" --oversubscribe --bind-to core -n "$n" "$getlat" "$gets"
+  fi | awk '$1 == "get_latency" { print $3, $5 }'
+}
+# getall LAUNCHER STORE N VNODES: "get_all_max fence_plus_get_all_max" (microseconds)
+getall() {
+  local l=$1 g=$2 n=$3 v=$4
+  if [ "$l" = mpirun ]; then
+    mpirun "${root[@]}" --oversubscribe -n "$n" "$wireup" 256 5
+  else
+    FMX_GDS=$g "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" "$wireup" 256 5
+  fi | awk '$1 == "wireup" { if ($6 > g) g = $6; if ($5 + $6 > fg) fg = $5 + $6 }
+            END { print g, fg }'
+}
+configs=("pmixrun fmx" "pmixrun ds21" "pmixrun hash" "mpirun ds21")
+for rep in $(seq "$reps"); do
+  for n in 2 16; do
+    for c in "${configs[@]}"; do
+      read -r l g <<<"$c"
+      echo "latency,$l,$g,$n,1,$rep,$(latency "$l" "$g" "$n" | tr ' ' ',')" >>"$csv"
+    done
+  done
+  for n in $sizes; do
+    for c in "${configs[@]}"; do
+      read -r l g <<<"$c"
+      echo "getall,$l,$g,$n,1,$rep,$(getall "$l" "$g" "$n" 1 | tr ' ' ',')" >>"$csv"
+    done
+  done
+  for n in 8 32; do
+    for g in fmx ds21 hash; do
+      echo "getall,pmixrun,$g,$n,4,$rep,$(getall pmixrun "$g" "$n" 4 | tr ' ' ',')" >>"$csv"
+    done
+  done
+done
+
+python3 - "$csv" "$out/gds.md" "$reps" "$gets" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+med = {}
+for r in rows:
+    k = (r["what"], r["launcher"], r["store"], int(r["n"]), int(r["vnodes"]))
+    try:
+        med.setdefault(k, []).append((float(r["a"]), float(r["b"])))
+    except ValueError:
+        pass
+def m(k, i):
+    v = med.get(k)
+    return statistics.median(x[i] for x in v) if v else float("nan")
+cols = [("pmixrun", "fmx"), ("pmixrun", "ds21"), ("pmixrun", "hash"), ("mpirun", "ds21")]
+o = [f"# The store ranks read the job's data from\n",
+     f"bench/gds.sh on this host (2 cores), medians of {sys.argv[3]} runs, microseconds; "
+     f"ratios are to pmixrun with ds21 in the same run. Open MPI 4.1.4's mpirun serves through "
+     f"its own libpmix, which picks ds21.\n"]
+o.append(f"\n## One PMIx_Get (median of {sys.argv[4]} gets, ranks bound to cores)\n")
+o.append("| N | key | pmixrun fmx | pmixrun ds21 | pmixrun hash | mpirun | fmx / ds21 |\n|---|---|---|---|---|---|---|\n")
+for n in (2, 16):
+    for i, key in ((0, "a peer's 256-byte card"), (1, "the job's size")):
+        v = [m(("latency",) + c + (n, 1), i) for c in cols]
+        o.append(f"| {n} | {key} | " + " | ".join(f"{x:.2f}" for x in v) + f" | {v[0]/v[1]:.2f} |\n")
+for i, title in ((0, "get-all (slowest rank)"), (1, "fence + get-all (slowest rank)")):
+    o.append(f"\n## {title}, one host\n")
+    o.append("| N | pmixrun fmx | pmixrun ds21 | pmixrun hash | mpirun | fmx / ds21 | fmx / mpirun |\n|---|---|---|---|---|---|---|\n")
+    ns = sorted({k[3] for k in med if k[0] == "getall" and k[4] == 1})
+    for n in ns:
+        v = [m(("getall",) + c + (n, 1), i) for c in cols]
+        o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} | {v[0]/v[3]:.2f} |\n")
+    o.append(f"\n{title}, 4 virtual nodes (pmixd per node, fences through the engine)\n\n")
+    o.append("| N | pmixrun fmx | pmixrun ds21 | pmixrun hash | fmx / ds21 |\n|---|---|---|---|---|\n")
+    for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 4}):
+        v = [m(("getall", "pmixrun", g, n, 4), i) for g in ("fmx", "ds21", "hash")]
+        o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} |\n")
+open(sys.argv[2], "w").write("".join(o))
+print("".join(o))
+PY
