@@ -38,10 +38,17 @@ PMIX_EXPORT extern pmix_gds_base_component_t pmix_mca_gds_fmx_component;
 
 static pmix_gds_base_module_t *hash;
 
+static const char *store_dir(void);
+
+/* A rank maps its namespace's store now, not at its first Get. */
 static pmix_status_t fmx_init(pmix_info_t info[], size_t ninfo)
 {
+    const char *dir = store_dir(), *ns = getenv("PMIX_NAMESPACE");
+
     (void)info;
     (void)ninfo;
+    if (dir && ns && !PMIX_PEER_IS_SERVER(pmix_globals.mypeer))
+        fmx_store_open(dir, ns);
     return PMIX_SUCCESS;
 }
 
@@ -195,7 +202,8 @@ static pmix_status_t fmx_fetch(const pmix_proc_t *proc, pmix_scope_t scope, bool
 
     if (PMIX_PEER_IS_SERVER(pmix_globals.mypeer))
         return hash->fetch(proc, scope, copy, key, info, ninfo, kvs);
-    if (!dir || !key || !proc || proc->rank > PMIX_RANK_VALID ||
+    /* job-level keys ("pmix." and the like) are never here */
+    if (!dir || !key || !proc || proc->rank > PMIX_RANK_VALID || PMIX_CHECK_RESERVED_KEY(key) ||
         fmx_store_find(dir, proc->nspace, proc->rank, key, take, &t))
         return PMIX_ERR_NOT_FOUND;
     if (!(kv = PMIX_NEW(pmix_kval_t)) || !(kv->key = strdup(key))) {
@@ -216,13 +224,17 @@ static pmix_status_t fmx_setup_fork(const pmix_proc_t *proc, char ***env)
     return PMIX_SUCCESS;
 }
 
+/* The server: a namespace with ranks here gets its store before they start. */
 static pmix_status_t fmx_add_nspace(const char *nspace, uint32_t nlocalprocs, pmix_info_t info[],
                                     size_t ninfo)
 {
-    (void)nspace;
-    (void)nlocalprocs;
+    const char *dir = store_dir();
+
     (void)info;
     (void)ninfo;
+    if (dir && nlocalprocs && PMIX_PEER_IS_SERVER(pmix_globals.mypeer) &&
+        fmx_store_create(dir, nspace))
+        pmix_output_verbose(1, pmix_gds_base_output, "gds:fmx: no store for %s", nspace);
     return PMIX_SUCCESS;
 }
 

@@ -243,6 +243,11 @@ static struct wfile *writer(const char *dir, const char *nspace)
     return w;
 }
 
+int fmx_store_create(const char *dir, const char *nspace)
+{
+    return writer(dir, nspace) ? 0 : -EIO;
+}
+
 int fmx_store_put(const char *dir, const char *nspace, uint32_t rank, const char *key,
                   const void *val, size_t len)
 {
@@ -353,8 +358,20 @@ static struct rfile *reader(const char *dir, const char *nspace)
         r->base = base;
         r->size = size;
         r->gen = gen;
+        for (size_t at = 0; at < data_start(fh->nslots); at += 4096) /* the index, read in */
+            (void)*(volatile const uint8_t *)(base + at);
     }
     return r->base ? r : NULL;
+}
+
+int fmx_store_open(const char *dir, const char *nspace)
+{
+    int rc;
+
+    pthread_mutex_lock(&rlock);
+    rc = reader(dir, nspace) ? 0 : -ENOENT;
+    pthread_mutex_unlock(&rlock);
+    return rc;
 }
 
 int fmx_store_find(const char *dir, const char *nspace, uint32_t rank, const char *key,

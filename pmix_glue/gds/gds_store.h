@@ -13,11 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The writer: nspace's file created before its ranks start (so that they map it at once);
+ * 0 or -errno. */
+int fmx_store_create(const char *dir, const char *nspace);
 /* The writer: (rank, key) of nspace is val now. 0, or -errno (the reader then does not find
  * it, and asks as it would without the store). */
 int fmx_store_put(const char *dir, const char *nspace, uint32_t rank, const char *key,
                   const void *val, size_t len);
 
+/* The reader: nspace's file mapped ahead of the first lookup, its index read in (opening and
+ * first touches cost tens of microseconds here); 0, or -ENOENT (then looked for at each
+ * lookup). */
+int fmx_store_open(const char *dir, const char *nspace);
 /* The reader: the value of (rank, key) in nspace, copied out through `take` while the file
  * stays mapped: 0 and take's result, or -ENOENT. Any thread. */
 int fmx_store_find(const char *dir, const char *nspace, uint32_t rank, const char *key,
