@@ -107,6 +107,9 @@ for i, title in ((0, "get-all (slowest rank)"), (1, "fence + get-all (slowest ra
     for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 4}):
         v = [m(("getall", "pmixrun", g, n, 4), i) for g in ("fmx", "ds21", "hash")]
         o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} |\n")
+notes = open(sys.argv[2]).read().split("\n## Reading these numbers", 1) if __import__("os").path.exists(sys.argv[2]) else [""]
+if len(notes) == 2:
+    o.append("\n## Reading these numbers" + notes[1])
 open(sys.argv[2], "w").write("".join(o))
 print("".join(o))
 PY
