@@ -127,9 +127,11 @@ static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
 
     if ((rc = pmixd_bootstrap(d, node, err)) || (rc = pmixd_svc_start(d, err)))
         return rc;
-    if (open_early(d) && (rc = pmixd_fabric_start(d, err)))
+    /* the environment is complete before the fabric's thread may read it */
+    if ((rc = fmx_session_create(&d->session, d->job.nspace, d->job.self, err)) ||
+        (rc = fmx_glue_prepare(d->session.dir, err)))
         return rc;
-    if ((rc = fmx_session_create(&d->session, d->job.nspace, d->job.self, err)))
+    if (open_early(d) && (rc = pmixd_fabric_start(d, err)))
         return rc;
     if ((rc = fmx_binding_compute(&d->bind,
                                   fmx_nspace_local_count(fmx_jobspec_nspace(&d->job), d->job.self),

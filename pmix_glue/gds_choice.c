@@ -47,7 +47,7 @@ static int find_component(char *dir, size_t len, char *tried, size_t tlen)
     return -ENOENT;
 }
 
-int fmx_glue_gds_setup(const char *tmpdir, fmx_error_t *err)
+int fmx_glue_prepare(const char *tmpdir, fmx_error_t *err)
 {
     static const char *const known[] = {"hash", "ds21", "ds12", "fmx"};
     const char *want = getenv("FMX_GDS");

@@ -68,6 +68,12 @@ enum fmx_glue_rank_state { FMX_RANK_NO_PMIX = 0, FMX_RANK_INITIALIZED = 1, FMX_R
 
 typedef struct fmx_glue fmx_glue_t;
 
+/* Before the daemon starts any thread (another thread's getenv may read freed memory while
+ * setenv grows the environment): FMX_GDS is read, and the variables libpmix and the ranks need
+ * for it are set (the component's directory, FMX_GDS_DIR: tmpdir, where its files go). 0, or
+ * -errno and err says why (an unknown store, FMX_GDS=fmx without the component). Without it,
+ * the ranks read through libpmix's hash store. */
+int fmx_glue_prepare(const char *tmpdir, fmx_error_t *err);
 /* Starts the PMIx server and registers the namespace and this node's ranks. The job and host
  * structs are copied; engine stays the caller's and must outlive the glue. engine may be NULL
  * while the daemons are still exchanging addresses: fences and direct modex requests then wait

@@ -62,9 +62,8 @@ struct fmx_glue {
 /* The entry of proc's namespace if proc is one of its ranks (any thread), else NULL. */
 const struct glue_nspace *fmx_glue_proc_nspace(const fmx_glue_t *g, const pmix_proc_t *proc);
 
-/* gds_choice.c: FMX_GDS, read (and the component's directory put in libpmix's path) before
- * PMIx_server_init; the name chosen; a rank's environment told it (PMIX_GDS_MODULE). */
-int fmx_glue_gds_setup(const char *tmpdir, fmx_error_t *err);
+/* gds_choice.c (fmx_glue_prepare, glue.h): the store chosen; a rank's environment told it
+ * (PMIX_GDS_MODULE). */
 const char *fmx_glue_gds(void);
 int fmx_glue_gds_env(char **env);
 

@@ -161,10 +161,6 @@ int fmx_glue_start(const fmx_glue_job_t *job, fmx_engine_t *engine, const fmx_gl
         fmx_errprintf(err, "out of memory");
         return -ENOMEM;
     }
-    if ((rc = fmx_glue_gds_setup(job->tmpdir, err))) {
-        free(g);
-        return rc;
-    }
     if (fmx_glue_current) {
         free(g);
         fmx_errprintf(err, "one PMIx server per process");
