@@ -13,7 +13,6 @@
  * jobs is this job's collective, then a meeting that carries nothing. */
 #include "glue_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,19 +63,13 @@ static void cnct_done(void *arg, fmx_fence_result_t *res)
 static void run_cnct(fmx_glue_t *g, struct req *r)
 {
     struct cnct *c = (struct cnct *)r;
-    const char *what = c->disconnect ? "disconnect" : "connect";
-    char tag[48];
-    int rc = fmx_glue_split_procs(g, c->procs, c->nprocs, what, &c->own, &c->nown);
+    const char *tag = c->disconnect ? "dcnct" : "cnct";
+    int rc;
 
     c->g = g;
-    snprintf(tag, sizeof(tag), "%s%s:%016llx", c->own ? "x" : "", c->disconnect ? "dcnct" : "cnct",
-             (unsigned long long)(c->own ? fmx_glue_procs_hash(c->procs, c->nprocs) : 0));
-    if (!rc)
-        rc = c->own
-            ? fmx_glue_collective(g, tag, c->own, c->nown, NULL, 0, 0, c->timeout_ms, cnct_done, c)
-            : fmx_glue_collective(g, c->disconnect ? "dcnct" : "cnct", c->procs, c->nprocs, NULL, 0,
-                                  0, c->timeout_ms, cnct_done, c);
-
+    rc = fmx_glue_job_collective(g, tag, tag, c->disconnect ? "disconnect" : "connect", c->procs,
+                                 c->nprocs, &c->own, &c->nown, NULL, 0, 0, c->timeout_ms, cnct_done,
+                                 c);
     if (rc) {
         c->cb(rc == -EINVAL ? PMIX_ERR_NOT_SUPPORTED : fmx_glue_status(rc), c->cbdata);
         cnct_free(c);

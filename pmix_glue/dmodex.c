@@ -191,13 +191,33 @@ static void on_local_data(pmix_status_t status, char *data, size_t sz, void *cbd
     fmx_glue_post(fmx_glue_current, &a->base);
 }
 
+/* proc's data from libpmix (one of this node's ranks), answered through the engine request
+ * `token` or else cb: 0, or -errno and nothing is answered. */
+static int ask_libpmix(const pmix_proc_t *proc, fmx_dmodex_req_t *token, fmx_glue_answer_f cb,
+                       void *cbarg)
+{
+    struct answer *a = calloc(1, sizeof(*a));
+    pmix_status_t st;
+
+    if (!a)
+        return -ENOMEM;
+    a->base.ops = &answer_ops;
+    a->token = token;
+    a->cb = cb;
+    a->cbarg = cbarg;
+    if ((st = PMIx_server_dmodex_request(proc, on_local_data, a)) != PMIX_SUCCESS) {
+        free(a);
+        return fmx_glue_errno(st);
+    }
+    return 0;
+}
+
 void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t keylen,
                                fmx_dmodex_req_t *token)
 {
     fmx_glue_t *g = arg;
-    struct answer *a;
     pmix_proc_t proc;
-    pmix_status_t st;
+    int rc;
 
     if (proc_of_key(key, keylen, &proc)) {
         fmx_log(FMX_LOG_WARN, "glue", "node %s sent a direct modex key that names no rank",
@@ -205,48 +225,25 @@ void fmx_glue_on_engine_dmodex(void *arg, uint32_t from, const void *key, size_t
         fmx_dmodex_respond(g->eng, token, -EINVAL, NULL, 0);
         return;
     }
-    if (!(a = calloc(1, sizeof(*a)))) {
-        fmx_dmodex_respond(g->eng, token, -ENOMEM, NULL, 0);
-        return;
-    }
-    a->base.ops = &answer_ops;
-    a->token = token;
-    st = PMIx_server_dmodex_request(&proc, on_local_data, a);
-    if (st != PMIX_SUCCESS) {
-        fmx_dmodex_respond(g->eng, token, fmx_glue_errno(st), NULL, 0);
-        free(a);
-    }
+    if ((rc = ask_libpmix(&proc, token, NULL, NULL)))
+        fmx_dmodex_respond(g->eng, token, rc, NULL, 0);
 }
 
 void fmx_glue_fetch(fmx_glue_t *g, const void *key, size_t len, uint64_t timeout_ms,
                     fmx_glue_answer_f cb, void *cbarg)
 {
     const fmx_nspace_map_t *ns;
-    struct answer *a;
     pmix_proc_t proc;
-    pmix_status_t st;
     uint32_t node;
     int rc;
 
     if (proc_of_key(key, len, &proc) || !(ns = fmx_glue_nspace(g, proc.nspace)) ||
-        (node = fmx_nspace_node_of(ns, proc.rank)) == UINT32_MAX) {
-        cb(cbarg, -ENOENT, NULL, 0);
-        return;
-    }
-    if (node != g->job.self) {
-        if (!g->eng || (rc = fmx_dmodex_request(g->eng, node, key, len, timeout_ms, cb, cbarg)))
-            cb(cbarg, g->eng ? rc : -EAGAIN, NULL, 0);
-        return;
-    }
-    if (!(a = calloc(1, sizeof(*a)))) {
-        cb(cbarg, -ENOMEM, NULL, 0);
-        return;
-    }
-    a->base.ops = &answer_ops;
-    a->cb = cb;
-    a->cbarg = cbarg;
-    if ((st = PMIx_server_dmodex_request(&proc, on_local_data, a)) != PMIX_SUCCESS) {
-        free(a);
-        cb(cbarg, fmx_glue_errno(st), NULL, 0);
-    }
+        (node = fmx_nspace_node_of(ns, proc.rank)) == UINT32_MAX)
+        rc = -ENOENT;
+    else if (node == g->job.self)
+        rc = ask_libpmix(&proc, NULL, cb, cbarg);
+    else
+        rc = g->eng ? fmx_dmodex_request(g->eng, node, key, len, timeout_ms, cb, cbarg) : -EAGAIN;
+    if (rc)
+        cb(cbarg, rc, NULL, 0);
 }

@@ -166,18 +166,13 @@ int fmx_glue_collective(fmx_glue_t *g, const char *tag, const pmix_proc_t *procs
 static void run_fence(fmx_glue_t *g, struct req *r)
 {
     struct fence *f = (struct fence *)r;
-    char tag[32];
-    int rc = fmx_glue_split_procs(g, f->procs, f->nprocs, "fence", &f->own, &f->nown);
+    int rc;
 
     f->g = g;
-    snprintf(tag, sizeof(tag), "xfence:%016llx",
-             (unsigned long long)(f->own ? fmx_glue_procs_hash(f->procs, f->nprocs) : 0));
     /* data handed to us must reach the others */
-    if (!rc)
-        rc = fmx_glue_collective(g, f->own ? tag : "", f->own ? f->own : f->procs,
-                                 f->own ? f->nown : f->nprocs, f->data, f->ndata,
-                                 f->collect || f->ndata, f->timeout_ms, fence_done, f);
-
+    rc = fmx_glue_job_collective(g, "", "fence", "fence", f->procs, f->nprocs, &f->own, &f->nown,
+                                 f->data, f->ndata, f->collect || f->ndata, f->timeout_ms,
+                                 fence_done, f);
     if (rc == 0)
         return; /* fence_done completes the request */
     f->cb(fmx_glue_status(rc), NULL, 0, f->cbdata, NULL, NULL);

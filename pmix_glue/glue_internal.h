@@ -81,12 +81,14 @@ const char *fmx_glue_foreign_job(const fmx_glue_t *g, const char *nspace);
 /* A rank of another job's namespace: its data, through node 0 and the service. */
 int fmx_glue_fetch_foreign(fmx_glue_t *g, const pmix_proc_t *proc, uint64_t timeout_ms,
                            fmx_glue_answer_f cb, void *cbarg);
-/* A collective over processes of other jobs: this job's processes (*own, malloc'd; NULL when
- * there is none of another job's), or -EINVAL (another job's, and this job cannot reach one:
+/* fmx_glue_collective (tag) over procs that may name other jobs' processes: then it runs over
+ * this job's (*own, malloc'd; NULL when there is none of another job's), keyed apart by
+ * "x<xtag>:" and a hash of every proc; -EINVAL when this job cannot reach another's (a line
  * says so, naming the collective, `what`). */
-int fmx_glue_split_procs(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, const char *what,
-                         pmix_proc_t **own, size_t *nown);
-uint64_t fmx_glue_procs_hash(const pmix_proc_t *procs, size_t nprocs);
+int fmx_glue_job_collective(fmx_glue_t *g, const char *tag, const char *xtag, const char *what,
+                            const pmix_proc_t *procs, size_t nprocs, pmix_proc_t **own,
+                            size_t *nown, const void *blob, size_t len, int collect,
+                            uint64_t timeout_ms, fmx_fence_done_f cb, void *arg);
 /* Once this job's part of a collective over procs (sorted) is complete: meets the other jobs'
  * through the session's publish / lookup (the n-th meeting over these procs meets the other
  * side's n-th), with a description of each side's namespaces that is registered on the other

@@ -27,7 +27,7 @@ struct meet_count {
     uint32_t n;
 };
 
-uint64_t fmx_glue_procs_hash(const pmix_proc_t *procs, size_t nprocs)
+static uint64_t procs_hash(const pmix_proc_t *procs, size_t nprocs)
 {
     uint64_t h = 14695981039346656037ull; /* FNV-1a of every proc, as collectives key them */
     uint8_t buf[PMIX_MAX_NSLEN + 8];
@@ -41,8 +41,8 @@ uint64_t fmx_glue_procs_hash(const pmix_proc_t *procs, size_t nprocs)
     return h;
 }
 
-int fmx_glue_split_procs(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, const char *what,
-                         pmix_proc_t **own, size_t *nown)
+static int split_procs(fmx_glue_t *g, const pmix_proc_t *procs, size_t nprocs, const char *what,
+                       pmix_proc_t **own, size_t *nown)
 {
     *own = NULL;
     *nown = 0;
@@ -90,6 +90,22 @@ const char *fmx_glue_foreign_job(const fmx_glue_t *g, const char *nspace)
         if (!strncmp(f->name, nspace, PMIX_MAX_NSLEN))
             return f->job;
     return NULL;
+}
+
+int fmx_glue_job_collective(fmx_glue_t *g, const char *tag, const char *xtag, const char *what,
+                            const pmix_proc_t *procs, size_t nprocs, pmix_proc_t **own,
+                            size_t *nown, const void *blob, size_t len, int collect,
+                            uint64_t timeout_ms, fmx_fence_done_f cb, void *arg)
+{
+    char key[48];
+    int rc = split_procs(g, procs, nprocs, what, own, nown);
+
+    if (rc || !*own)
+        return rc
+            ? rc
+            : fmx_glue_collective(g, tag, procs, nprocs, blob, len, collect, timeout_ms, cb, arg);
+    snprintf(key, sizeof(key), "x%s:%016llx", xtag, (unsigned long long)procs_hash(procs, nprocs));
+    return fmx_glue_collective(g, key, *own, *nown, blob, len, collect, timeout_ms, cb, arg);
 }
 
 /* The described namespace as a job map of its own: its job's nodes, then one more that runs
@@ -254,7 +270,7 @@ static uint32_t count_meeting(fmx_glue_t *g, uint64_t hash)
 int fmx_glue_meet(fmx_glue_t *g, const char *what, const pmix_proc_t *procs, size_t nprocs,
                   int describe, uint64_t timeout_ms, fmx_glue_met_f done, void *arg)
 {
-    uint64_t hash = fmx_glue_procs_hash(procs, nprocs);
+    uint64_t hash = procs_hash(procs, nprocs);
     uint32_t n = count_meeting(g, hash), secs = (uint32_t)((timeout_ms + 999) / 1000);
     struct meet *m = calloc(1, sizeof(*m));
     char **keys = calloc(nprocs + 1, sizeof(*keys));
