@@ -13,6 +13,7 @@
  * cache goes to the server. */
 #include "glue_internal.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,11 @@ int fmx_glue_prepare(const char *tmpdir, fmx_error_t *err)
         fmx_errprintf(err, "FMX_GDS=fmx: the component is not installed (looked for %s)", tried);
         return -ENOENT;
     }
+    /* mapped until the process ends, though libpmix unloads its components at
+     * PMIx_server_finalize: a sanitizer's leak report at exit then names the component's
+     * frames, which an address in an unmapped range would not */
+    snprintf(tried, sizeof(tried), "%s/pmix_mca_gds_fmx.so", dir);
+    (void)dlopen(tried, RTLD_LAZY | RTLD_NODELETE);
     /* the store's files: this daemon's directory, which its ranks read too */
     if (setenv("FMX_GDS_DIR", tmpdir, 1)) {
         fmx_errprintf(err, "out of memory");

@@ -13,15 +13,10 @@
  * its own. It is built against libpmix 4.2.2's internal headers, whose structs have no ABI
  * check at load: query declines any other libpmix (PMIx_Get_version), which then goes on
  * with its own modules. */
-#include "src/include/pmix_config.h"
-
-#include "pmix_common.h"
-#include "src/include/pmix_globals.h"
-#include "src/mca/gds/base/base.h"
-#include "src/mca/gds/gds.h"
-#include "src/util/pmix_argv.h"
-
+#include "gds_fmx.h"
 #include "gds_store.h"
+
+#include "src/util/pmix_argv.h"
 
 #include <pmix.h>
 
@@ -36,14 +31,12 @@
 extern pmix_gds_base_component_t pmix_mca_gds_hash_component;
 PMIX_EXPORT extern pmix_gds_base_component_t pmix_mca_gds_fmx_component;
 
-static pmix_gds_base_module_t *hash;
-
-static const char *store_dir(void);
+pmix_gds_base_module_t *fmx_gds_hash;
 
 /* A rank maps its namespace's store now, not at its first Get. */
 static pmix_status_t fmx_init(pmix_info_t info[], size_t ninfo)
 {
-    const char *dir = store_dir(), *ns = getenv("PMIX_NAMESPACE");
+    const char *dir = fmx_gds_dir(), *ns = getenv("PMIX_NAMESPACE");
 
     (void)info;
     (void)ninfo;
@@ -79,21 +72,15 @@ static pmix_status_t fmx_assign(pmix_info_t *info, size_t ninfo, int *priority)
 static pmix_status_t fmx_cache_job_info(struct pmix_namespace_t *ns, pmix_info_t info[],
                                         size_t ninfo)
 {
-    return hash->cache_job_info(ns, info, ninfo);
-}
-
-static pmix_status_t fmx_register_job_info(struct pmix_peer_t *pr, pmix_buffer_t *reply)
-{
-    return hash->register_job_info(pr, reply);
+    return fmx_gds_hash->cache_job_info(ns, info, ninfo);
 }
 
 static pmix_status_t fmx_store_job_info(const char *nspace, pmix_buffer_t *buf)
 {
-    return hash->store_job_info(nspace, buf);
+    return fmx_gds_hash->store_job_info(nspace, buf);
 }
 
-/* The directory of the store, or NULL: then nothing is written or read here. */
-static const char *store_dir(void)
+const char *fmx_gds_dir(void)
 {
     const char *d = getenv("FMX_GDS_DIR");
 
@@ -103,63 +90,69 @@ static const char *store_dir(void)
 /* The server: kv of proc into the store, its value packed as libpmix packs one. Qualified
  * values and a rank not given stay with hash (and the server), as does anything that cannot
  * be written: a rank that does not find a key here asks as it would without the store. */
-static void put(const char *dir, const pmix_proc_t *proc, const pmix_kval_t *kv)
+int fmx_gds_put(const char *dir, const pmix_proc_t *proc, const pmix_kval_t *kv)
 {
     pmix_data_buffer_t db;
+    int rc = -1;
 
     if (!dir || proc->rank > PMIX_RANK_VALID || !kv->key || !kv->value ||
         PMIX_CHECK_KEY(kv, PMIX_QUALIFIED_VALUE))
-        return;
+        return -1;
     PMIX_DATA_BUFFER_CONSTRUCT(&db);
-    if (PMIx_Data_pack(NULL, &db, kv->value, 1, PMIX_VALUE) != PMIX_SUCCESS ||
-        fmx_store_put(dir, proc->nspace, proc->rank, kv->key, db.base_ptr, db.bytes_used))
+    if (PMIx_Data_pack(NULL, &db, kv->value, 1, PMIX_VALUE) == PMIX_SUCCESS &&
+        !fmx_store_put(dir, proc->nspace, proc->rank, kv->key, db.base_ptr, db.bytes_used))
+        rc = 0;
+    else
         pmix_output_verbose(1, pmix_gds_base_output, "gds:fmx: %s of %s:%u is not in the store",
                             kv->key, proc->nspace, proc->rank);
     PMIX_DATA_BUFFER_DESTRUCT(&db);
+    return rc;
 }
 
 /* A local rank's commit (its local and global keys): hash's, and the store's. */
 static pmix_status_t fmx_store(const pmix_proc_t *proc, pmix_scope_t scope, pmix_kval_t *kv)
 {
-    pmix_status_t rc = hash->store(proc, scope, kv);
+    pmix_status_t rc = fmx_gds_hash->store(proc, scope, kv);
 
     if (rc == PMIX_SUCCESS && PMIX_PEER_IS_SERVER(pmix_globals.mypeer) &&
         (scope == PMIX_LOCAL || scope == PMIX_GLOBAL))
-        put(store_dir(), proc, kv);
+        (void)fmx_gds_put(fmx_gds_dir(), proc, kv);
     return rc;
 }
 
-/* One proc's part of a fence's blob. */
+/* One proc's part of a fence's blob, into hash's remote table (as hash's own store_modex puts
+ * it: a rank not given under rank 0) and into the store. pmix_gds_base_store_modex of libpmix
+ * 4.2.2 (gds_base_fns.c) hands over the blob's bytes in pbkt, then clears pbkt's pointer
+ * without freeing them: they are freed here, once, where nothing else will. */
 static pmix_status_t store_proc(pmix_gds_base_ctx_t ctx, pmix_proc_t *proc,
                                 pmix_gds_modex_key_fmt_t key_fmt, char **kmap, pmix_buffer_t *pbkt)
 {
     pmix_status_t rc;
     pmix_kval_t kv;
+    pmix_proc_t at = *proc;
 
+    if (at.rank == PMIX_RANK_UNDEF)
+        at.rank = 0;
     PMIX_CONSTRUCT(&kv, pmix_kval_t);
     while ((rc = pmix_gds_base_modex_unpack_kval(key_fmt, pbkt, kmap, &kv)) == PMIX_SUCCESS) {
-        put((const char *)ctx, proc, &kv);
+        rc = fmx_gds_hash->store(&at, PMIX_REMOTE, &kv);
+        if (rc != PMIX_SUCCESS)
+            break;
+        (void)fmx_gds_put((const char *)ctx, proc, &kv);
         PMIX_DESTRUCT(&kv);
         PMIX_CONSTRUCT(&kv, pmix_kval_t);
     }
     PMIX_DESTRUCT(&kv);
+    free(pbkt->base_ptr);
+    pbkt->base_ptr = NULL;
     return rc == PMIX_ERR_UNPACK_READ_PAST_END_OF_BUFFER ? PMIX_SUCCESS : rc;
 }
 
-/* What a collecting fence brought: hash's (the server's own), and the store's. */
+/* What a collecting fence brought, unpacked once: hash's (the server's own) and the store's. */
 static pmix_status_t fmx_store_modex(struct pmix_namespace_t *ns, pmix_buffer_t *buf, void *cbdata)
 {
-    char *mark = buf->unpack_ptr;
-    const char *dir = store_dir();
-    pmix_status_t rc = hash->store_modex(ns, buf, cbdata);
-
-    if (rc != PMIX_SUCCESS || !dir)
-        return rc;
-    buf->unpack_ptr = mark;
-    if (pmix_gds_base_store_modex(ns, buf, (pmix_gds_base_ctx_t)dir, store_proc, cbdata) !=
-        PMIX_SUCCESS)
-        pmix_output_verbose(1, pmix_gds_base_output, "gds:fmx: a fence's data did not unpack");
-    return PMIX_SUCCESS;
+    return pmix_gds_base_store_modex(ns, buf, (pmix_gds_base_ctx_t)fmx_gds_dir(), store_proc,
+                                     cbdata);
 }
 
 struct took {
@@ -196,14 +189,15 @@ static int take(void *arg, const void *val, size_t len)
 static pmix_status_t fmx_fetch(const pmix_proc_t *proc, pmix_scope_t scope, bool copy,
                                const char *key, pmix_info_t info[], size_t ninfo, pmix_list_t *kvs)
 {
-    const char *dir = store_dir();
+    const char *dir = fmx_gds_dir();
     struct took t = {NULL};
     pmix_kval_t *kv;
 
     if (PMIX_PEER_IS_SERVER(pmix_globals.mypeer))
-        return hash->fetch(proc, scope, copy, key, info, ninfo, kvs);
-    /* job-level keys ("pmix." and the like) are never here */
-    if (!dir || !key || !proc || proc->rank > PMIX_RANK_VALID || PMIX_CHECK_RESERVED_KEY(key) ||
+        return fmx_gds_hash->fetch(proc, scope, copy, key, info, ninfo, kvs);
+    /* job-level keys (rank wildcard) are in hash; a rank's own keys of the job (its local
+     * rank, its host...) are here, as are the keys it committed */
+    if (!dir || !key || !proc || proc->rank > PMIX_RANK_VALID ||
         fmx_store_find(dir, proc->nspace, proc->rank, key, take, &t))
         return PMIX_ERR_NOT_FOUND;
     if (!(kv = PMIX_NEW(pmix_kval_t)) || !(kv->key = strdup(key))) {
@@ -228,7 +222,7 @@ static pmix_status_t fmx_setup_fork(const pmix_proc_t *proc, char ***env)
 static pmix_status_t fmx_add_nspace(const char *nspace, uint32_t nlocalprocs, pmix_info_t info[],
                                     size_t ninfo)
 {
-    const char *dir = store_dir();
+    const char *dir = fmx_gds_dir();
 
     (void)info;
     (void)ninfo;
@@ -240,24 +234,30 @@ static pmix_status_t fmx_add_nspace(const char *nspace, uint32_t nlocalprocs, pm
 
 static pmix_status_t fmx_del_nspace(const char *nspace)
 {
-    (void)nspace;
+    fmx_gds_job_forget(nspace);
     return PMIX_SUCCESS;
 }
 
 static pmix_status_t fmx_assemb_kvs_req(const pmix_proc_t *proc, pmix_list_t *kvs,
                                         pmix_buffer_t *buf, void *cbdata)
 {
-    return hash->assemb_kvs_req ? hash->assemb_kvs_req(proc, kvs, buf, cbdata) : PMIX_SUCCESS;
+    return fmx_gds_hash->assemb_kvs_req ? fmx_gds_hash->assemb_kvs_req(proc, kvs, buf, cbdata)
+                                        : PMIX_SUCCESS;
 }
 
 static pmix_status_t fmx_accept_kvs_resp(pmix_buffer_t *buf)
 {
-    return hash->accept_kvs_resp ? hash->accept_kvs_resp(buf) : PMIX_SUCCESS;
+    return fmx_gds_hash->accept_kvs_resp ? fmx_gds_hash->accept_kvs_resp(buf) : PMIX_SUCCESS;
 }
 
+/* The session-, node- and app-level arrays a rank gets after its job's data: fmx_gds_job_reply
+ * sent them already (hash's reply holds them; libpmix asks again of any module not named
+ * "hash"). */
 static pmix_status_t fmx_fetch_arrays(struct pmix_peer_t *pr, pmix_buffer_t *buf)
 {
-    return hash->fetch_arrays(pr, buf);
+    if (fmx_gds_job_known(((pmix_peer_t *)pr)->nptr->nspace))
+        return PMIX_SUCCESS;
+    return fmx_gds_hash->fetch_arrays(pr, buf);
 }
 
 static pmix_gds_base_module_t fmx_module = {
@@ -267,7 +267,7 @@ static pmix_gds_base_module_t fmx_module = {
     .finalize = fmx_finalize,
     .assign_module = fmx_assign,
     .cache_job_info = fmx_cache_job_info,
-    .register_job_info = fmx_register_job_info,
+    .register_job_info = fmx_gds_job_reply,
     .store_job_info = fmx_store_job_info,
     .store = fmx_store,
     .store_modex = fmx_store_modex,
@@ -300,7 +300,7 @@ static int fmx_query(pmix_mca_base_module_t **module, int *priority)
     if (!same_libpmix() || !pmix_mca_gds_hash_component.base.pmix_mca_query_component ||
         pmix_mca_gds_hash_component.base.pmix_mca_query_component(&h, &hp) != PMIX_SUCCESS || !h)
         return PMIX_ERROR; /* libpmix goes on with its own modules */
-    hash = (pmix_gds_base_module_t *)h;
+    fmx_gds_hash = (pmix_gds_base_module_t *)h;
     *priority = FMX_GDS_PRIORITY;
     *module = (pmix_mca_base_module_t *)&fmx_module;
     return PMIX_SUCCESS;

@@ -10,7 +10,9 @@ handed it. Here a leak is judged by where it was allocated, read from the alloca
   - the first frame past the allocator is fmx's code: fmx's leak;
   - the allocation happened inside a library call fmx made: the library's own only when that
     call (the frame just inside fmx's) is an `entry` of the list, a call that gives its caller
-    nothing to free; otherwise fmx owns what it was given and leaked it;
+    nothing to free (an entry that names frames too covers only allocations whose named frames,
+    from the allocation outward to the call itself, begin with them: what that call keeps, not
+    what it hands over); otherwise fmx owns what it was given and leaked it;
   - no frame of fmx's at all (a library's own thread or start-up): the library's own only when
     its named frames, from the allocation outward, begin with the names of a `thread` line;
   - an indirect leak (reachable only from other leaked blocks) in a process whose direct leaks
@@ -26,18 +28,18 @@ FRAME = re.compile(r'^\s+#(\d+) 0x[0-9a-f]+ (?:in (\S+) )?(.*)$')
 
 
 def load_list(path):
-    entries, threads = set(), []
+    entries, threads = {}, []
     for n, line in enumerate(open(path), 1):
         line = line.split('#', 1)[0].strip()
         if not line:
             continue
         kind, *names = line.split()
-        if kind == 'entry' and len(names) == 1:
-            entries.add(names[0])
+        if kind == 'entry' and names:
+            entries.setdefault(names[0], []).append(names[1:])
         elif kind == 'thread' and names:
             threads.append(names)
         else:
-            sys.exit(f'{path}:{n}: expected "entry FUNCTION" or "thread FUNCTION..."')
+            sys.exit(f'{path}:{n}: expected "entry FUNCTION [FRAME...]" or "thread FUNCTION..."')
     return entries, threads
 
 
@@ -80,7 +82,8 @@ def judge(frames, src, entries, threads):
     if True in mine:
         k = mine.index(True)
         entry = frames[k - 1][0]
-        if entry in entries:
+        inside = [fn for fn, _ in frames[:k] if fn != '?']
+        if any(begins_with(inside, p) for p in entries.get(entry, [])):
             return None
         return f'allocated inside {entry}, called from {frames[k][0]} ({frames[k][1]}): fmx owns it'
     named = [fn for fn, _ in frames if fn != '?']
