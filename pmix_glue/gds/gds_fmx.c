@@ -2,11 +2,12 @@
  * its ranks' libpmix from the directory pmixd names in PMIX_MCA_mca_base_component_path.
  *
  * The server: every operation goes to libpmix's own "hash" module (obtained from its exported
- * component), which keeps serving the server's own needs; in addition, what a collecting fence
- * brings (store_modex) is written once per node into the store of gds_store.h, under the
- * directory pmixd gives its ranks (FMX_GDS_DIR). A rank: a Get of another rank's key is looked
- * up there, in the rank's own address space (fetch, thread-safe: libpmix calls it from the
- * application's thread); what is not there (job-level keys, data no fence collected) is not
+ * component), which keeps serving the server's own needs; in addition, each rank's keys of the
+ * job (gds_job.c), its commits, what a collecting fence brings (store_modex) and a direct
+ * modex's answers are written once per node into the store of gds_store.h, under the
+ * directory pmixd gives its ranks (FMX_GDS_DIR). A rank: a Get of a rank's key is looked up
+ * there, in the rank's own address space (fetch, thread-safe: libpmix calls it from the
+ * application's thread); what is not there (job-level keys, data not brought yet) is not
  * found here and libpmix goes on as with hash: its own cache, then the server.
  * Operations the framework runs over every active module itself (init, finalize, add and
  * delete a namespace, setup_fork) are not passed on: hash runs them as an active module of
@@ -109,13 +110,15 @@ int fmx_gds_put(const char *dir, const pmix_proc_t *proc, const pmix_kval_t *kv)
     return rc;
 }
 
-/* A local rank's commit (its local and global keys): hash's, and the store's. */
+/* The server: a local rank's commit (its local and global keys), and a direct modex's answer
+ * for a local rank (a rank of another node's keys, which libpmix stores as remote through the
+ * namespace's module): hash's, and the store's, where the node's other ranks find them too. */
 static pmix_status_t fmx_store(const pmix_proc_t *proc, pmix_scope_t scope, pmix_kval_t *kv)
 {
     pmix_status_t rc = fmx_gds_hash->store(proc, scope, kv);
 
     if (rc == PMIX_SUCCESS && PMIX_PEER_IS_SERVER(pmix_globals.mypeer) &&
-        (scope == PMIX_LOCAL || scope == PMIX_GLOBAL))
+        (scope == PMIX_LOCAL || scope == PMIX_GLOBAL || scope == PMIX_REMOTE))
         (void)fmx_gds_put(fmx_gds_dir(), proc, kv);
     return rc;
 }
