@@ -8,8 +8,14 @@
 #  - get-all: bench/wireup's slowest rank's time to Get every peer's 256-byte card after the
 #    fence, and fence + get-all (from the fence's start to the slowest rank holding every
 #    card), N = 2 ... 128 on one host, and 8 / 32 over 4 virtual nodes (pmixrun only);
-#  - the store's bytes per node after the fence (FMX_GDS=fmx: the size of its files) against
-#    the fence's data (N cards).
+#  - fence to every rank ready: from the last rank's entry into the fence (when it can
+#    complete) to the last rank's first Get of a peer's card done, the ranks waiting 300 ms
+#    before the fence (else what a fast PMIx_Init leaves of the daemons' own start-up, their
+#    fabric's connections, lands in the fence); start to every rank ready: from the first
+#    rank's start (before PMIx_Init) to the same, without that wait (one host: one clock);
+#  - memory once every rank holds every card: the space of the files a rank maps shared (the
+#    store: fmx's files, ds21's segments) against the fence's data (N cards), the ranks' PSS
+#    summed, and the server's PSS (pmixd; under Open MPI, mpirun), N on one host.
 # Writes bench/results/gds.csv (every run) and bench/results/gds.md (medians, ratios to ds21).
 #   bench/gds.sh [BUILD_DIR]   (FMX_BENCH_N="2 8 32 64 128", FMX_BENCH_REPS=3, GETS=100000)
 set -euo pipefail
@@ -29,7 +35,7 @@ root=()
 export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
 export OMPI_MCA_btl_tcp_if_include=lo
 csv=$out/gds.csv
-echo "what,launcher,store,n,vnodes,rep,a,b" >"$csv"
+echo "what,launcher,store,n,vnodes,rep,a,b,c,d,e,f,g" >"$csv"
 
 # latency LAUNCHER STORE N: "peer_median job_median" (microseconds)
 latency() {
@@ -40,15 +46,20 @@ latency() {
     FMX_GDS=$g "$pmixrun" --oversubscribe --bind-to core -n "$n" "$getlat" "$gets"
   fi | awk '$1 == "get_latency" { print $3, $5 }'
 }
-# getall LAUNCHER STORE N VNODES: "get_all_max fence_plus_get_all_max" (microseconds)
+# getall LAUNCHER STORE N VNODES [SETTLE_MS]: "get_all_max fence_plus_get_all_max fence_to_ready
+# start_to_ready shared_bytes ranks_pss_kib server_pss_kib" (microseconds, bytes, KiB)
 getall() {
-  local l=$1 g=$2 n=$3 v=$4
+  local l=$1 g=$2 n=$3 v=$4 settle=${5:-0}
   if [ "$l" = mpirun ]; then
-    mpirun "${root[@]}" --oversubscribe -n "$n" "$wireup" 256 5
+    FMX_WIREUP_SETTLE_MS=$settle mpirun "${root[@]}" --oversubscribe -x FMX_WIREUP_MEM=1 \
+      -x FMX_WIREUP_SETTLE_MS -n "$n" "$wireup" 256 5
   else
-    FMX_GDS=$g "$pmixrun" --oversubscribe -n "$n" --vnodes "$v" "$wireup" 256 5
+    FMX_WIREUP_SETTLE_MS=$settle FMX_WIREUP_MEM=1 FMX_GDS=$g "$pmixrun" --oversubscribe -n "$n" \
+      --vnodes "$v" "$wireup" 256 5
   fi | awk '$1 == "wireup" { if ($6 > g) g = $6; if ($5 + $6 > fg) fg = $5 + $6 }
-            END { print g, fg }'
+            $1 == "wireup_at" { if (s == "" || $3 < s) s = $3; if ($4 > f) f = $4; if ($5 > r) r = $5 }
+            $1 == "wireup_mem" { if ($3 > sh) sh = $3; pss += $4; if ($2 == 0) srv = $5 }
+            END { print g, fg, r - f, r - s, sh + 0, pss, srv }'
 }
 configs=("pmixrun fmx" "pmixrun ds21" "pmixrun hash" "mpirun ds21")
 for rep in $(seq "$reps"); do
@@ -67,6 +78,13 @@ for rep in $(seq "$reps"); do
   for n in 8 32; do
     for g in fmx ds21 hash; do
       echo "getall,pmixrun,$g,$n,4,$rep,$(getall pmixrun "$g" "$n" 4 | tr ' ' ',')" >>"$csv"
+      echo "settled,pmixrun,$g,$n,4,$rep,$(getall pmixrun "$g" "$n" 4 300 | tr ' ' ',')" >>"$csv"
+    done
+  done
+  for n in 8 32 64; do
+    for c in "${configs[@]}"; do
+      read -r l g <<<"$c"
+      echo "settled,$l,$g,$n,1,$rep,$(getall "$l" "$g" "$n" 1 300 | tr ' ' ',')" >>"$csv"
     done
   done
 done
@@ -78,12 +96,13 @@ med = {}
 for r in rows:
     k = (r["what"], r["launcher"], r["store"], int(r["n"]), int(r["vnodes"]))
     try:
-        med.setdefault(k, []).append((float(r["a"]), float(r["b"])))
+        med.setdefault(k, []).append(tuple(float(r[c]) for c in "abcdefg" if r.get(c)))
     except ValueError:
         pass
 def m(k, i):
     v = med.get(k)
-    return statistics.median(x[i] for x in v) if v else float("nan")
+    v = [x[i] for x in v or [] if len(x) > i]
+    return statistics.median(v) if v else float("nan")
 cols = [("pmixrun", "fmx"), ("pmixrun", "ds21"), ("pmixrun", "hash"), ("mpirun", "ds21")]
 o = [f"# The store ranks read the job's data from\n",
      f"bench/gds.sh on this host (2 cores), medians of {sys.argv[3]} runs, microseconds; "
@@ -107,9 +126,35 @@ for i, title in ((0, "get-all (slowest rank)"), (1, "fence + get-all (slowest ra
     for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 4}):
         v = [m(("getall", "pmixrun", g, n, 4), i) for g in ("fmx", "ds21", "hash")]
         o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} |\n")
+o.append("\n## Fence to every rank ready (the last rank into the fence to the last rank's first "
+         "Get of a peer's card done; the ranks wait 300 ms before the fence), one host; and from "
+         "the first rank's start (before PMIx_Init; no wait)\n")
+o.append("| N | pmixrun fmx | pmixrun ds21 | pmixrun hash | mpirun | fmx / ds21 | fmx / mpirun | start to ready fmx / ds21 / hash / mpirun |\n|---|---|---|---|---|---|---|---|\n")
+for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 1}):
+    if ("settled", "pmixrun", "fmx", n, 1) not in med:
+        continue
+    v = [m(("settled",) + c + (n, 1), 2) for c in cols]
+    it = [m(("getall",) + c + (n, 1), 3) for c in cols]
+    o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} | {v[0]/v[3]:.2f} | "
+             + " / ".join(f"{x:.0f}" for x in it) + " |\n")
+o.append("\n4 virtual nodes\n\n| N | pmixrun fmx | pmixrun ds21 | pmixrun hash | fmx / ds21 | start to ready fmx / ds21 / hash |\n|---|---|---|---|---|---|\n")
+for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 4}):
+    v = [m(("settled", "pmixrun", g, n, 4), 2) for g in ("fmx", "ds21", "hash")]
+    it = [m(("getall", "pmixrun", g, n, 4), 3) for g in ("fmx", "ds21", "hash")]
+    o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} | " + " / ".join(f"{x:.0f}" for x in it) + " |\n")
+o.append("\n## Memory once every rank holds every card, one host\n")
+o.append("Shared: the space (allocated blocks) of the files a rank maps shared, each once: fmx's "
+         "store, ds21's segments (hash: none), bytes. Fence data: N cards of 256 bytes. PSS in "
+         "KiB: the ranks' summed, and the server's (pmixd, or mpirun).\n\n")
+o.append("| N | fence data | shared fmx | shared ds21 | fmx / fence data | ranks' PSS fmx / ds21 / hash / mpirun | server PSS fmx / ds21 / hash / mpirun |\n|---|---|---|---|---|---|---|\n")
+for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 1}):
+    sh = [m(("getall",) + c + (n, 1), 4) for c in cols]
+    rp = [m(("getall",) + c + (n, 1), 5) for c in cols]
+    sp = [m(("getall",) + c + (n, 1), 6) for c in cols]
+    fd = n * 256
+    o.append(f"| {n} | {fd} | {sh[0]:.0f} | {sh[1]:.0f} | {sh[0]/fd:.1f} | " + " / ".join(f"{x:.0f}" for x in rp)
+             + " | " + " / ".join(f"{x:.0f}" for x in sp) + " |\n")
 notes = open(sys.argv[2]).read().split("\n## Reading these numbers", 1) if __import__("os").path.exists(sys.argv[2]) else [""]
-if len(notes) == 2:
-    o.append("\n## Reading these numbers" + notes[1])
 open(sys.argv[2], "w").write("".join(o))
 print("".join(o))
 PY

@@ -1,17 +1,32 @@
 /* The wire-up a parallel program does, timed by phase: PMIx_Put a B-byte card, Commit,
  * Fence(collect), Get every peer's card and check each byte, then fences without data in a
- * loop. Every rank prints one line:
- *   wireup RANK SIZE put_commit_us fence_us get_all_us barrier_us(mean) total_us
- * and exits non-zero when a card is wrong. The same program runs under pmixrun and under
- * Open MPI's mpirun, which both serve it through libpmix. With "dmodex" the fence collects
- * nothing, so every Get of a rank on another node is a direct modex: a request to the daemon
- * holding that rank, answered with its card.
+ * loop. The same program runs under pmixrun and under Open MPI's mpirun, which both serve it
+ * through libpmix. Every rank prints
+ *   wireup RANK SIZE put_commit_us fence_us get_all_us barrier_us(mean) total_us init_us
+ *   wireup_at RANK start fence_start first_peer_get
+ * init_us: its PMIx_Init, before the rest; the wireup_at times are the host's monotonic clock
+ * in microseconds: its start (before PMIx_Init), its fence's start, the end of its first
+ * successful Get of another rank's card (from these: the last rank into the fence to every
+ * rank ready, and the first rank's start to every rank ready). Exits non-zero when a card is
+ * wrong. With "dmodex" the fence collects nothing, so every Get of a rank on another node is
+ * a direct modex: a request to the daemon holding that rank, answered with its card.
+ * Environment:
+ *   FMX_WIREUP_MEM=1: each rank also prints, once it holds every card,
+ *     wireup_mem RANK shared_bytes pss_kib parent_pss_kib
+ *   (the space the files it maps shared take, st_blocks, each file once: the store its GDS
+ *   reads; the PSS of itself and of its parent, the server that forked it);
+ *   FMX_WIREUP_SETTLE_MS=T: each rank waits T ms before the fence (so that the job has started
+ *   everywhere), and after it Gets one peer's card, then waits in a barrier before the rest
+ *   (so that ranks ready early sleep instead of taking the cores from ranks still waking).
  *   wireup [CARD_BYTES (default 256)] [BARRIERS (default 20)] [collect|dmodex] */
 #include <pmix.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_us(void)
 {
@@ -27,6 +42,51 @@ static void card(uint32_t rank, uint8_t *b, size_t n)
         b[i] = (uint8_t)(rank * 131 + i * 7);
 }
 
+/* Pss of /proc/PID/smaps_rollup ("self" or a number), KiB; -1 when unreadable. */
+static long pss_kib(const char *pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Pss: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* The blocks of every file this process maps shared, each file counted once. */
+static long long shared_bytes(void)
+{
+    char line[4352], perms[8], path[4096];
+    unsigned long long seen[256];
+    int nseen = 0;
+    long long sum = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    while (f && fgets(line, sizeof(line), f)) {
+        struct stat st;
+        int dup = 0;
+
+        if (sscanf(line, "%*s %7s %*s %*s %*s %4095s", perms, path) != 2 || perms[3] != 's' ||
+            path[0] != '/' || stat(path, &st) || !S_ISREG(st.st_mode))
+            continue;
+        for (int i = 0; i < nseen; i++)
+            dup |= seen[i] == (unsigned long long)st.st_ino;
+        if (dup || nseen == 256)
+            continue;
+        seen[nseen++] = st.st_ino;
+        sum += (long long)st.st_blocks * 512;
+    }
+    if (f)
+        fclose(f);
+    return sum;
+}
+
 int main(int argc, char **argv)
 {
     size_t bytes = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
@@ -39,13 +99,15 @@ int main(int argc, char **argv)
     uint32_t size;
     int bad = 0;
     pmix_status_t rc;
-    double t0 = now_us(), t1, t2, t3, t4;
+    double t0 = now_us(), tstart = t0, t1, t2, t3, t4, tinit, tfirst = 0;
     uint8_t *mine = malloc(bytes ? bytes : 1), *want = malloc(bytes ? bytes : 1);
+    char parent[24];
 
     if ((rc = PMIx_Init(&me, NULL, 0)) != PMIX_SUCCESS) {
         fprintf(stderr, "wireup: PMIx_Init: %s\n", PMIx_Error_string(rc));
         return 1;
     }
+    tinit = now_us() - t0;
     PMIX_PROC_LOAD(&wild, me.nspace, PMIX_RANK_WILDCARD);
     if ((rc = PMIx_Get(&wild, PMIX_JOB_SIZE, NULL, 0, &val)) != PMIX_SUCCESS) {
         fprintf(stderr, "wireup: PMIx_Get(%s): %s\n", PMIX_JOB_SIZE, PMIx_Error_string(rc));
@@ -63,6 +125,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "wireup: Put/Commit: %s\n", PMIx_Error_string(rc));
         return 1;
     }
+    if (getenv("FMX_WIREUP_SETTLE_MS"))
+        usleep(1000 * (useconds_t)atoi(getenv("FMX_WIREUP_SETTLE_MS")));
     t1 = now_us();
     PMIX_INFO_LOAD(&coll, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
     if ((rc = PMIx_Fence(NULL, 0, dmodex ? NULL : &coll, dmodex ? 0 : 1)) != PMIX_SUCCESS) {
@@ -70,6 +134,20 @@ int main(int argc, char **argv)
         return 1;
     }
     t2 = now_us();
+    if (getenv("FMX_WIREUP_SETTLE_MS") && size > 1) {
+        PMIX_PROC_LOAD(&peer, me.nspace, (me.rank + 1) % size);
+        if ((rc = PMIx_Get(&peer, "fmx.card", NULL, 0, &val)) != PMIX_SUCCESS) {
+            fprintf(stderr, "wireup: rank %u: Get(rank %u, fmx.card): %s\n", me.rank, peer.rank,
+                    PMIx_Error_string(rc));
+            return 1;
+        }
+        tfirst = now_us();
+        PMIX_VALUE_RELEASE(val);
+        if ((rc = PMIx_Fence(NULL, 0, NULL, 0)) != PMIX_SUCCESS) {
+            fprintf(stderr, "wireup: barrier: %s\n", PMIx_Error_string(rc));
+            return 1;
+        }
+    }
     for (uint32_t r = 0; r < size; r++) {
         PMIX_PROC_LOAD(&peer, me.nspace, r);
         if ((rc = PMIx_Get(&peer, "fmx.card", NULL, 0, &val)) != PMIX_SUCCESS) {
@@ -77,6 +155,8 @@ int main(int argc, char **argv)
                     PMIx_Error_string(rc));
             return 1;
         }
+        if (r != me.rank && !tfirst)
+            tfirst = now_us();
         card(r, want, bytes);
         if (val->type != PMIX_BYTE_OBJECT || val->data.bo.size != bytes ||
             memcmp(val->data.bo.bytes, want, bytes))
@@ -84,14 +164,20 @@ int main(int argc, char **argv)
         PMIX_VALUE_RELEASE(val);
     }
     t3 = now_us();
+    if (getenv("FMX_WIREUP_MEM")) {
+        snprintf(parent, sizeof(parent), "%d", (int)getppid());
+        printf("wireup_mem %u %lld %ld %ld\n", me.rank, shared_bytes(), pss_kib("self"),
+               pss_kib(parent));
+    }
     for (int i = 0; i < barriers; i++)
         if ((rc = PMIx_Fence(NULL, 0, NULL, 0)) != PMIX_SUCCESS) {
             fprintf(stderr, "wireup: barrier: %s\n", PMIx_Error_string(rc));
             return 1;
         }
     t4 = now_us();
-    printf("wireup %u %u %.1f %.1f %.1f %.1f %.1f\n", me.rank, size, t1 - t0, t2 - t1, t3 - t2,
-           barriers ? (t4 - t3) / barriers : 0.0, t4 - t0);
+    printf("wireup %u %u %.1f %.1f %.1f %.1f %.1f %.1f\n", me.rank, size, t1 - t0, t2 - t1, t3 - t2,
+           barriers ? (t4 - t3) / barriers : 0.0, t4 - t0, tinit);
+    printf("wireup_at %u %.1f %.1f %.1f\n", me.rank, tstart, t1, tfirst ? tfirst : t2);
     if (bad)
         fprintf(stderr, "wireup: rank %u: %d wrong card(s)\n", me.rank, bad);
     PMIx_Finalize(NULL, 0);
