@@ -162,6 +162,18 @@ static void insert(uint8_t *base, uint32_t nslots, uint64_t off, uint32_t *nentr
     }
 }
 
+/* The writer: the entry (rank, key) has now, or NULL. */
+static const struct ent *current(const uint8_t *base, uint32_t nslots, uint32_t rank,
+                                 const char *key, size_t klen)
+{
+    const uint64_t *slots = slots_of((uint8_t *)base);
+
+    for (uint64_t i = hash_of(rank, key) % nslots; slots[i]; i = (i + 1) % nslots)
+        if (matches((const struct ent *)(base + slots[i]), rank, key, klen))
+            return (const struct ent *)(base + slots[i]);
+    return NULL;
+}
+
 static size_t entry_size(const struct ent *e)
 {
     return sizeof(*e) + align8((size_t)e->klen + 1) + align8(e->vlen);
@@ -260,6 +272,10 @@ int fmx_store_put(const char *dir, const char *nspace, uint32_t rank, const char
         return -EIO;
     if (klen > UINT32_MAX / 2 || len > UINT32_MAX / 2)
         return -E2BIG;
+    /* the same value again (a rank's commit, then the fence that collects it): nothing new */
+    if ((e = (struct ent *)current(w->base, w->nslots, rank, key, klen)) && e->vlen == len &&
+        !memcmp((uint8_t *)(e + 1) + align8(klen + 1), val, len))
+        return 0;
     if ((w->used + need > w->size || (uint64_t)(w->nentries + 1) * 10 > (uint64_t)w->nslots * 7) &&
         (rc = grow(dir, w, need)))
         return rc;
