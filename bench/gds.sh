@@ -35,7 +35,7 @@ root=()
 export FI_PROVIDER=${FI_PROVIDER:-tcp} FI_TCP_IFACE=${FI_TCP_IFACE:-lo}
 export OMPI_MCA_btl_tcp_if_include=lo
 csv=$out/gds.csv
-echo "what,launcher,store,n,vnodes,rep,a,b,c,d,e,f,g" >"$csv"
+echo "what,launcher,store,n,vnodes,rep,a,b,c,d,e,f,g,h" >"$csv"
 
 # latency LAUNCHER STORE N: "peer_median job_median" (microseconds)
 latency() {
@@ -47,7 +47,8 @@ latency() {
   fi | awk '$1 == "get_latency" { print $3, $5 }'
 }
 # getall LAUNCHER STORE N VNODES [SETTLE_MS]: "get_all_max fence_plus_get_all_max fence_to_ready
-# start_to_ready shared_bytes ranks_pss_kib server_pss_kib" (microseconds, bytes, KiB)
+# start_to_ready fmx_store_bytes ranks_pss_kib server_pss_kib dstore_bytes" (microseconds,
+# bytes, KiB)
 getall() {
   local l=$1 g=$2 n=$3 v=$4 settle=${5:-0}
   if [ "$l" = mpirun ]; then
@@ -58,8 +59,8 @@ getall() {
       --vnodes "$v" "$wireup" 256 5
   fi | awk '$1 == "wireup" { if ($6 > g) g = $6; if ($5 + $6 > fg) fg = $5 + $6 }
             $1 == "wireup_at" { if (s == "" || $3 < s) s = $3; if ($4 > f) f = $4; if ($5 > r) r = $5 }
-            $1 == "wireup_mem" { if ($3 > sh) sh = $3; pss += $4; if ($2 == 0) srv = $5 }
-            END { print g, fg, r - f, r - s, sh + 0, pss, srv }'
+            $1 == "wireup_mem" { if ($3 > fs) fs = $3; if ($4 > ds) ds = $4; pss += $5; if ($2 == 0) srv = $6 }
+            END { print g, fg, r - f, r - s, fs + 0, pss, srv, ds + 0 }'
 }
 configs=("pmixrun fmx" "pmixrun ds21" "pmixrun hash" "mpirun ds21")
 for rep in $(seq "$reps"); do
@@ -96,7 +97,7 @@ med = {}
 for r in rows:
     k = (r["what"], r["launcher"], r["store"], int(r["n"]), int(r["vnodes"]))
     try:
-        med.setdefault(k, []).append(tuple(float(r[c]) for c in "abcdefg" if r.get(c)))
+        med.setdefault(k, []).append(tuple(float(r[c]) for c in "abcdefgh" if r.get(c)))
     except ValueError:
         pass
 def m(k, i):
@@ -143,16 +144,18 @@ for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 4}):
     it = [m(("getall", "pmixrun", g, n, 4), 3) for g in ("fmx", "ds21", "hash")]
     o.append(f"| {n} | " + " | ".join(f"{x:.0f}" for x in v) + f" | {v[0]/v[1]:.2f} | " + " / ".join(f"{x:.0f}" for x in it) + " |\n")
 o.append("\n## Memory once every rank holds every card, one host\n")
-o.append("Shared: the space (allocated blocks) of the files a rank maps shared, each once: fmx's "
-         "store, ds21's segments (hash: none), bytes. Fence data: N cards of 256 bytes. PSS in "
+o.append("The store's space (allocated blocks of the files ranks map shared), bytes: fmx's files "
+         "under fmx; libpmix's dstore segments under ds21 (and, in brackets, the dstore segments "
+         "libpmix maps in every rank under fmx too). Fence data: N cards of 256 bytes. PSS in "
          "KiB: the ranks' summed, and the server's (pmixd, or mpirun).\n\n")
-o.append("| N | fence data | shared fmx | shared ds21 | fmx / fence data | ranks' PSS fmx / ds21 / hash / mpirun | server PSS fmx / ds21 / hash / mpirun |\n|---|---|---|---|---|---|---|\n")
+o.append("| N | fence data | fmx's store (libpmix's own) | ds21's segments | fmx / fence data | ranks' PSS fmx / ds21 / hash / mpirun | server PSS fmx / ds21 / hash / mpirun |\n|---|---|---|---|---|---|---|\n")
 for n in sorted({k[3] for k in med if k[0] == "getall" and k[4] == 1}):
     sh = [m(("getall",) + c + (n, 1), 4) for c in cols]
     rp = [m(("getall",) + c + (n, 1), 5) for c in cols]
     sp = [m(("getall",) + c + (n, 1), 6) for c in cols]
+    ds = [m(("getall",) + c + (n, 1), 7) for c in cols]
     fd = n * 256
-    o.append(f"| {n} | {fd} | {sh[0]:.0f} | {sh[1]:.0f} | {sh[0]/fd:.1f} | " + " / ".join(f"{x:.0f}" for x in rp)
+    o.append(f"| {n} | {fd} | {sh[0]:.0f} ({ds[0]:.0f}) | {ds[1]:.0f} | {sh[0]/fd:.1f} | " + " / ".join(f"{x:.0f}" for x in rp)
              + " | " + " / ".join(f"{x:.0f}" for x in sp) + " |\n")
 notes = open(sys.argv[2]).read().split("\n## Reading these numbers", 1) if __import__("os").path.exists(sys.argv[2]) else [""]
 open(sys.argv[2], "w").write("".join(o))

@@ -12,9 +12,10 @@
  * a direct modex: a request to the daemon holding that rank, answered with its card.
  * Environment:
  *   FMX_WIREUP_MEM=1: each rank also prints, once it holds every card,
- *     wireup_mem RANK shared_bytes pss_kib parent_pss_kib
- *   (the space the files it maps shared take, st_blocks, each file once: the store its GDS
- *   reads; the PSS of itself and of its parent, the server that forked it);
+ *     wireup_mem RANK fmx_store_bytes dstore_bytes pss_kib parent_pss_kib
+ *   (the space the files it maps shared take, st_blocks, each file once: fmx's store, and
+ *   libpmix's own shared-memory stores, ds21's and ds12's; the PSS of itself and of its
+ *   parent, the server that forked it);
  *   FMX_WIREUP_SETTLE_MS=T: each rank waits T ms before the fence (so that the job has started
  *   everywhere), and after it Gets one peer's card, then waits in a barrier before the rest
  *   (so that ranks ready early sleep instead of taking the cores from ranks still waking).
@@ -59,8 +60,8 @@ static long pss_kib(const char *pid)
     return kib;
 }
 
-/* The blocks of every file this process maps shared, each file counted once. */
-static long long shared_bytes(void)
+/* The blocks of every file this process maps shared whose path holds `what`, each file once. */
+static long long shared_bytes(const char *what)
 {
     char line[4352], perms[8], path[4096];
     unsigned long long seen[256];
@@ -73,7 +74,7 @@ static long long shared_bytes(void)
         int dup = 0;
 
         if (sscanf(line, "%*s %7s %*s %*s %*s %4095s", perms, path) != 2 || perms[3] != 's' ||
-            path[0] != '/' || stat(path, &st) || !S_ISREG(st.st_mode))
+            path[0] != '/' || !strstr(path, what) || stat(path, &st) || !S_ISREG(st.st_mode))
             continue;
         for (int i = 0; i < nseen; i++)
             dup |= seen[i] == (unsigned long long)st.st_ino;
@@ -166,8 +167,8 @@ int main(int argc, char **argv)
     t3 = now_us();
     if (getenv("FMX_WIREUP_MEM")) {
         snprintf(parent, sizeof(parent), "%d", (int)getppid());
-        printf("wireup_mem %u %lld %ld %ld\n", me.rank, shared_bytes(), pss_kib("self"),
-               pss_kib(parent));
+        printf("wireup_mem %u %lld %lld %ld %ld\n", me.rank, shared_bytes("/fmx-gds."),
+               shared_bytes("/pmix_dstor_"), pss_kib("self"), pss_kib(parent));
     }
     for (int i = 0; i < barriers; i++)
         if ((rc = PMIx_Fence(NULL, 0, NULL, 0)) != PMIX_SUCCESS) {
