@@ -7,6 +7,7 @@
  * exits. This file holds the options, the start-up order, the control channel and the
  * teardown; pmixd.h lists the files of the other concerns. */
 #include "pmixd.h"
+#include "slurm_alloc.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -186,8 +187,9 @@ static void teardown(struct daemon *d)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: pmixd --control HOST:PORT --node INDEX [--secret-stdin]\n"
-            "         started by pmixrun (or its launch agent) for one job\n"
+            "usage: pmixd --control HOST:PORT --node INDEX|slurm [--secret-stdin]\n"
+            "         started by pmixrun (or its launch agent, or srun) for one job; with\n"
+            "         \"slurm\" the node is this host's place in the allocation's node list\n"
             "       pmixd --listen [ADDRESS:]PORT --secret-file FILE\n"
             "         started on its own (a container, a pod): serves every job of a\n"
             "         `pmixrun --connect PORT --secret-file FILE` that knows the same secret\n");
@@ -214,6 +216,13 @@ static int parse(int argc, char **argv, struct options *o)
             free(o->host);
             o->host = strndup(optarg, (size_t)(colon - optarg));
             o->port = strtol(colon + 1, NULL, 10);
+        } else if (c == 'n' && !strcmp(optarg, "slurm")) {
+            fmx_error_t err = {{0}};
+
+            if ((o->node = fmx_slurm_node_index(&err)) < 0) {
+                fprintf(stderr, "pmixd: --node slurm: %s\n", err.text);
+                return 2;
+            }
         } else if (c == 'n') {
             o->node = strtol(optarg, NULL, 10);
         } else if (c == 'r') {

@@ -390,7 +390,13 @@ static void on_signal(fmx_loop_t *l, const struct signalfd_siginfo *si, void *ar
         return;
     }
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-        if ((i = note_daemon_exit(r, pid, st)) >= 0 && r->phase == RUN_JOINING && !r->d[i].conn)
+        if ((i = note_daemon_exit(r, pid, st)) >= 0 && r->phase == RUN_JOINING && r->slurm &&
+            pmixrun_starter(r) == &pmixrun_srun_starter)
+            pmixrun_die("srun, starting pmixd on the Slurm allocation's nodes, ended before "
+                        "every pmixd connected (%s %d)",
+                        WIFEXITED(st) ? "status" : "signal",
+                        WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        else if (i >= 0 && r->phase == RUN_JOINING && !r->d[i].conn)
             pmixrun_die("pmixd for node %s (host %s) ended before it connected (%s %d)",
                         r->job.map.nodes[i].name, r->job.map.nodes[i].host,
                         WIFEXITED(st) ? "status" : "signal",

@@ -1,8 +1,9 @@
 /* Shared by the files of pmixrun, one concern each: pmixrun.c (the run: one event loop from the
  * daemons' start to their end, the control messages and the exit policy), pmixrun_cli.c (the
  * command line, the job map and description), starters.c (starting the daemons: a local fork,
- * a launch agent, or daemons already serving), join.c (daemons joining with the job's secret),
- * output.c (ranks' output on the terminal), pmixrun_spawn.c (namespaces spawned by the job). */
+ * a launch agent, or daemons already serving; starter_srun.c: Slurm's srun), join.c (daemons
+ * joining with the job's secret), output.c (ranks' output on the terminal), pmixrun_spawn.c
+ * (namespaces spawned by the job). */
 #ifndef FMX_PMIXRUN_H
 #define FMX_PMIXRUN_H
 
@@ -63,6 +64,7 @@ struct run {
     fmx_conn_t **pending; /* connections that have not said HELLO yet */
     size_t npending;
     int exit_code, ending;
+    int slurm; /* the nodes are a Slurm allocation's (slurm_alloc.h) */
     char **partial; /* per process and stream: an unfinished output line (--tag-output) */
     uint32_t nspawned; /* namespaces spawned so far */
     struct spawn_wait *spawns; /* spawns waiting for the daemons (pmixrun_spawn.c) */
@@ -94,6 +96,11 @@ struct starter {
     void (*start_all)(struct run *r);
 };
 const struct starter *pmixrun_starter(const struct run *r);
+extern const struct starter pmixrun_srun_starter; /* starter_srun.c */
+/* The address at which a pmixd on host can reach pmixrun (FMX_CONTROL_HOST, else the route's). */
+void pmixrun_control_host(const char *host, char *out, size_t len);
+/* pmixd's path: FMX_PMIXD, else beside pmixrun. */
+void pmixrun_pmixd_path(char *out, size_t len);
 int pmixrun_all_local(const struct run *r);
 
 /* join.c */

@@ -1,6 +1,7 @@
 /* pmixrun's command line (mpirun's options and meanings), the job map built from it, the check
  * of the program, and the job description every pmixd receives. */
 #include "pmixrun.h"
+#include "slurm_alloc.h"
 
 #include "alloc.h"
 
@@ -198,6 +199,10 @@ void pmixrun_build_map(struct run *r)
         rc = fmx_alloc_hostlist(map, r->o.hosts, &err);
     if (rc)
         pmixrun_die("%s", err.text);
+    /* inside a Slurm allocation, without hosts given or virtual nodes asked for: its nodes */
+    if (map->nnodes == 0 && r->o.vnodes <= 1 && (rc = fmx_alloc_slurm(map, &err)) < 0)
+        pmixrun_die("%s", err.text);
+    r->slurm = rc == 1;
     if (map->nnodes == 0) {
         uint32_t k = r->o.vnodes ? r->o.vnodes : 1;
         uint32_t slots = (uint32_t)(ncpu > 0 ? ncpu : 1);
@@ -214,6 +219,18 @@ void pmixrun_build_map(struct run *r)
     snprintf(ns, sizeof(ns), "fmx.%d.%u", (int)getpid(), counter++);
     if (!(r->job.nspace = strdup(ns)))
         pmixrun_die("out of memory");
+    if (r->slurm && !r->o.oversubscribe && !r->o.npernode) {
+        uint64_t capacity = 0;
+
+        for (uint32_t i = 0; i < map->nnodes; i++)
+            capacity += map->nodes[i].slots;
+        if (r->o.np > capacity)
+            pmixrun_die("%u ranks but the Slurm allocation (job %s) has %llu slots on %u node%s: "
+                        "ask salloc or sbatch for more (-n, --ntasks-per-node, -c), or pass "
+                        "--oversubscribe",
+                        r->o.np, getenv("SLURM_JOB_ID"), (unsigned long long)capacity, map->nnodes,
+                        map->nnodes == 1 ? "" : "s");
+    }
     if (fmx_place_blocks(map, ns, r->o.np, r->o.npernode, r->o.oversubscribe, &err))
         pmixrun_die("%s", err.text);
     r->ns = fmx_jobspec_nspace(&r->job);

@@ -1,6 +1,7 @@
-/* Starting a job's daemons, three ways behind one small table: a local fork for every node
- * (all on this host), a launch agent (ssh by default) for the nodes on other hosts, or
- * connections to daemons already serving (--connect). Slurm's srun comes next. */
+/* Starting a job's daemons, four ways behind one small table: a local fork for every node
+ * (all on this host), a launch agent (ssh by default) for the nodes on other hosts,
+ * connections to daemons already serving (--connect), or one srun over a Slurm allocation's
+ * nodes (starter_srun.c). */
 #include "pmixrun.h"
 
 #include "auth.h"
@@ -91,7 +92,7 @@ static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const cha
  * address of this machine's interface that the kernel routes toward HOST (a connected UDP
  * socket sends nothing); else, when HOST does not resolve here (an ssh alias, say), this
  * machine's host name, for the far side to resolve. */
-static void control_host_for(const char *host, char *out, size_t len)
+void pmixrun_control_host(const char *host, char *out, size_t len)
 {
     const char *env = getenv("FMX_CONTROL_HOST");
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
@@ -125,24 +126,35 @@ static void control_host_for(const char *host, char *out, size_t len)
     out[len - 1] = '\0';
 }
 
+void pmixrun_pmixd_path(char *out, size_t len)
+{
+    char self[PATH_MAX];
+    const char *env_pmixd = getenv("FMX_PMIXD");
+    int rc;
+
+    if (env_pmixd && *env_pmixd) {
+        snprintf(out, len, "%s", env_pmixd);
+        return;
+    }
+    if ((rc = fmx_self_dir(self, sizeof(self))))
+        pmixrun_die("cannot find my own executable: %s", strerror(-rc));
+    snprintf(out, len, "%s/pmixd", self);
+}
+
 /* local and agent: pmixd, beside pmixrun or FMX_PMIXD, told where to connect back */
 static void start_forked(struct run *r)
 {
-    char self[PATH_MAX], pmixd[PATH_MAX + 8];
-    const char *env_pmixd = getenv("FMX_PMIXD");
-    int rc = fmx_self_dir(self, sizeof(self));
+    char pmixd[PATH_MAX + 8];
 
-    if (rc)
-        pmixrun_die("cannot find my own executable: %s", strerror(-rc));
-    snprintf(pmixd, sizeof(pmixd), "%s/pmixd", self);
+    pmixrun_pmixd_path(pmixd, sizeof(pmixd));
     for (uint32_t i = 0; i < r->job.map.nnodes; i++) {
         char host[256], control[300];
 
-        control_host_for(r->job.map.nodes[i].host, host, sizeof(host));
+        pmixrun_control_host(r->job.map.nodes[i].host, host, sizeof(host));
         snprintf(control, sizeof(control), "%s:%u", host, r->port);
         free(r->d[i].control);
         r->d[i].control = strdup(control);
-        start_daemon(r, i, env_pmixd ? env_pmixd : pmixd, control);
+        start_daemon(r, i, pmixd, control);
     }
 }
 
@@ -203,5 +215,7 @@ const struct starter *pmixrun_starter(const struct run *r)
 {
     if (r->o.connect_port)
         return &connected;
+    if (r->slurm && !r->o.agent)
+        return &pmixrun_srun_starter;
     return pmixrun_all_local(r) ? &local : &agent;
 }

@@ -13,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   iproute2 procps util-linux iptables
   python3 python3-yaml strace
+  slurm-wlm munge
 )
 if [ "${FMX_WITH_MPI:-1}" = 1 ]; then
   packages+=(openmpi-bin libopenmpi-dev mpich libmpich-dev libpmi2-0-dev)

@@ -43,7 +43,8 @@ for stage in $stages; do
     export FMX_DAEMON_EXIT_MS=20000
     # the reports are judged (and printed) even when a test failed: an abort's report says why
     rc=0
-    run_ctest build-asan -LE "docker|k8s|reports" "$@" || rc=$? # the image and manifests are not sanitizer work
+    # the image and manifests are not sanitizer work, nor is Slurm's srun starting the daemons
+    run_ctest build-asan -LE "docker|k8s|slurm|reports" "$@" || rc=$?
     run_ctest build-asan -L reports --no-tests=error
     [ "$rc" -eq 0 ] || exit "$rc"
     unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS FMX_DAEMON_EXIT_MS
