@@ -125,7 +125,8 @@ fi
 # two ranks on each node: each says the node it runs on
 if run -N 2 sh -c 'echo "on $SLURMD_NODENAME"' &&
   [ "$(grep '^on ' "$dir/out" | sort | uniq -c | awk '$1 == 2' | wc -l)" = 4 ]; then
-  echo "ok: -N 2 puts two ranks on each of the 4 nodes"
+  echo "ok: -N 2 puts two ranks on each of the 4 nodes:"
+  sort "$dir/out" | sed 's/^/    /'
 else
   fail "-N 2: not two ranks on each node"
 fi
