@@ -37,6 +37,10 @@ stop() {
   rm -rf "$dir"
 }
 trap stop EXIT
+trap 'exit 130' INT TERM
+# killed outright (ctest's timeout): this machine's daemons of this run go anyway (the hosts'
+# slurmd go with their namespaces, cluster.sh); a daemon is recognised by this run's directory
+guard_after_exit bash -c 'for p in $(pgrep -f -- "$0/"); do kill -9 "$p"; done; rm -rf "$0"' "$dir"
 failures=0
 fail() {
   echo "FAIL: $1"
