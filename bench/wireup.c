@@ -103,6 +103,7 @@ int main(int argc, char **argv)
     double t0 = now_us(), tstart = t0, t1, t2, t3, t4, tinit, tfirst = 0;
     uint8_t *mine = malloc(bytes ? bytes : 1), *want = malloc(bytes ? bytes : 1);
     char parent[24];
+    const char *settle = getenv("FMX_WIREUP_SETTLE_MS");
 
     if ((rc = PMIx_Init(&me, NULL, 0)) != PMIX_SUCCESS) {
         fprintf(stderr, "wireup: PMIx_Init: %s\n", PMIx_Error_string(rc));
@@ -126,8 +127,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "wireup: Put/Commit: %s\n", PMIx_Error_string(rc));
         return 1;
     }
-    if (getenv("FMX_WIREUP_SETTLE_MS"))
-        usleep(1000 * (useconds_t)atoi(getenv("FMX_WIREUP_SETTLE_MS")));
+    if (settle)
+        usleep(1000 * (useconds_t)atoi(settle));
     t1 = now_us();
     PMIX_INFO_LOAD(&coll, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
     if ((rc = PMIx_Fence(NULL, 0, dmodex ? NULL : &coll, dmodex ? 0 : 1)) != PMIX_SUCCESS) {
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
         return 1;
     }
     t2 = now_us();
-    if (getenv("FMX_WIREUP_SETTLE_MS") && size > 1) {
+    if (settle && size > 1) {
         PMIX_PROC_LOAD(&peer, me.nspace, (me.rank + 1) % size);
         if ((rc = PMIx_Get(&peer, "fmx.card", NULL, 0, &val)) != PMIX_SUCCESS) {
             fprintf(stderr, "wireup: rank %u: Get(rank %u, fmx.card): %s\n", me.rank, peer.rank,

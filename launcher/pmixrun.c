@@ -390,7 +390,7 @@ static void on_signal(fmx_loop_t *l, const struct signalfd_siginfo *si, void *ar
         return;
     }
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-        if ((i = note_daemon_exit(r, pid, st)) >= 0 && r->phase == RUN_JOINING && r->slurm &&
+        if ((i = note_daemon_exit(r, pid, st)) >= 0 && r->phase == RUN_JOINING &&
             pmixrun_starter(r) == &pmixrun_srun_starter)
             pmixrun_die("srun, starting pmixd on the Slurm allocation's nodes, ended before "
                         "every pmixd connected (%s %d)",

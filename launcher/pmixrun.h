@@ -99,6 +99,10 @@ const struct starter *pmixrun_starter(const struct run *r);
 extern const struct starter pmixrun_srun_starter; /* starter_srun.c */
 /* The address at which a pmixd on host can reach pmixrun (FMX_CONTROL_HOST, else the route's). */
 void pmixrun_control_host(const char *host, char *out, size_t len);
+/* Forks and execs av (a pmixd, or what starts pmixd: a launch agent, srun), the job's secret
+ * handed over on its stdin (on_stdin), else in its environment (a pmixd forked here); a failed
+ * exec says "cannot start AV0 for FOR_WHAT". Its pid. */
+pid_t pmixrun_exec_daemons(struct run *r, char *const av[], int on_stdin, const char *for_what);
 /* pmixd's path: FMX_PMIXD, else beside pmixrun. */
 void pmixrun_pmixd_path(char *out, size_t len);
 int pmixrun_all_local(const struct run *r);

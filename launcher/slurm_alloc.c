@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fmx_slurm_allocated(void)
+/* SLURM_JOB_ID and SLURM_JOB_NODELIST set */
+static int allocated(void)
 {
     const char *id = getenv("SLURM_JOB_ID"), *nodes = getenv("SLURM_JOB_NODELIST");
 
@@ -24,7 +25,7 @@ int fmx_alloc_slurm(fmx_jobmap_t *map, fmx_error_t *err)
     size_t n = 0, ncounts = 0;
     int rc;
 
-    if (!fmx_slurm_allocated())
+    if (!allocated())
         return 0;
     if (!slots || !*slots) {
         var = "SLURM_TASKS_PER_NODE";

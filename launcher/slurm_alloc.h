@@ -5,13 +5,11 @@
 
 #include "fmx_jobmap.h"
 
-/* Whether this process runs inside an allocation (SLURM_JOB_ID and SLURM_JOB_NODELIST set). */
-int fmx_slurm_allocated(void);
-
 /* Appends the allocation's nodes (SLURM_JOB_NODELIST, in its order: the order srun numbers
  * them in, SLURM_NODEID), each with the slots SLURM_JOB_CPUS_PER_NODE gives it (as Open MPI's
  * mpirun counts them; else SLURM_TASKS_PER_NODE; else one). 1 when it did, 0 outside an
- * allocation, or -errno with err naming the variable and the part that cannot be read. */
+ * allocation (SLURM_JOB_ID and SLURM_JOB_NODELIST not both set), or -errno with err naming the
+ * variable and the part that cannot be read. */
 int fmx_alloc_slurm(fmx_jobmap_t *map, fmx_error_t *err);
 
 /* A daemon srun started on each node of the allocation: this host's place in the allocation's

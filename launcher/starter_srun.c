@@ -9,7 +9,6 @@
 #include "pmixrun.h"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,6 @@ static void start_srun(struct run *r)
 {
     const char *srun = getenv("FMX_SRUN") && *getenv("FMX_SRUN") ? getenv("FMX_SRUN") : "srun";
     char pmixd[PATH_MAX + 8], host[256], control[300], nodes[16], tasks[32];
-    int in[2];
-    pid_t pid;
 
     pmixrun_pmixd_path(pmixd, sizeof(pmixd));
     pmixrun_control_host(r->job.map.nodes[0].host, host, sizeof(host));
@@ -49,28 +46,8 @@ static void start_srun(struct run *r)
                   "slurm",
                   "--secret-stdin",
                   NULL};
-    if (pipe(in))
-        pmixrun_die("pipe: %s", strerror(errno));
-    if ((pid = fork()) < 0)
-        pmixrun_die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        sigset_t none;
-
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        dup2(in[0], STDIN_FILENO);
-        close(in[0]);
-        close(in[1]);
-        execvp(av[0], av);
-        fprintf(stderr, "pmixrun: cannot start %s for the Slurm allocation's daemons: %s\n", srun,
-                strerror(errno));
-        _exit(127);
-    }
-    close(in[0]);
     /* one process for every daemon: its end is node 0's slot's (pmixrun.c reports it as srun's) */
-    r->d[0].pid = pid;
-    dprintf(in[1], "%s\n", r->secret);
-    close(in[1]);
+    r->d[0].pid = pmixrun_exec_daemons(r, av, 1, "the Slurm allocation's daemons");
 }
 
 const struct starter pmixrun_srun_starter = {"srun", 1, start_srun};

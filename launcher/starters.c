@@ -32,17 +32,49 @@ int pmixrun_all_local(const struct run *r)
     return 1;
 }
 
+pid_t pmixrun_exec_daemons(struct run *r, char *const av[], int on_stdin, const char *for_what)
+{
+    int in[2] = {-1, -1};
+    pid_t pid;
+
+    if (on_stdin && pipe(in))
+        pmixrun_die("pipe: %s", strerror(errno));
+    if ((pid = fork()) < 0)
+        pmixrun_die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (!on_stdin) {
+            setenv("FMX_JOB_SECRET", r->secret, 1);
+        } else {
+            dup2(in[0], STDIN_FILENO);
+            close(in[0]);
+            close(in[1]);
+        }
+        execvp(av[0], av);
+        fprintf(stderr, "pmixrun: cannot start %s for %s: %s\n", av[0], for_what, strerror(errno));
+        _exit(127);
+    }
+    if (on_stdin) {
+        close(in[0]);
+        dprintf(in[1], "%s\n", r->secret);
+        close(in[1]);
+    }
+    return pid;
+}
+
 /* Starts pmixd for node i: a fork here, or AGENT... HOST pmixd ... --secret-stdin for another
  * host, with the secret written to the agent's stdin so that it shows in no process list. */
 static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const char *control)
 {
     const char *host = r->job.map.nodes[i].host;
     const char *agent = r->o.agent ? r->o.agent : "ssh";
-    int local = is_local(host), in[2] = {-1, -1};
-    char node[16], *words = strdup(agent), *save, *w;
+    int local = is_local(host);
+    char node[16], what[300], *words = strdup(agent), *save, *w;
     char *av[64];
     int k = 0;
-    pid_t pid;
 
     snprintf(node, sizeof(node), "%u", i);
     if (!local) {
@@ -58,33 +90,8 @@ static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const cha
     if (!local)
         av[k++] = "--secret-stdin";
     av[k] = NULL;
-    if (!local && pipe(in))
-        pmixrun_die("pipe: %s", strerror(errno));
-    pid = fork();
-    if (pid < 0)
-        pmixrun_die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        sigset_t none;
-
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (local) {
-            setenv("FMX_JOB_SECRET", r->secret, 1);
-        } else {
-            dup2(in[0], STDIN_FILENO);
-            close(in[0]);
-            close(in[1]);
-        }
-        execvp(av[0], av);
-        fprintf(stderr, "pmixrun: cannot start %s for host %s: %s\n", av[0], host, strerror(errno));
-        _exit(127);
-    }
-    r->d[i].pid = pid;
-    if (!local) {
-        close(in[0]);
-        dprintf(in[1], "%s\n", r->secret);
-        close(in[1]);
-    }
+    snprintf(what, sizeof(what), "host %s", host);
+    r->d[i].pid = pmixrun_exec_daemons(r, av, !local, what);
     free(words);
 }
 

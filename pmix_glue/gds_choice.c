@@ -29,18 +29,19 @@ const char *fmx_glue_gds(void)
     return chosen;
 }
 
-/* The directory holding pmix_mca_gds_fmx.so, into dir; 0 or -ENOENT (tried says where). */
-static int find_component(char *dir, size_t len, char *tried, size_t tlen)
+/* The directory holding pmix_mca_gds_fmx.so, into dir, and the file, into file (PATH_MAX + 64
+ * bytes); 0 or -ENOENT (tried says where). */
+static int find_component(char *dir, size_t len, char *file, char *tried, size_t tlen)
 {
     static const char *const where[] = {"/gds", "/../lib/fmx/gds"};
-    char self[PATH_MAX], file[PATH_MAX + 64];
+    char self[PATH_MAX];
 
     if (fmx_self_dir(self, sizeof(self)))
         return -ENOENT;
     tried[0] = '\0';
     for (size_t i = 0; i < sizeof(where) / sizeof(*where); i++) {
         snprintf(dir, len, "%s%s", self, where[i]);
-        snprintf(file, sizeof(file), "%s/pmix_mca_gds_fmx.so", dir);
+        snprintf(file, PATH_MAX + 64, "%s/pmix_mca_gds_fmx.so", dir);
         if (!access(file, R_OK))
             return 0;
         snprintf(tried + strlen(tried), tlen - strlen(tried), "%s%s", tried[0] ? ", " : "", file);
@@ -53,7 +54,7 @@ int fmx_glue_prepare(const char *tmpdir, fmx_error_t *err)
     static const char *const known[] = {"hash", "ds21", "ds12", "fmx"};
     const char *want = getenv("FMX_GDS");
     int asked;
-    char dir[PATH_MAX + 32], tried[2 * PATH_MAX + 160], *path;
+    char dir[PATH_MAX + 32], file[PATH_MAX + 64], tried[2 * PATH_MAX + 160], *path;
     const char *had = getenv(COMPONENT_PATH_VAR);
     size_t i;
 
@@ -71,7 +72,7 @@ int fmx_glue_prepare(const char *tmpdir, fmx_error_t *err)
     chosen = known[i];
     if (strcmp(chosen, "fmx"))
         return 0;
-    if (find_component(dir, sizeof(dir), tried, sizeof(tried))) {
+    if (find_component(dir, sizeof(dir), file, tried, sizeof(tried))) {
         if (!asked) {
             fmx_debug("glue", "the fmx GDS component is not installed (looked for %s): hash",
                       tried);
@@ -84,8 +85,7 @@ int fmx_glue_prepare(const char *tmpdir, fmx_error_t *err)
     /* mapped until the process ends, though libpmix unloads its components at
      * PMIx_server_finalize: a sanitizer's leak report at exit then names the component's
      * frames, which an address in an unmapped range would not */
-    snprintf(tried, sizeof(tried), "%s/pmix_mca_gds_fmx.so", dir);
-    (void)dlopen(tried, RTLD_LAZY | RTLD_NODELETE);
+    (void)dlopen(file, RTLD_LAZY | RTLD_NODELETE);
     /* the store's files: this daemon's directory, which its ranks read too */
     if (setenv("FMX_GDS_DIR", tmpdir, 1)) {
         fmx_errprintf(err, "out of memory");

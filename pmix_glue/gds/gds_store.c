@@ -145,33 +145,35 @@ static uint8_t *create_file(const char *dir, const char *nspace, uint64_t gen, s
     return base;
 }
 
+/* The writer: the slot of (rank, key) in the index, or the empty slot where it would go. */
+static uint64_t slot_of(const uint8_t *base, uint32_t nslots, uint32_t rank, const char *key,
+                        size_t klen)
+{
+    const uint64_t *slots = slots_of(base);
+    uint64_t i = hash_of(rank, key) % nslots;
+
+    while (slots[i] && !matches((const struct ent *)(base + slots[i]), rank, key, klen))
+        i = (i + 1) % nslots;
+    return i;
+}
+
 static void insert(uint8_t *base, uint32_t nslots, uint64_t off, uint32_t *nentries)
 {
     const struct ent *e = (const struct ent *)(base + off);
-    const char *key = (const char *)(e + 1);
-    uint64_t *slots = slots_of(base);
+    uint64_t *slots = slots_of(base),
+             i = slot_of(base, nslots, e->rank, (const char *)(e + 1), e->klen);
 
-    for (uint64_t i = hash_of(e->rank, key) % nslots;; i = (i + 1) % nslots) {
-        uint64_t cur = slots[i];
-
-        if (!cur || matches((const struct ent *)(base + cur), e->rank, key, e->klen)) {
-            *nentries += !cur;
-            __atomic_store_n(&slots[i], off, __ATOMIC_RELEASE);
-            return;
-        }
-    }
+    *nentries += !slots[i];
+    __atomic_store_n(&slots[i], off, __ATOMIC_RELEASE);
 }
 
 /* The writer: the entry (rank, key) has now, or NULL. */
 static const struct ent *current(const uint8_t *base, uint32_t nslots, uint32_t rank,
                                  const char *key, size_t klen)
 {
-    const uint64_t *slots = slots_of((uint8_t *)base);
+    uint64_t off = slots_of(base)[slot_of(base, nslots, rank, key, klen)];
 
-    for (uint64_t i = hash_of(rank, key) % nslots; slots[i]; i = (i + 1) % nslots)
-        if (matches((const struct ent *)(base + slots[i]), rank, key, klen))
-            return (const struct ent *)(base + slots[i]);
-    return NULL;
+    return off ? (const struct ent *)(base + off) : NULL;
 }
 
 static size_t entry_size(const struct ent *e)
