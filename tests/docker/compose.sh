@@ -188,11 +188,11 @@ else
   sed 's/^/    /' <<<"$out"
   failures=$((failures + 1))
 fi
-# job_across WHAT LINES REGEX PROGRAM: the program on 4 ranks over both containers prints
+# job_across WHAT LINES REGEX PROGRAM: the program on PER_NODE ranks a container (2) prints
 # LINES lines matching REGEX and exits 0
 job_across() {
   local what=$1 lines=$2 regex=$3 rc
-  out=$(exec_node1 env ${JOB_ENV:-} pmixrun -N 2 --hostfile /run/fmx/hosts "$4")
+  out=$(exec_node1 env ${JOB_ENV:-} pmixrun -N "${PER_NODE:-2}" --hostfile /run/fmx/hosts "$4")
   rc=$?
   if [ $rc -eq 0 ] && [ "$(grep -cE -- "$regex" <<<"$out")" = "$lines" ]; then
     log "ok: $what across the containers: $(grep -E -- "$regex" <<<"$out" | head -1)"
@@ -205,8 +205,13 @@ job_across() {
 # (Debian's MPICH is ch4:ucx: in a container that forbids cross-memory attach, UCX's cma
 # transport left its ranks' MPI_Finalize disconnecting forever in one container, 3 times in 5,
 # while the other's waited in the last PMI barrier until its deadline: the ranks get
-# UCX_TLS=^cma there now, as they get FI_SHM_DISABLE_CMA=1)
-job_across "MPICH allreduce (PMI-1 wire)" 1 "allreduce over 4 ranks: 0 wrong elements" \
+# UCX_TLS=^cma there now, as they get FI_SHM_DISABLE_CMA=1.)
+# One rank a container: MPICH 4.0.2's MPI_Finalize closes its UCX endpoints before its last PMI
+# barrier, and a rank blocked in that barrier no longer progresses what a peer's close waits
+# for (MPICH removed the barrier after 4.0.2). With two ranks a host over UCX's tcp it hung in
+# 5 runs of 30 under pmixrun and 6 of 30 under mpiexec.hydra on two netns hosts (the ring
+# program: 28 of 30); with one rank a host, 0 of 130.
+PER_NODE=1 job_across "MPICH allreduce (PMI-1 wire)" 1 "allreduce over 2 ranks: 0 wrong elements" \
   mpich_mpi_allreduce
 job_across "a PMI-2 program (Slurm's libpmi2)" 4 "pmi2 rank [0-3] of 4: 4 cards ok" pmi2_client
 # the daemons' engine over UCX (the job's FMX_TRANSPORT reaches the serving daemons): the
