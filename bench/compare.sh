@@ -16,10 +16,13 @@
 # bench/pmi1_wireup's phases under hydra and under pmixrun (one daemon, and 4 virtual nodes on
 # this host), and an MPICH program's whole job (MPI_Init, an allreduce, MPI_Finalize: rows
 # ending in -job) under each. Writes compare-pmi{,-netns4}.{csv,md}, ratios to hydra's.
+# With FMX_BENCH_SET=slurm: inside one Slurm allocation of 4 network-namespace hosts, the same
+# PMIx program under `srun --mpi=pmix` and under pmixrun (bench/slurm.sh: slurm.{csv,md}).
 #   bench/compare.sh [BUILD_DIR]        (FMX_BENCH_N="2 8 32 64 128", FMX_BENCH_REPS=10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+[ "${FMX_BENCH_SET:-}" != slurm ] || exec bash bench/slurm.sh "$build"
 nhosts=${FMX_BENCH_HOSTS:-0}
 if [ "$nhosts" -gt 0 ] && [ -z "${FMX_HOSTS:-}" ]; then
   exec bash tests/netns/cluster.sh "$nhosts" bash "$0" "$build"

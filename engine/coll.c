@@ -375,6 +375,9 @@ void fmx_coll_run_callback(struct fmx_coll *c)
     fmx_fence_result_t res = {0};
     size_t *lens = NULL;
 
+    fmx_debug("engine", "fence %016llx#%u ended after %.3f ms: %s", (unsigned long long)c->sig,
+              c->seq, (double)(fmx_engine_now(c->eng) - c->start_ns) / 1e6,
+              c->status ? c->error : "ok");
     res.status = c->status;
     res.error = c->status ? c->error : "";
     res.algo = c->algo;

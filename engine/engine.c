@@ -547,6 +547,8 @@ int fmx_fence_start(fmx_engine_t *e, const fmx_fence_args_t *a, fmx_fence_done_f
             return 0;
         }
     }
+    fmx_debug("engine", "fence %016llx#%u: %s over %u members started", (unsigned long long)sig,
+              c->seq, c->ops->name, n);
     if ((rc = c->ops->start(c)))
         fmx_coll_fail(c, rc, "starting %s failed: %s", c->ops->name, fmx_strerror(rc));
     replay_stash(c);

@@ -57,6 +57,7 @@ struct daemon {
     uint64_t addrs_timer;
     uint64_t beat_ms; /* FMX_HEARTBEAT_MS */
     uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
+    int ranks_after_open; /* the ranks start once the fabric endpoint is open */
     char name_buf[160]; /* the engine's name for a daemon, while it writes a sentence */
 };
 
@@ -68,6 +69,8 @@ void pmixd_report_error(struct daemon *d, const char *text);
 void pmixd_fatal(struct daemon *d, const char *text);
 /* A failure after the ranks started: pmixrun hears of it, the ranks end, and so does pmixd. */
 void pmixd_give_up(struct daemon *d, const char *text);
+/* pmixd.c: the ranks' start, when it waited for the fabric endpoint */
+int pmixd_start_ranks(struct daemon *d, fmx_error_t *err);
 void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
 /* PMIx_Abort (FMX_CTL_ABORT) or PMI_Abort (FMX_CTL_PMI_ABORT): the job ends with status. */

@@ -216,6 +216,7 @@ pmix_status_t fmx_glue_up_fence(const pmix_proc_t procs[], size_t nprocs, const 
     f->timeout_ms = fmx_glue_timeout(info, ninfo);
     f->cb = cbfunc;
     f->cbdata = cbdata;
+    fmx_debug("glue", "fence of %zu proc(s) from libpmix, %zu bytes", nprocs, f->ndata);
     fmx_glue_post(fmx_glue_current, &f->base);
     return PMIX_SUCCESS;
 }
