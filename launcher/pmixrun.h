@@ -106,6 +106,8 @@ pid_t pmixrun_exec_daemons(struct run *r, char *const av[], int on_stdin, const 
 /* pmixd's path: FMX_PMIXD, else beside pmixrun. */
 void pmixrun_pmixd_path(char *out, size_t len);
 int pmixrun_all_local(const struct run *r);
+/* Whether host names this machine (localhost, 127.0.0.1, its host name). */
+int pmixrun_is_local(const char *host);
 
 /* join.c */
 /* Watches the listening socket and the connections of daemons already serving; every one that

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int is_local(const char *host)
+int pmixrun_is_local(const char *host)
 {
     char me[256] = "";
 
@@ -27,7 +27,7 @@ static int is_local(const char *host)
 int pmixrun_all_local(const struct run *r)
 {
     for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-        if (!is_local(r->job.map.nodes[i].host))
+        if (!pmixrun_is_local(r->job.map.nodes[i].host))
             return 0;
     return 1;
 }
@@ -71,7 +71,7 @@ static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const cha
 {
     const char *host = r->job.map.nodes[i].host;
     const char *agent = r->o.agent ? r->o.agent : "ssh";
-    int local = is_local(host);
+    int local = pmixrun_is_local(host);
     char node[16], what[300], *words = strdup(agent), *save, *w;
     char *av[64];
     int k = 0;
@@ -111,7 +111,7 @@ void pmixrun_control_host(const char *host, char *out, size_t len)
         snprintf(out, len, "%s", env);
         return;
     }
-    if (is_local(host)) {
+    if (pmixrun_is_local(host)) {
         snprintf(out, len, "127.0.0.1");
         return;
     }

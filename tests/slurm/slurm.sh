@@ -6,6 +6,7 @@
 #  - OpenPMIx's client example, 8 ranks on the 4 nodes (output checked rank by rank);
 #  - an Open MPI allreduce, 8 ranks;
 #  - -N 2: two ranks on each node (each prints the node slurmd runs it on);
+#  - sbatch --wait of a script that runs pmixrun on the allocation's first node;
 #  - a job cancelled with scancel while its ranks run: every pmixd and rank ends;
 #  - refusals: more ranks than the allocation's slots, srun failing (its message passed
 #    through), an allocation whose node list cannot be read.
@@ -46,6 +47,43 @@ if run -N 2 sh -c 'echo "on $SLURMD_NODENAME"' &&
   sort "$dir/out" | sed 's/^/    /'
 else
   fail "-N 2: not two ranks on each node"
+fi
+
+# a batch script (sbatch --wait): pmixrun runs on the allocation's first node, not here. As on a
+# cluster, that node has its Slurm name as host name and the nodes' names resolve: the script
+# enters a mount and a UTS namespace of its own (nothing of this machine's changes), sets the
+# host name, and bind-mounts a hosts file naming the nodes; no FMX_CONTROL_HOST, so pmixrun
+# finds its own address toward another node. Where mount namespaces cannot be made (a chroot),
+# the daemons are told that node's address instead.
+for i in "${!names[@]}"; do echo "${addrs[$i]} ${names[$i]}"; done >"$dir/hosts"
+printf '127.0.0.1 localhost\n' >>"$dir/hosts"
+rank_cmd="'echo \"batch rank on \$SLURMD_NODENAME\"'"
+if unshare --mount --uts true 2>/dev/null; then
+  printf '#!/bin/sh\nmount --bind %s /etc/hosts && hostname "$SLURMD_NODENAME" || exit 99\n' \
+    "$dir/hosts" >"$dir/batch-ns.sh"
+  printf 'unset FMX_CONTROL_HOST\nexec %s -N 1 sh -c %s\n' "$pmixrun" "$rank_cmd" >>"$dir/batch-ns.sh"
+  printf '#!/bin/sh\nexec unshare --mount --uts sh %s\n' "$dir/batch-ns.sh" >"$dir/batch.sh"
+  how="its host name the node's, no FMX_CONTROL_HOST"
+else
+  {
+    echo '#!/bin/sh'
+    echo 'case $SLURMD_NODENAME in'
+    for i in "${!names[@]}"; do echo "${names[$i]}) FMX_CONTROL_HOST=${addrs[$i]} ;;"; done
+    echo 'esac'
+    echo 'export FMX_CONTROL_HOST'
+    printf 'exec %s -N 1 sh -c %s\n' "$pmixrun" "$rank_cmd"
+  } >"$dir/batch.sh"
+  how="no mount namespaces here: FMX_CONTROL_HOST set"
+fi
+timeout -s KILL 90 sbatch --wait -N 4 --exclusive -t 2 -o "$dir/batch.out" "$dir/batch.sh" \
+  >"$dir/out" 2>&1
+rc=$?
+cat "$dir/batch.out" >>"$dir/out" 2>/dev/null
+if [ $rc -eq 0 ] && [ "$(grep '^batch rank on ' "$dir/out" | sort -u | wc -l)" = 4 ] &&
+  [ "$(grep -c '^batch rank on ' "$dir/out")" = 4 ]; then
+  echo "ok: sbatch --wait of a script running pmixrun -N 1 ($how): one rank on each of the 4 nodes"
+else
+  fail "sbatch --wait of a script running pmixrun: exit $rc"
 fi
 
 # scancel while the ranks run: salloc, pmixrun, every pmixd and rank end
