@@ -18,20 +18,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-/* The job ends before this node's ranks started (they wait for the fabric endpoint): each is
- * reported ended as if killed, so that pmixrun, which waits for every rank's end, may finish. */
-static void never_started(struct daemon *d)
-{
-    const fmx_nspace_map_t *ns = fmx_jobspec_nspace(&d->job);
-    const uint32_t *mine = fmx_nspace_local_ranks(ns, d->job.self);
-
-    if (!d->ranks_after_open)
-        return;
-    d->ranks_after_open = 0;
-    for (uint32_t i = 0; i < fmx_nspace_local_count(ns, d->job.self); i++)
-        pmixd_report_exit(d, mine[i], SIGKILL); /* a wait status: ended by SIGKILL */
-}
-
 static void on_control(fmx_loop_t *l, int fd, unsigned events, void *arg)
 {
     struct daemon *d = arg;
@@ -51,7 +37,6 @@ static void on_control(fmx_loop_t *l, int fd, unsigned events, void *arg)
              * be told of them (pmixd_ranks.c, awaits_told), nor for anything else */
             d->stopping = 1;
             pmixd_ranks_kill(d, SIGKILL);
-            never_started(d);
         } else if (type == FMX_CTL_SHUTDOWN)
             fmx_loop_stop(l);
         else if (type == FMX_CTL_ADDRS)
@@ -97,7 +82,6 @@ static void on_signal(fmx_loop_t *l, const struct signalfd_siginfo *si, void *ar
                            si->ssi_signo == SIGTERM ? "pmixd was terminated (SIGTERM)"
                                                     : "pmixd was interrupted (SIGINT)");
         pmixd_ranks_kill(d, SIGKILL);
-        never_started(d);
     }
     pmixd_ranks_reap(d);
 }
@@ -163,21 +147,10 @@ static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
      * starting on the same cores (the first fence waited for them: 40-70 ms after the last
      * rank's entry on four netns hosts, 5-15 ms now). */
     if (d->job.map.nnodes > 1 && d->phase == PHASE_OPENING) {
-        d->ranks_after_open = 1;
+        d->ranks_waiting = 1;
         return 0;
     }
-    return pmixd_start_ranks(d, err);
-}
-
-int pmixd_start_ranks(struct daemon *d, fmx_error_t *err)
-{
-    int rc;
-
-    d->ranks_after_open = 0;
-    if ((rc = pmixd_ranks_start(d, err)))
-        return rc;
-    fmx_debug("pmixd", "node %u: %u ranks started", d->job.self, d->nranks);
-    return 0;
+    return pmixd_ranks_start(d, err);
 }
 
 static void teardown_stuck(int sig)

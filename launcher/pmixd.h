@@ -57,7 +57,7 @@ struct daemon {
     uint64_t addrs_timer;
     uint64_t beat_ms; /* FMX_HEARTBEAT_MS */
     uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
-    int ranks_after_open; /* the ranks start once the fabric endpoint is open */
+    int ranks_waiting; /* the ranks start once the fabric endpoint is open (pmixd_fabric.c) */
     char name_buf[160]; /* the engine's name for a daemon, while it writes a sentence */
 };
 
@@ -69,8 +69,6 @@ void pmixd_report_error(struct daemon *d, const char *text);
 void pmixd_fatal(struct daemon *d, const char *text);
 /* A failure after the ranks started: pmixrun hears of it, the ranks end, and so does pmixd. */
 void pmixd_give_up(struct daemon *d, const char *text);
-/* pmixd.c: the ranks' start, when it waited for the fabric endpoint */
-int pmixd_start_ranks(struct daemon *d, fmx_error_t *err);
 void pmixd_report_io(struct daemon *d, uint32_t rank, uint32_t stream, const void *buf, size_t n);
 void pmixd_report_exit(struct daemon *d, uint32_t rank, int status);
 /* PMIx_Abort (FMX_CTL_ABORT) or PMI_Abort (FMX_CTL_PMI_ABORT): the job ends with status. */
@@ -107,12 +105,15 @@ int pmixd_fabric_started(const struct daemon *d);
 void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body);
 
 /* pmixd_ranks.c */
+/* Starts the job's ranks here (and ends their wait for the fabric endpoint, ranks_waiting). */
 int pmixd_ranks_start(struct daemon *d, fmx_error_t *err);
 /* Starts this node's ranks of a spawned namespace (already in the job map and registered
  * with the glue): s's applications, each rank's from s->app_of. */
 int pmixd_ranks_start_spawned(struct daemon *d, const fmx_spawn_t *s, fmx_error_t *err);
 /* A rank started here, by global index, or NULL. */
 fmx_rank_proc_t *pmixd_rank(struct daemon *d, uint32_t index);
+/* Signals every rank's process group; ranks still waiting to start never will, and each is
+ * reported ended by sig (pmixrun waits for every rank's end). */
 void pmixd_ranks_kill(struct daemon *d, int sig);
 /* SIGCHLD: reaps, and reports each rank whose output is drained. */
 void pmixd_ranks_reap(struct daemon *d);

@@ -54,8 +54,8 @@ static void on_opened(fmx_loop_t *l, int fd, unsigned events, void *arg)
 
     (void)events;
     fmx_loop_del_fd(l, fd);
-    if (announce(d, &e) ||
-        (d->ranks_after_open && !d->stopping && !d->failed && pmixd_start_ranks(d, &e)))
+    /* a job ended meanwhile has ended their wait (pmixd_ranks_kill) */
+    if (announce(d, &e) || (d->ranks_waiting && pmixd_ranks_start(d, &e)))
         pmixd_give_up(d, e.text[0] ? e.text : "cannot open the fabric endpoint");
 }
 

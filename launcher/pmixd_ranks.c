@@ -103,6 +103,7 @@ int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
     struct rank_set *set;
     int rc;
 
+    d->ranks_waiting = 0;
     d->nranks = re.local_ranks;
     if ((rc = pmixd_pmi_start(d, err)))
         return rc;
@@ -131,6 +132,7 @@ int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
     for (uint32_t i = 0; i < d->nranks; i++)
         if ((rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err)))
             return rc;
+    fmx_debug("pmixd", "node %u: %u ranks started", d->job.self, d->nranks);
     return 0;
 }
 
@@ -182,6 +184,14 @@ fmx_rank_proc_t *pmixd_rank(struct daemon *d, uint32_t index)
 
 void pmixd_ranks_kill(struct daemon *d, int sig)
 {
+    if (d->ranks_waiting) {
+        const fmx_nspace_map_t *ns = fmx_jobspec_nspace(&d->job);
+        const uint32_t *mine = fmx_nspace_local_ranks(ns, d->job.self);
+
+        d->ranks_waiting = 0;
+        for (uint32_t i = 0; i < fmx_nspace_local_count(ns, d->job.self); i++)
+            pmixd_report_exit(d, mine[i], sig); /* a wait status: ended by sig */
+    }
     for (struct rank_set *set = d->sets; set; set = set->next)
         for (uint32_t i = 0; i < set->n; i++)
             if (set->ranks[i].pid > 0 && !set->ranks[i].reaped)

@@ -18,7 +18,6 @@ static void start_srun(struct run *r)
 {
     const char *srun = getenv("FMX_SRUN") && *getenv("FMX_SRUN") ? getenv("FMX_SRUN") : "srun";
     char pmixd[PATH_MAX + 8], host[256], control[300], nodes[16], tasks[32];
-
     uint32_t toward = 0;
 
     /* one address for every daemon: the one toward the first node that is not this one (in a
