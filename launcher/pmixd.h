@@ -117,6 +117,8 @@ fmx_rank_proc_t *pmixd_rank(struct daemon *d, uint32_t index);
 void pmixd_ranks_kill(struct daemon *d, int sig);
 /* SIGCHLD: reaps, and reports each rank whose output is drained. */
 void pmixd_ranks_reap(struct daemon *d);
+/* Tells the engine whether a peer's loss is news: not once every rank here has ended. */
+void pmixd_ranks_expect_losses(struct daemon *d);
 /* Whether every local rank has ended (been reaped). */
 int pmixd_ranks_all_ended(const struct daemon *d);
 /* Reaps what is left at teardown, without waiting. */

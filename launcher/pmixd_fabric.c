@@ -175,6 +175,8 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
         return;
     }
     fmx_loop_del_timer(d->loop, d->addrs_timer);
+    /* the ranks start before the engine is up: they may all have ended already */
+    pmixd_ranks_expect_losses(d);
     d->phase = PHASE_RUNNING;
     fmx_loop_add_fd(d->loop, fmx_engine_fd(d->eng), FMX_LOOP_IN, engine_ready, d);
     fmx_loop_add_hooks(d->loop, engine_before, engine_after, d);

@@ -247,6 +247,11 @@ void pmixd_ranks_reap(struct daemon *d)
             rp->reaped = 2; /* reported */
             pmixd_report_exit(d, rp->rank, rp->status);
         }
+    pmixd_ranks_expect_losses(d);
+}
+
+void pmixd_ranks_expect_losses(struct daemon *d)
+{
     /* this daemon's part of the job is over: the others may go any time (a start-up check
      * still asking them, pmixd_reach.c, is moot) */
     fmx_engine_expect_losses(d->eng, d->stopping || pmixd_ranks_all_ended(d));
