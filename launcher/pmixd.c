@@ -142,10 +142,13 @@ static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
         return rc;
     if (!pmixd_fabric_started(d) && (rc = pmixd_fabric_start(d, err)))
         return rc;
-    /* The fabric opening on its thread: the ranks start once its address is out, so that the
-     * daemons' address exchange and first connections are not queued behind a node's ranks
-     * starting on the same cores (the first fence waited for them: 40-70 ms after the last
-     * rank's entry on four netns hosts, 5-15 ms now). */
+    /* The fabric opening on its thread: the ranks start once every daemon's address is in and
+     * the engine is up (pmixd_fabric_on_addrs), so that the daemons' address exchange and first
+     * connections are not queued behind a node's ranks starting on the same cores (the first
+     * fence waited for them: 40-70 ms after the last rank's entry on four netns hosts, 5-15 ms
+     * after), and so that every node's ranks start at once, as pmixrun sends the addresses,
+     * not each when its own fabric opened (the first rank into the fence waited 120-180 ms
+     * for the last at 8 ranks on four netns hosts in Slurm, 40-90 ms after). */
     if (d->job.map.nnodes > 1 && d->phase == PHASE_OPENING) {
         d->ranks_waiting = 1;
         return 0;

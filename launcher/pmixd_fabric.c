@@ -54,8 +54,7 @@ static void on_opened(fmx_loop_t *l, int fd, unsigned events, void *arg)
 
     (void)events;
     fmx_loop_del_fd(l, fd);
-    /* a job ended meanwhile has ended their wait (pmixd_ranks_kill) */
-    if (announce(d, &e) || (d->ranks_waiting && pmixd_ranks_start(d, &e)))
+    if (announce(d, &e))
         pmixd_give_up(d, e.text[0] ? e.text : "cannot open the fabric endpoint");
 }
 
@@ -175,7 +174,7 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
         return;
     }
     fmx_loop_del_timer(d->loop, d->addrs_timer);
-    /* the ranks start before the engine is up: they may all have ended already */
+    /* ranks started before the engine (not those waiting for it) may all have ended already */
     pmixd_ranks_expect_losses(d);
     d->phase = PHASE_RUNNING;
     fmx_loop_add_fd(d->loop, fmx_engine_fd(d->eng), FMX_LOOP_IN, engine_ready, d);
@@ -187,4 +186,7 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
     if (d->glue)
         fmx_glue_set_engine(d->glue, d->eng);
     pmixd_pmi_set_engine(d);
+    /* a job ended meanwhile has ended their wait (pmixd_ranks_kill) */
+    if (d->ranks_waiting && pmixd_ranks_start(d, &e))
+        pmixd_give_up(d, e.text);
 }

@@ -211,6 +211,7 @@ int pmixd_pmi_start(struct daemon *d, fmx_error_t *err)
         fmx_errprintf(err, "cannot start the PMI service: %s", fmx_strerror(rc));
         return rc;
     }
+    pmixd_pmi_set_engine(d); /* up already when the ranks waited for it */
     for (uint32_t i = 0; i < nlocal; i++) {
         int sv[2];
 
