@@ -57,6 +57,7 @@ static int spawn_one(struct daemon *d, struct rank_set *set, uint32_t i, char **
     fmx_rank_proc_t *rp = &set->ranks[i];
     int rc = fmx_rank_spawn(rp, argv, env, wdir, mask, err);
 
+    fmx_rank_hold(rp); /* until the set's last is started (release_set) */
     if (rp->pid > 0) {
         set->streams[2 * i] = (struct rank_stream){d, rp, 1};
         set->streams[2 * i + 1] = (struct rank_stream){d, rp, 2};
@@ -64,6 +65,12 @@ static int spawn_one(struct daemon *d, struct rank_set *set, uint32_t i, char **
         fmx_loop_add_fd(d->loop, rp->err, FMX_LOOP_IN, forward, &set->streams[2 * i + 1]);
     }
     return rc;
+}
+
+static void release_set(struct rank_set *set)
+{
+    for (uint32_t i = 0; i < set->n; i++)
+        fmx_rank_release(&set->ranks[i]);
 }
 
 /* A set of n ranks (global indices base + mine[k]), appended to the daemon's. */
@@ -110,7 +117,7 @@ int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
     if (!(set = new_set(d, d->nranks, 0, fmx_nspace_local_ranks(ns, d->job.self))))
         return -ENOMEM;
     d->ranks = set->ranks;
-    for (uint32_t i = 0; i < d->nranks; i++) {
+    for (uint32_t i = 0; i < d->nranks && !rc; i++) {
         fmx_rank_proc_t *rp = &d->ranks[i];
         fmx_env_t env = {0};
 
@@ -126,12 +133,12 @@ int pmixd_ranks_start(struct daemon *d, fmx_error_t *err)
                            d->bind.bound ? &d->bind.masks[i] : NULL, err);
         fmx_env_free(&env);
         pmixd_pmi_forked(d, i); /* the rank's end of its PMI socket is the rank's alone now */
-        if (rc)
-            return rc;
     }
-    for (uint32_t i = 0; i < d->nranks; i++)
-        if ((rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err)))
-            return rc;
+    release_set(set);
+    for (uint32_t i = 0; i < d->nranks && !rc; i++)
+        rc = fmx_rank_started(&d->ranks[i], d->job.argv[0], d->job.wdir, err);
+    if (rc)
+        return rc;
     fmx_debug("pmixd", "node %u: %u ranks started", d->job.self, d->nranks);
     return 0;
 }
@@ -164,6 +171,7 @@ int pmixd_ranks_start_spawned(struct daemon *d, const fmx_spawn_t *s, fmx_error_
             rc = spawn_one(d, set, i, a->argv, a->wdir ? a->wdir : d->job.wdir, env.v, NULL, err);
         fmx_env_free(&env);
     }
+    release_set(set);
     fmx_engine_expect_losses(d->eng, d->stopping); /* ranks here again */
     for (uint32_t i = 0; i < set->n && !rc; i++) {
         const fmx_spawn_app_t *a = &s->apps[s->app_of[mine[i]]];

@@ -152,6 +152,18 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
     return 0;
 }
 
+void fmx_rank_hold(fmx_rank_proc_t *rp)
+{
+    rp->held = rp->pid > 0 && kill(rp->pid, SIGSTOP) == 0;
+}
+
+void fmx_rank_release(fmx_rank_proc_t *rp)
+{
+    if (rp->held)
+        kill(rp->pid, SIGCONT);
+    rp->held = 0;
+}
+
 int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fmx_error_t *err)
 {
     int code = 0;

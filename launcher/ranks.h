@@ -20,6 +20,7 @@ typedef struct fmx_rank_proc {
     uint64_t reaped_ns; /* when it was reaped */
     int told; /* its PMIx connection ended unfinalized, and every node's ranks were told */
     int told_timer; /* a timer bounds the wait for that */
+    int held; /* stopped by fmx_rank_hold, not yet released */
 } fmx_rank_proc_t;
 
 /* A growable NULL-terminated "NAME=value" array; fmx_env_set replaces an existing NAME. */
@@ -32,15 +33,23 @@ int fmx_env_set(fmx_env_t *e, const char *entry);
 int fmx_env_set_kv(fmx_env_t *e, const char *name, const char *value);
 void fmx_env_free(fmx_env_t *e);
 
-/* Forks a child that will run argv[0] (searched in PATH when it has no '/') in wdir with env,
- * bound to mask when it is not NULL, and returns without waiting for its exec: a daemon starts
- * all its ranks first and then asks each fmx_rank_started(), so that no fork waits for the
- * previous child's exec on a busy machine. */
+/* Starts a child that runs argv[0] (searched in PATH when it has no '/') in wdir with env,
+ * bound to mask when it is not NULL; returns once the child has exec'd (or failed to), which
+ * fmx_rank_started() then reads. */
 int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], const char *wdir,
                    const cpu_set_t *mask, fmx_error_t *err);
 /* Waits for the child's exec: 0 when it runs the program, or an error naming what failed
  * (the program, or the working directory). */
 int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fmx_error_t *err);
+
+/* A rank just started is stopped (SIGSTOP) before its program's own start-up runs, until
+ * fmx_rank_release: a daemon holds each of its node's ranks while it starts the others and
+ * releases them together. Otherwise the first ranks' start-up (the dynamic loader, the PMIx
+ * or PMI library's init) takes the cores the next vfork waits for, and a node's last rank
+ * started a quarter second after its first on four hosts sharing two cores. A held rank still
+ * ends by SIGKILL (its daemon's kill, or the daemon's death). */
+void fmx_rank_hold(fmx_rank_proc_t *rp);
+void fmx_rank_release(fmx_rank_proc_t *rp);
 
 /* A waitpid status as a shell reports it: returns 0, the exit status, or 128 + the signal, and
  * writes "exited with status N" or "was killed by signal N (Name)" into buf ("" for 0). */
