@@ -1,11 +1,11 @@
 /* pmixd: one per node. Connects to pmixrun's control channel, proves it belongs to the job
  * (FMX_JOB_SECRET) and learns the job; then opens its fabric endpoint on a thread of its own
- * while it starts the PMIx server and this node's ranks (loading libfabric and asking it for a
- * provider take a few hundred milliseconds on some machines, which the ranks' start-up hides).
- * One event loop runs the rest: the endpoint's address out, every daemon's addresses in and
- * the engine up, control messages, engine progress, PMIx requests, children's output and
- * exits. This file holds the options, the start-up order, the control channel and the
- * teardown; pmixd.h lists the files of the other concerns. */
+ * while it starts the PMIx server (loading libfabric and asking it for a provider take a few
+ * hundred milliseconds on some machines, which libpmix's and hwloc's start hides). One event
+ * loop runs the rest: the endpoint's address out, every daemon's addresses in and the engine
+ * up, then this node's ranks (a job of one node: at once), control messages, engine progress,
+ * PMIx requests, children's output and exits. This file holds the options, the start-up order, the
+ * control channel and the teardown; pmixd.h lists the files of the other concerns. */
 #include "pmixd.h"
 #include "slurm_alloc.h"
 
@@ -142,13 +142,11 @@ static int start_job(struct daemon *d, uint32_t node, fmx_error_t *err)
         return rc;
     if (!pmixd_fabric_started(d) && (rc = pmixd_fabric_start(d, err)))
         return rc;
-    /* The fabric opening on its thread: the ranks start once every daemon's address is in and
-     * the engine is up (pmixd_fabric_on_addrs), so that the daemons' address exchange and first
-     * connections are not queued behind a node's ranks starting on the same cores (the first
-     * fence waited for them: 40-70 ms after the last rank's entry on four netns hosts, 5-15 ms
-     * after), and so that every node's ranks start at once, as pmixrun sends the addresses,
-     * not each when its own fabric opened (the first rank into the fence waited 120-180 ms
-     * for the last at 8 ranks on four netns hosts in Slurm, 40-90 ms after). */
+    /* The ranks start once every daemon's address is in and the engine is up
+     * (pmixd_fabric_on_addrs): the daemons' address exchange and first connections are then not
+     * queued behind a node's ranks starting on the same cores, and every node's ranks start as
+     * pmixrun sends the addresses, not each when its own endpoint opened (20-60 ms apart on four
+     * netns hosts, where the first rank into the first fence waited as long for the last). */
     if (d->job.map.nnodes > 1 && d->phase == PHASE_OPENING) {
         d->ranks_waiting = 1;
         return 0;
