@@ -42,12 +42,14 @@ int fmx_rank_spawn(fmx_rank_proc_t *rp, char *const argv[], char *const env[], c
  * (the program, or the working directory). */
 int fmx_rank_started(fmx_rank_proc_t *rp, const char *prog, const char *wdir, fmx_error_t *err);
 
-/* A rank just started is stopped (SIGSTOP) before its program's own start-up runs, until
- * fmx_rank_release: a daemon holds each of its node's ranks while it starts the others and
- * releases them together. Otherwise the first ranks' start-up (the dynamic loader, the PMIx
- * or PMI library's init) takes the cores the next vfork waits for, and a node's last rank
- * started a quarter second after its first on four hosts sharing two cores. A held rank still
- * ends by SIGKILL (its daemon's kill, or the daemon's death). */
+/* A rank just started is stopped (SIGSTOP) until fmx_rank_release: a daemon holds each of its
+ * node's ranks while it starts the others and releases them together. Otherwise the first
+ * ranks' start-up (the dynamic loader, the PMIx or PMI library's init) takes the cores the
+ * next vfork waits for, and a node's last rank started a quarter second after its first on
+ * four hosts sharing two cores. The stop lands when the daemon runs again after the rank's
+ * exec, so on a busy machine the rank may have begun its start-up (a short program may even
+ * have ended): the hold shapes timing only, nothing depends on it. A held rank still ends by
+ * SIGKILL (its daemon's kill, or the daemon's death). */
 void fmx_rank_hold(fmx_rank_proc_t *rp);
 void fmx_rank_release(fmx_rank_proc_t *rp);
 

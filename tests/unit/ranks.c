@@ -1,9 +1,11 @@
-/* Starting ranks (launcher/ranks.c): a rank held by fmx_rank_hold is stopped before its program
- * runs and stays so until fmx_rank_release, then runs to its own end; a held rank still ends by
- * SIGKILL; a program that cannot be run is reported by fmx_rank_started whether held or not. */
+/* Starting ranks (launcher/ranks.c): a rank held by fmx_rank_hold is stopped and stays so until
+ * fmx_rank_release, then runs again; a held rank still ends by SIGKILL; a short program held and
+ * released runs to its own end; a program that cannot be run is reported by fmx_rank_started
+ * whether held or not. */
 #include "ranks.h"
 #include "../tap.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,22 +73,28 @@ int main(void)
     char *sleeper[] = {"sleep", "30", NULL};
     char *missing[] = {"/nonexistent/fmx-no-such-program", NULL};
     int st;
+    char seen;
 
-    plan(10);
-    /* held: stopped, and not ended, although its program would end at once */
-    ok(fmx_rank_spawn(&rp, exit7, env, NULL, NULL, &err) == 0 && rp.pid > 0, "spawned: %s",
+    plan(12);
+    /* held: stopped, and stays so (sleep 30 has not ended before the stop lands) */
+    ok(fmx_rank_spawn(&rp, sleeper, env, NULL, NULL, &err) == 0 && rp.pid > 0, "spawned: %s",
        err.text);
+    errno = 0;
     fmx_rank_hold(&rp);
-    ok(rp.held && wait_state(rp.pid, 'T', 2000) == 'T', "a held rank is stopped (state %c)",
-       state(rp.pid));
+    if (!rp.held)
+        diag("SIGSTOP to %d: %s", (int)rp.pid, strerror(errno));
+    seen = rp.held ? wait_state(rp.pid, 'T', 2000) : '-';
+    ok(seen == 'T', "a held rank is stopped (state %c)", seen);
     usleep(200000);
-    ok(waitpid(rp.pid, &st, WNOHANG) == 0, "a held rank has not run its program 0.2 s later");
-    ok(fmx_rank_started(&rp, exit7[0], NULL, &err) == 0, "it exec'd: %s", err.text);
+    ok(state(rp.pid) == 'T', "and still 0.2 s later (state %c)", state(rp.pid));
+    ok(fmx_rank_started(&rp, sleeper[0], NULL, &err) == 0, "it exec'd: %s", err.text);
+    /* released: it runs again (sleeping, no longer stopped) */
     fmx_rank_release(&rp);
+    seen = wait_state(rp.pid, 'S', 2000);
+    ok(!rp.held && seen == 'S', "released, it runs again (state %c)", seen);
+    kill(rp.pid, SIGKILL);
     st = wait_end(rp.pid, 5000);
-    ok(!rp.held && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 7,
-       "released, it runs to its own end (status %d)",
-       st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    ok(st != -1 && WIFSIGNALED(st), "ended by SIGKILL");
     close_pipes(&rp);
 
     /* a held rank ends by SIGKILL, as when its job ends before the ranks are released */
@@ -98,6 +106,17 @@ int main(void)
     st = wait_end(rp.pid, 5000);
     ok(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "a held rank ends by SIGKILL");
     fmx_rank_release(&rp); /* what a daemon does after: harmless */
+    close_pipes(&rp);
+
+    /* a short program held and released runs to its own end, however far it got before the
+     * stop landed (the daemon stops a rank once it runs again after the rank's exec) */
+    rp = proc();
+    fmx_rank_spawn(&rp, exit7, env, NULL, NULL, &err);
+    fmx_rank_hold(&rp);
+    fmx_rank_release(&rp);
+    st = wait_end(rp.pid, 5000);
+    ok(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 7, "a short held rank ends by itself (%d)",
+       st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     close_pipes(&rp);
 
     /* a program that cannot run: reported, held or not, and released harmlessly */
