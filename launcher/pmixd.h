@@ -57,7 +57,7 @@ struct daemon {
     uint64_t addrs_timer;
     uint64_t beat_ms; /* FMX_HEARTBEAT_MS */
     uint32_t reach_pending; /* daemons asked whether they can be reached, not answered yet */
-    int ranks_waiting; /* the ranks start once the fabric endpoint is open (pmixd_fabric.c) */
+    int ranks_waiting; /* the ranks start once every address is in (pmixd_fabric_on_addrs) */
     char name_buf[160]; /* the engine's name for a daemon, while it writes a sentence */
 };
 
@@ -105,7 +105,7 @@ int pmixd_fabric_started(const struct daemon *d);
 void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body);
 
 /* pmixd_ranks.c */
-/* Starts the job's ranks here (and ends their wait for the fabric endpoint, ranks_waiting). */
+/* Starts the job's ranks here (and ends their wait for the addresses, ranks_waiting). */
 int pmixd_ranks_start(struct daemon *d, fmx_error_t *err);
 /* Starts this node's ranks of a spawned namespace (already in the job map and registered
  * with the glue): s's applications, each rank's from s->app_of. */

@@ -174,7 +174,8 @@ void pmixd_fabric_on_addrs(struct daemon *d, fmx_pack_t *body)
         return;
     }
     fmx_loop_del_timer(d->loop, d->addrs_timer);
-    /* ranks started before the engine (not those waiting for it) may all have ended already */
+    /* the job may have ended while its ranks waited (stopping), or a job's ranks that did not
+     * wait may all have ended: a peer's loss is then no news */
     pmixd_ranks_expect_losses(d);
     d->phase = PHASE_RUNNING;
     fmx_loop_add_fd(d->loop, fmx_engine_fd(d->eng), FMX_LOOP_IN, engine_ready, d);
