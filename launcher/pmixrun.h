@@ -106,8 +106,9 @@ pid_t pmixrun_exec_daemons(struct run *r, char *const av[], int on_stdin, const 
 /* pmixd's path: FMX_PMIXD, else beside pmixrun. */
 void pmixrun_pmixd_path(char *out, size_t len);
 int pmixrun_all_local(const struct run *r);
-/* Whether host names this machine (localhost, 127.0.0.1, its host name). */
-int pmixrun_is_local(const char *host);
+/* The first node whose host is not this machine (localhost, 127.0.0.1, its host name), or the
+ * number of nodes when every one is. */
+uint32_t pmixrun_first_remote(const struct run *r);
 
 /* join.c */
 /* Watches the listening socket and the connections of daemons already serving; every one that

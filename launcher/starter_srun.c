@@ -18,12 +18,12 @@ static void start_srun(struct run *r)
 {
     const char *srun = getenv("FMX_SRUN") && *getenv("FMX_SRUN") ? getenv("FMX_SRUN") : "srun";
     char pmixd[PATH_MAX + 8], host[256], control[300], nodes[16], tasks[32];
-    uint32_t toward = 0;
+    uint32_t toward = pmixrun_first_remote(r);
 
     /* one address for every daemon: the one toward the first node that is not this one (in a
      * batch script pmixrun runs on the allocation's first node, whose name is its own) */
-    while (toward + 1 < r->job.map.nnodes && pmixrun_is_local(r->job.map.nodes[toward].host))
-        toward++;
+    if (toward == r->job.map.nnodes)
+        toward = r->job.map.nnodes - 1;
     pmixrun_pmixd_path(pmixd, sizeof(pmixd));
     pmixrun_control_host(r->job.map.nodes[toward].host, host, sizeof(host));
     snprintf(control, sizeof(control), "%s:%u", host, r->port);

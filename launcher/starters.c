@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int pmixrun_is_local(const char *host)
+static int is_local(const char *host)
 {
     char me[256] = "";
 
@@ -24,12 +24,18 @@ int pmixrun_is_local(const char *host)
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, me);
 }
 
+uint32_t pmixrun_first_remote(const struct run *r)
+{
+    uint32_t i = 0;
+
+    while (i < r->job.map.nnodes && is_local(r->job.map.nodes[i].host))
+        i++;
+    return i;
+}
+
 int pmixrun_all_local(const struct run *r)
 {
-    for (uint32_t i = 0; i < r->job.map.nnodes; i++)
-        if (!pmixrun_is_local(r->job.map.nodes[i].host))
-            return 0;
-    return 1;
+    return pmixrun_first_remote(r) == r->job.map.nnodes;
 }
 
 pid_t pmixrun_exec_daemons(struct run *r, char *const av[], int on_stdin, const char *for_what)
@@ -71,7 +77,7 @@ static void start_daemon(struct run *r, uint32_t i, const char *pmixd, const cha
 {
     const char *host = r->job.map.nodes[i].host;
     const char *agent = r->o.agent ? r->o.agent : "ssh";
-    int local = pmixrun_is_local(host);
+    int local = is_local(host);
     char node[16], what[300], *words = strdup(agent), *save, *w;
     char *av[64];
     int k = 0;
@@ -111,7 +117,7 @@ void pmixrun_control_host(const char *host, char *out, size_t len)
         snprintf(out, len, "%s", env);
         return;
     }
-    if (pmixrun_is_local(host)) {
+    if (is_local(host)) {
         snprintf(out, len, "127.0.0.1");
         return;
     }
